@@ -1,0 +1,91 @@
+# lambda-rust-websocket
+#   make            build both Lambda packages (build/rx.zip, build/http.zip)
+#   make local      run the whole service on 127.0.0.1 (PORT=, STAGE=)
+#   make test       every test: unit, handler, adapter (moto), gateway, terraform checks
+#   make check      cargo fmt --check and clippy -D warnings
+#   make setup      install the tools the other targets need (idempotent)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+ARCH  ?= arm64
+PORT  ?= 8080
+STAGE ?= staging
+
+# Tools live in a project-local virtualenv; nothing is installed globally.
+VENV         := .venv
+PYTHON       ?= python3
+CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
+MOTO_SERVER  := $(VENV)/bin/moto_server
+TOOLS_STAMP  := $(VENV)/.tools-1
+PIP_TOOLS    := cargo-lambda==1.9.2 'moto[server]==5.2.5'
+
+# Package paths Terraform reads (terraform/variables.tf: package_dir).
+BUILD    := build
+RX_ZIP   := $(BUILD)/rx.zip
+HTTP_ZIP := $(BUILD)/http.zip
+
+ifeq ($(ARCH),arm64)
+  RUST_TARGET := aarch64-unknown-linux-gnu
+  ARCH_FLAG   := --arm64
+else ifeq ($(ARCH),x86_64)
+  RUST_TARGET := x86_64-unknown-linux-gnu
+  ARCH_FLAG   := --x86-64
+else
+  $(error ARCH must be arm64 or x86_64, not '$(ARCH)')
+endif
+
+.PHONY: build setup rust-target local test test-rust check fmt clippy sizes clean
+
+## build: both Lambda packages for provided.al2023 on $(ARCH)
+build: setup rust-target
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(CARGO_LAMBDA) lambda build --release $(ARCH_FLAG) \
+	  --output-format zip -p rx -p http-lambda
+	mkdir -p $(BUILD)
+	cp target/lambda/rx/bootstrap.zip $(RX_ZIP)
+	cp target/lambda/http/bootstrap.zip $(HTTP_ZIP)
+	echo $(ARCH) > $(BUILD)/ARCH
+	@echo "built $(RX_ZIP) and $(HTTP_ZIP) for $(ARCH)"
+
+## sizes: size of each zip and the highest glibc symbol version each binary needs
+sizes:
+	@for f in $(RX_ZIP) $(HTTP_ZIP); do \
+	  d=$$(mktemp -d); unzip -q -o $$f -d $$d; \
+	  glibc=$$(objdump -T $$d/bootstrap | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n1); \
+	  printf '%-16s %8d bytes zipped  %9d bytes bootstrap  needs %s  (%s)\n' $$f $$(stat -c %s $$f) \
+	    $$(stat -c %s $$d/bootstrap) $$glibc "$$(cat $(BUILD)/ARCH)"; rm -rf $$d; done
+
+setup: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PIP_TOOLS)
+	touch $@
+
+rust-target:
+	@rustup target list --installed | grep -qx $(RUST_TARGET) || rustup target add $(RUST_TARGET)
+
+## local: the whole service on 127.0.0.1 with the embedded in-memory store
+local:
+	cargo run --release -p local-gateway -- --port $(PORT) --stage $(STAGE)
+
+## test: everything, including the tests that need moto_server
+test: setup test-rust tf-check
+
+test-rust:
+	MOTO_SERVER="$(abspath $(MOTO_SERVER))" cargo test --workspace -- --include-ignored
+
+check: fmt clippy
+
+fmt:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf $(BUILD) target/lambda
+
+# --- Terraform checks and the diagram (terraform/, img/) -----------------------
+include terraform.mk

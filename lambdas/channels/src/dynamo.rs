@@ -1,0 +1,234 @@
+//! DynamoDB adapter of [`ConnectionStore`]. The key design is in [`crate::schema`].
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, Select, TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::schema::{
+    CHANNEL_INDEX, CONNECTED_AT, INDEX_HASH_KEY, INDEX_PROJECTED, INDEX_RANGE_KEY, TABLE_HASH_KEY,
+    TTL_ATTRIBUTE,
+};
+use crate::{now_millis, ChannelName, Connection, ConnectionStore, Page, StoreError};
+
+/// Connections in a DynamoDB table laid out as [`crate::schema`] describes.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    page_limit: Option<i32>,
+}
+
+fn store_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::new(operation, DisplayErrorContext(err).to_string())
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            page_limit: None,
+        }
+    }
+
+    /// Caps how many items one `Query` page examines (DynamoDB's own cap is
+    /// 1 MB). Only the local gateway and tests need this.
+    pub fn with_page_limit(mut self, limit: i32) -> Self {
+        self.page_limit = Some(limit);
+        self
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn channel_query(
+        &self,
+        channel: &ChannelName,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(CHANNEL_INDEX)
+            .key_condition_expression("#channel = :channel")
+            .filter_expression("#expires > :now")
+            .expression_attribute_names("#channel", INDEX_HASH_KEY)
+            .expression_attribute_names("#expires", TTL_ATTRIBUTE)
+            .expression_attribute_values(":channel", AttributeValue::S(channel.to_string()))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N((now_millis() / 1000).to_string()),
+            )
+            .set_limit(self.page_limit)
+    }
+}
+
+impl ConnectionStore for DynamoStore {
+    async fn put(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(TABLE_HASH_KEY, AttributeValue::S(connection.id.clone()))
+            .item(
+                INDEX_HASH_KEY,
+                AttributeValue::S(connection.channel.to_string()),
+            )
+            .item(
+                CONNECTED_AT,
+                AttributeValue::N(connection.connected_at_ms.to_string()),
+            )
+            .item(
+                TTL_ATTRIBUTE,
+                AttributeValue::N(connection.expires_at.to_string()),
+            )
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn remove(&self, connection_id: &str) -> Result<(), StoreError> {
+        // DeleteItem on a missing key succeeds: a repeated $disconnect is fine.
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(TABLE_HASH_KEY, AttributeValue::S(connection_id.to_owned()))
+            .send()
+            .await
+            .map_err(|e| store_error("DeleteItem", e))?;
+        Ok(())
+    }
+
+    async fn members(
+        &self,
+        channel: &ChannelName,
+        cursor: Option<String>,
+    ) -> Result<Page, StoreError> {
+        // The index's LastEvaluatedKey is {channel, connectionId}: the cursor
+        // carries the connection id and the channel is known.
+        let start = cursor.map(|id| {
+            HashMap::from([
+                (
+                    INDEX_HASH_KEY.to_owned(),
+                    AttributeValue::S(channel.to_string()),
+                ),
+                (INDEX_RANGE_KEY.to_owned(), AttributeValue::S(id)),
+            ])
+        });
+        let output = self
+            .channel_query(channel)
+            .projection_expression("#id")
+            .expression_attribute_names("#id", TABLE_HASH_KEY)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| store_error("Query", e))?;
+        let connection_ids = output
+            .items()
+            .iter()
+            .filter_map(|item| item.get(TABLE_HASH_KEY)?.as_s().ok().cloned())
+            .collect();
+        let next = output
+            .last_evaluated_key()
+            .and_then(|key| key.get(INDEX_RANGE_KEY)?.as_s().ok().cloned());
+        Ok(Page {
+            connection_ids,
+            next,
+        })
+    }
+
+    async fn count(&self, channel: &ChannelName) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let output = self
+                .channel_query(channel)
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| store_error("Query", e))?;
+            total += u64::try_from(output.count()).unwrap_or(0);
+            start = output.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+/// Creates `table` with the key schema, index and TTL of [`crate::schema`]
+/// (what Terraform declares) unless it exists. For the local gateway and tests.
+pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    if client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| StoreError::new("CreateTable", e.to_string()))
+    };
+    let key = |name: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .map_err(|e| StoreError::new("CreateTable", e.to_string()))
+    };
+    let mut projection = Projection::builder().projection_type(ProjectionType::Include);
+    for name in INDEX_PROJECTED {
+        projection = projection.non_key_attributes(*name);
+    }
+    let index = GlobalSecondaryIndex::builder()
+        .index_name(CHANNEL_INDEX)
+        .key_schema(key(INDEX_HASH_KEY, KeyType::Hash)?)
+        .key_schema(key(INDEX_RANGE_KEY, KeyType::Range)?)
+        .projection(projection.build())
+        .build()
+        .map_err(|e| StoreError::new("CreateTable", e.to_string()))?;
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute(TABLE_HASH_KEY)?)
+        .attribute_definitions(attribute(INDEX_HASH_KEY)?)
+        .key_schema(key(TABLE_HASH_KEY, KeyType::Hash)?)
+        .global_secondary_indexes(index)
+        .send()
+        .await
+        .map_err(|e| store_error("CreateTable", e))?;
+    let ttl = TimeToLiveSpecification::builder()
+        .enabled(true)
+        .attribute_name(TTL_ATTRIBUTE)
+        .build()
+        .map_err(|e| StoreError::new("UpdateTimeToLive", e.to_string()))?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|e| store_error("UpdateTimeToLive", e))?;
+    Ok(())
+}

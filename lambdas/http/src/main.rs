@@ -1,0 +1,22 @@
+use channels::apigw::ApiGatewayNotifier;
+use channels::config::HttpConfig;
+use channels::dynamo::DynamoStore;
+use http_lambda::Deps;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    channels::telemetry::init();
+    let config = HttpConfig::from_env()?;
+    let sdk = aws_config::load_from_env().await;
+    let deps = Deps {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table),
+        notifier: ApiGatewayNotifier::from_conf(&sdk, &config.management_endpoint),
+        publish: config.publish,
+    };
+    let deps = &deps;
+    run(service_fn(move |event: LambdaEvent<_>| async move {
+        Ok::<_, Error>(http_lambda::handle(event, deps).await)
+    }))
+    .await
+}
