@@ -170,6 +170,28 @@ impl ConnectionStore for DynamoStore {
     }
 }
 
+/// The item that stores `connection`.
+pub fn item(connection: &Connection) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (
+            TABLE_HASH_KEY.to_owned(),
+            AttributeValue::S(connection.id.clone()),
+        ),
+        (
+            INDEX_HASH_KEY.to_owned(),
+            AttributeValue::S(connection.channel.to_string()),
+        ),
+        (
+            CONNECTED_AT.to_owned(),
+            AttributeValue::N(connection.connected_at_ms.to_string()),
+        ),
+        (
+            TTL_ATTRIBUTE.to_owned(),
+            AttributeValue::N(connection.expires_at.to_string()),
+        ),
+    ])
+}
+
 /// Creates `table` with the key schema, index and TTL of [`crate::schema`]
 /// (what Terraform declares) unless it exists. For the local gateway and tests.
 pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {

@@ -21,6 +21,8 @@ pub mod publish;
 pub mod schema;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use channel::{ChannelError, ChannelName, DEFAULT_CHANNEL};
 pub use connection::{Connection, CONNECTION_TTL_SECS, MAX_MESSAGE_BYTES};

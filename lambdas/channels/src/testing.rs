@@ -1,0 +1,96 @@
+//! Test support (feature `testing`): a `moto_server` on 127.0.0.1 that
+//! plays DynamoDB for the adapter and gateway tests.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+
+/// A `moto_server` child process on a free loopback port; killed on drop.
+#[derive(Debug)]
+pub struct MotoServer {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl MotoServer {
+    /// Where `moto_server` is: `$MOTO_SERVER`, else the project's
+    /// `.venv/bin/moto_server` (what `make setup` installs), else `PATH`.
+    pub fn program() -> PathBuf {
+        if let Some(path) = std::env::var_os("MOTO_SERVER").filter(|p| !p.is_empty()) {
+            return PathBuf::from(path);
+        }
+        let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
+        if venv.exists() {
+            return venv;
+        }
+        PathBuf::from("moto_server")
+    }
+
+    /// Starts the server and waits (at most 30 s) until it accepts connections.
+    pub fn start() -> Result<Self, String> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let program = Self::program();
+        let child = Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot start {}: {e} (run `make setup`, or set MOTO_SERVER)",
+                    program.display()
+                )
+            })?;
+        let mut server = Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if TcpStream::connect_timeout(&server.addr, Duration::from_millis(200)).is_ok() {
+                return Ok(server);
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!("{} exited early: {status}", program.display()));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not listen on {} within 30 s",
+                    program.display(),
+                    server.addr
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A DynamoDB client for this server, with dummy credentials.
+    pub fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+            .endpoint_url(self.endpoint())
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

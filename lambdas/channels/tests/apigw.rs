@@ -1,0 +1,238 @@
+//! The API Gateway Management adapter with the real SDK client against a
+//! small HTTP server on 127.0.0.1 that answers like `@connections` does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_apigatewaymanagement::config::{
+    BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
+};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use channels::apigw::ApiGatewayNotifier;
+use channels::memory::MemoryStore;
+use channels::{
+    publish, ChannelName, Connection, ConnectionNotifier, ConnectionStore, NotifyError,
+    PublishOptions, PublishReport,
+};
+
+/// What the server saw: connection id -> bodies posted, in order.
+type Seen = Arc<Mutex<HashMap<String, Vec<Vec<u8>>>>>;
+
+fn aws_error(status: StatusCode, error_type: &'static str) -> Response {
+    (
+        status,
+        [("x-amzn-ErrorType", error_type)],
+        r#"{"message":null}"#,
+    )
+        .into_response()
+}
+
+/// Answers by connection id: `ok*` 200, `gone*` 410, `throttled*` 429,
+/// `broken*` 500, `big*` 413, `forbidden*` 403, `flaky*` 429 on the first
+/// try and 200 after.
+async fn post_to_connection(
+    State(seen): State<Seen>,
+    Path((stage, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    assert_eq!(stage, "staging");
+    let tries = {
+        let mut seen = seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bodies = seen.entry(id.clone()).or_default();
+        bodies.push(body.to_vec());
+        bodies.len()
+    };
+    match id.as_str() {
+        s if s.starts_with("ok") => StatusCode::OK.into_response(),
+        s if s.starts_with("gone") => aws_error(StatusCode::GONE, "GoneException"),
+        s if s.starts_with("throttled") => {
+            aws_error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException")
+        }
+        s if s.starts_with("broken") => (StatusCode::INTERNAL_SERVER_ERROR, "oops").into_response(),
+        s if s.starts_with("big") => {
+            aws_error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException")
+        }
+        s if s.starts_with("forbidden") => aws_error(StatusCode::FORBIDDEN, "ForbiddenException"),
+        s if s.starts_with("flaky") && tries == 1 => {
+            aws_error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException")
+        }
+        s if s.starts_with("flaky") => StatusCode::OK.into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+struct Server {
+    seen: Seen,
+    endpoint: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn server() -> Server {
+    let seen = Seen::default();
+    let app = Router::new()
+        .route("/{stage}/@connections/{id}", post(post_to_connection))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Server {
+        seen,
+        endpoint: format!("http://{addr}/staging"),
+        task,
+    }
+}
+
+fn notifier(endpoint: &str) -> ApiGatewayNotifier {
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "test", "test", None, None, "test",
+        )))
+        .build();
+    ApiGatewayNotifier::from_conf(&sdk, endpoint)
+}
+
+#[tokio::test]
+async fn each_answer_maps_to_its_outcome() {
+    let server = server().await;
+    let notifier = notifier(&server.endpoint);
+    let cases: [(&str, Result<(), NotifyError>); 5] = [
+        ("ok-1", Ok(())),
+        ("gone-1", Err(NotifyError::Gone)),
+        ("throttled-1", Err(NotifyError::Throttled)),
+        ("big-1", Err(NotifyError::PayloadTooLarge)),
+        ("forbidden-1", Err(NotifyError::Forbidden)),
+    ];
+    for (id, expected) in cases {
+        assert_eq!(notifier.post(id, b"payload").await, expected, "{id}");
+    }
+    let broken = notifier.post("broken-1", b"payload").await;
+    assert!(
+        matches!(broken, Err(NotifyError::Unavailable(_))),
+        "{broken:?}"
+    );
+    assert!(broken.is_err_and(|e| e.is_retryable()));
+
+    // The SDK itself does not retry: the fan-out owns retries.
+    let seen = server
+        .seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert_eq!(seen["throttled-1"].len(), 1);
+    assert_eq!(seen["broken-1"].len(), 1);
+    assert_eq!(seen["ok-1"], vec![b"payload".to_vec()]);
+}
+
+#[tokio::test]
+async fn connection_ids_with_reserved_characters_reach_the_right_path() {
+    let server = server().await;
+    let notifier = notifier(&server.endpoint);
+    // API Gateway ids end in '=' (base64); the SDK percent-encodes them.
+    assert_eq!(notifier.post("ok+/L0SM9cOFvHcCIhw=", b"x").await, Ok(()));
+    let seen = server
+        .seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert!(
+        seen.contains_key("ok+/L0SM9cOFvHcCIhw="),
+        "{:?}",
+        seen.keys()
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_retryable() {
+    // Bind then drop a listener: nothing listens on that port any more.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let notifier = notifier(&format!("http://{addr}/staging"));
+    let result = notifier.post("ok-1", b"x").await;
+    assert!(
+        matches!(result, Err(NotifyError::Unavailable(_))),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_publish_through_the_sdk_counts_every_outcome() {
+    // GIVEN a channel with one member of each behaviour
+    let server = server().await;
+    let notifier = notifier(&server.endpoint);
+    let store = MemoryStore::new();
+    let room = ChannelName::parse("room").expect("channel");
+    for id in [
+        "ok-a",
+        "ok-b",
+        "gone-a",
+        "flaky-a",
+        "throttled-a",
+        "broken-a",
+        "big-a",
+    ] {
+        store
+            .put(&Connection::new(id, room.clone(), channels::now_millis()))
+            .await
+            .expect("put");
+    }
+    let options = PublishOptions {
+        max_attempts: 3,
+        backoff_base: Duration::from_millis(1),
+        backoff_cap: Duration::from_millis(5),
+        ..PublishOptions::default()
+    };
+
+    // WHEN publishing
+    let report = publish(&store, &notifier, &room, b"news", &options)
+        .await
+        .expect("publish");
+
+    // THEN delivered: ok-a, ok-b, flaky-a (on retry); gone: gone-a (removed);
+    // failed: throttled-a and broken-a after 3 tries, big-a at once
+    assert_eq!(
+        report,
+        PublishReport {
+            channel: "room".into(),
+            recipients: 7,
+            delivered: 3,
+            gone: 1,
+            failed: 3
+        }
+    );
+    assert!(store.get("gone-a").is_none());
+    let seen = server
+        .seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let tries = |id: &str| seen.get(id).map_or(0, Vec::len);
+    assert_eq!(
+        (
+            tries("flaky-a"),
+            tries("throttled-a"),
+            tries("broken-a"),
+            tries("big-a"),
+            tries("gone-a")
+        ),
+        (2, 3, 3, 1, 1)
+    );
+    assert_eq!(seen["ok-a"], vec![b"news".to_vec()]);
+}

@@ -1,0 +1,235 @@
+//! Domain behaviour on the in-memory adapters: membership, isolation,
+//! fan-out accounting, 410 clean-up, retries, bounded concurrency, paging.
+
+use std::time::Duration;
+
+use channels::memory::{MemoryNotifier, MemoryStore};
+use channels::{
+    publish, ChannelName, Connection, ConnectionStore, NotifyError, PublishOptions, PublishReport,
+};
+
+fn channel(name: &str) -> ChannelName {
+    ChannelName::parse(name).expect("valid channel name")
+}
+
+fn fast() -> PublishOptions {
+    PublishOptions {
+        backoff_base: Duration::from_millis(1),
+        backoff_cap: Duration::from_millis(5),
+        ..PublishOptions::default()
+    }
+}
+
+async fn connect(store: &MemoryStore, id: &str, channel_name: &str) {
+    let connection = Connection::new(id, channel(channel_name), channels::now_millis());
+    store.put(&connection).await.expect("memory store put");
+}
+
+async fn members(store: &MemoryStore, name: &str) -> Vec<String> {
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .members(&channel(name), cursor)
+            .await
+            .expect("memory store members");
+        all.extend(page.connection_ids);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return all,
+        }
+    }
+}
+
+fn report(name: &str, recipients: u64, delivered: u64, gone: u64, failed: u64) -> PublishReport {
+    PublishReport {
+        channel: name.to_owned(),
+        recipients,
+        delivered,
+        gone,
+        failed,
+    }
+}
+
+#[tokio::test]
+async fn connect_then_disconnect_tracks_membership() {
+    // GIVEN two connections in "lobby"
+    let store = MemoryStore::new();
+    connect(&store, "a=", "lobby").await;
+    connect(&store, "b=", "lobby").await;
+    assert_eq!(members(&store, "lobby").await, ["a=", "b="]);
+    assert_eq!(store.count(&channel("lobby")).await.ok(), Some(2));
+
+    // WHEN one disconnects, twice (API Gateway may repeat it)
+    store.remove("a=").await.expect("remove");
+    store
+        .remove("a=")
+        .await
+        .expect("second remove is not an error");
+
+    // THEN only the other is left
+    assert_eq!(members(&store, "lobby").await, ["b="]);
+    assert_eq!(store.count(&channel("lobby")).await.ok(), Some(1));
+}
+
+#[tokio::test]
+async fn reconnecting_under_another_channel_moves_the_connection() {
+    let store = MemoryStore::new();
+    connect(&store, "a=", "red").await;
+    connect(&store, "a=", "blue").await;
+    assert!(members(&store, "red").await.is_empty());
+    assert_eq!(members(&store, "blue").await, ["a="]);
+}
+
+#[tokio::test]
+async fn publish_reaches_exactly_the_channel_members() {
+    // GIVEN members in two channels
+    let store = MemoryStore::new();
+    let notifier = MemoryNotifier::new();
+    for id in ["r1=", "r2=", "r3="] {
+        connect(&store, id, "red").await;
+    }
+    connect(&store, "b1=", "blue").await;
+
+    // WHEN a message goes to "red"
+    let result = publish(&store, &notifier, &channel("red"), b"hello red", &fast()).await;
+
+    // THEN every red member got it once, blue got nothing
+    assert_eq!(result.ok(), Some(report("red", 3, 3, 0, 0)));
+    for id in ["r1=", "r2=", "r3="] {
+        assert_eq!(notifier.delivered(id), vec![b"hello red".to_vec()], "{id}");
+    }
+    assert!(notifier.delivered("b1=").is_empty());
+    assert_eq!(notifier.recipients().len(), 3);
+}
+
+#[tokio::test]
+async fn publish_to_an_empty_channel_reports_zero() {
+    let store = MemoryStore::new();
+    let notifier = MemoryNotifier::new();
+    let result = publish(&store, &notifier, &channel("nobody"), b"x", &fast()).await;
+    assert_eq!(result.ok(), Some(report("nobody", 0, 0, 0, 0)));
+}
+
+#[tokio::test]
+async fn gone_connections_are_counted_and_removed() {
+    // GIVEN a channel where one member vanished without $disconnect
+    let store = MemoryStore::new();
+    let notifier = MemoryNotifier::new();
+    connect(&store, "alive=", "room").await;
+    connect(&store, "ghost=", "room").await;
+    notifier.gone("ghost=");
+
+    // WHEN publishing
+    let result = publish(&store, &notifier, &channel("room"), b"hi", &fast()).await;
+
+    // THEN it counts as gone, is not retried, and is removed from the store
+    assert_eq!(result.ok(), Some(report("room", 2, 1, 1, 0)));
+    assert_eq!(notifier.attempts("ghost="), 1);
+    assert!(store.get("ghost=").is_none());
+    assert_eq!(members(&store, "room").await, ["alive="]);
+}
+
+#[tokio::test]
+async fn throttled_and_unavailable_posts_are_retried_until_they_succeed() {
+    let store = MemoryStore::new();
+    let notifier = MemoryNotifier::new();
+    connect(&store, "t=", "room").await;
+    connect(&store, "u=", "room").await;
+    notifier.fail_next("t=", [NotifyError::Throttled, NotifyError::Throttled]);
+    notifier.fail_next("u=", [NotifyError::Unavailable("502".into())]);
+
+    let result = publish(&store, &notifier, &channel("room"), b"m", &fast()).await;
+
+    assert_eq!(result.ok(), Some(report("room", 2, 2, 0, 0)));
+    assert_eq!(notifier.attempts("t="), 3);
+    assert_eq!(notifier.attempts("u="), 2);
+    assert_eq!(notifier.delivered("t="), vec![b"m".to_vec()]);
+}
+
+#[tokio::test]
+async fn retries_are_bounded_and_what_still_fails_counts_as_failed() {
+    let store = MemoryStore::new();
+    let notifier = MemoryNotifier::new();
+    connect(&store, "stuck=", "room").await;
+    connect(&store, "big=", "room").await;
+    connect(&store, "ok=", "room").await;
+    notifier.fail_next("stuck=", std::iter::repeat_n(NotifyError::Throttled, 10));
+    notifier.fail_next("big=", [NotifyError::PayloadTooLarge]);
+    let options = PublishOptions {
+        max_attempts: 3,
+        ..fast()
+    };
+
+    let result = publish(&store, &notifier, &channel("room"), b"m", &options).await;
+
+    assert_eq!(result.ok(), Some(report("room", 3, 1, 0, 2)));
+    assert_eq!(notifier.attempts("stuck="), 3, "one try and two retries");
+    assert_eq!(notifier.attempts("big="), 1, "a 413 is not retried");
+    // Failed connections stay members: they may be fine next time.
+    assert!(store.get("stuck=").is_some());
+}
+
+#[tokio::test]
+async fn accounting_is_exact_across_many_pages() {
+    // GIVEN 1,000 members read 64 at a time, with every kind of outcome
+    let store = MemoryStore::with_page_size(64);
+    let notifier = MemoryNotifier::new();
+    for i in 0..1000 {
+        connect(&store, &format!("c{i:04}="), "big").await;
+    }
+    connect(&store, "other=", "small").await;
+    for i in (0..1000).step_by(10) {
+        notifier.gone(&format!("c{i:04}="));
+    }
+    for i in (5..1000).step_by(50) {
+        notifier.fail_next(&format!("c{i:04}="), [NotifyError::Forbidden]);
+    }
+    for i in (7..1000).step_by(20) {
+        notifier.fail_next(&format!("c{i:04}="), [NotifyError::Throttled]);
+    }
+
+    let result = publish(&store, &notifier, &channel("big"), b"m", &fast()).await;
+
+    // THEN 100 gone, 20 failed, the other 880 delivered (throttled ones on retry)
+    assert_eq!(result.ok(), Some(report("big", 1000, 880, 100, 20)));
+    assert_eq!(members(&store, "big").await.len(), 900);
+    assert!(notifier.delivered("other=").is_empty());
+    assert_eq!(notifier.attempts("c0007="), 2);
+}
+
+#[tokio::test]
+async fn concurrency_is_bounded_by_the_option() {
+    let store = MemoryStore::new();
+    let notifier = MemoryNotifier::with_delay(Duration::from_millis(5));
+    for i in 0..100 {
+        connect(&store, &format!("c{i}="), "room").await;
+    }
+    let options = PublishOptions {
+        concurrency: 8,
+        ..fast()
+    };
+
+    let result = publish(&store, &notifier, &channel("room"), b"m", &options).await;
+
+    assert_eq!(result.ok(), Some(report("room", 100, 100, 0, 0)));
+    let peak = notifier.peak_in_flight();
+    assert!(peak <= 8, "at most 8 posts in flight, saw {peak}");
+    assert!(peak > 1, "posts overlap, saw {peak}");
+}
+
+#[tokio::test]
+async fn expired_connections_are_neither_counted_nor_posted_to() {
+    // A connection whose $disconnect never came, past its expiry.
+    let store = MemoryStore::new();
+    let notifier = MemoryNotifier::new();
+    let mut stale = Connection::new("stale=", channel("room"), 0);
+    stale.expires_at = channels::now_millis() / 1000 - 1;
+    store.put(&stale).await.expect("put");
+    connect(&store, "fresh=", "room").await;
+
+    assert_eq!(store.count(&channel("room")).await.ok(), Some(1));
+    let result = publish(&store, &notifier, &channel("room"), b"m", &fast()).await;
+    assert_eq!(result.ok(), Some(report("room", 1, 1, 0, 0)));
+    assert_eq!(notifier.attempts("stale="), 0);
+}
