@@ -94,3 +94,38 @@ impl Drop for MotoServer {
         let _ = self.child.wait();
     }
 }
+
+/// A store whose every call fails, as when DynamoDB is unreachable.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FailingStore;
+
+impl crate::ConnectionStore for FailingStore {
+    async fn put(&self, _: &crate::Connection) -> Result<(), crate::StoreError> {
+        Err(crate::StoreError::new(
+            "PutItem",
+            "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
+        ))
+    }
+    async fn remove(&self, _: &str) -> Result<(), crate::StoreError> {
+        Err(crate::StoreError::new(
+            "DeleteItem",
+            "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
+        ))
+    }
+    async fn members(
+        &self,
+        _: &crate::ChannelName,
+        _: Option<String>,
+    ) -> Result<crate::Page, crate::StoreError> {
+        Err(crate::StoreError::new(
+            "Query",
+            "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
+        ))
+    }
+    async fn count(&self, _: &crate::ChannelName) -> Result<u64, crate::StoreError> {
+        Err(crate::StoreError::new(
+            "Query",
+            "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
+        ))
+    }
+}

@@ -1,0 +1,295 @@
+//! The http handler on API Gateway HTTP API (payload 2.0) events as AWS sends
+//! them (fixtures in tests/data), with the in-memory adapters.
+
+use std::time::Duration;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use channels::memory::{MemoryNotifier, MemoryStore};
+use channels::testing::FailingStore;
+use channels::{ChannelName, Connection, ConnectionStore, PublishOptions};
+use http::Method;
+use http_lambda::{handle, Deps};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+
+fn fixture(name: &str) -> ApiGatewayV2httpRequest {
+    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{path} is not an HTTP API v2 event: {e}"))
+}
+
+fn event(request: ApiGatewayV2httpRequest) -> LambdaEvent<ApiGatewayV2httpRequest> {
+    let mut context = Context::default();
+    context.request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef".into();
+    LambdaEvent::new(request, context)
+}
+
+fn deps() -> Deps<MemoryStore, MemoryNotifier> {
+    Deps {
+        store: MemoryStore::new(),
+        notifier: MemoryNotifier::new(),
+        publish: PublishOptions {
+            backoff_base: Duration::from_millis(1),
+            ..PublishOptions::default()
+        },
+    }
+}
+
+async fn join<N>(deps: &Deps<MemoryStore, N>, id: &str, channel: &str) {
+    let channel = ChannelName::parse(channel).expect("channel");
+    deps.store
+        .put(&Connection::new(id, channel, channels::now_millis()))
+        .await
+        .expect("put");
+}
+
+fn json_of(response: &ApiGatewayV2httpResponse) -> Value {
+    assert_eq!(
+        response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json"),
+        "every answer is JSON"
+    );
+    match &response.body {
+        Some(Body::Text(text)) => serde_json::from_str(text).expect("JSON body"),
+        other => panic!("expected a text body, got {other:?}"),
+    }
+}
+
+/// A `$default`-route event for `method path` (what API Gateway sends for
+/// anything no declared route matches).
+fn default_route(method: Method, path: &str, body: Option<&str>) -> ApiGatewayV2httpRequest {
+    let mut request = fixture("default_route.json");
+    request.raw_path = Some(path.to_owned());
+    request.request_context.http.path = Some(path.to_owned());
+    request.request_context.http.method = method;
+    request.body = body.map(str::to_owned);
+    request
+}
+
+#[tokio::test]
+async fn post_root_publishes_to_the_default_channel() {
+    // GIVEN two members of "default" and one of "lobby"
+    let deps = deps();
+    join(&deps, "d1=", "default").await;
+    join(&deps, "d2=", "default").await;
+    join(&deps, "l1=", "lobby").await;
+
+    // WHEN `curl -XPOST -d'message' …/staging/` arrives
+    let response = handle(event(fixture("post_root.json")), &deps).await;
+
+    // THEN both default members got "message" and the report says so
+    assert_eq!(response.status_code, 200);
+    assert_eq!(
+        json_of(&response),
+        json!({"channel": "default", "recipients": 2, "delivered": 2, "gone": 0, "failed": 0})
+    );
+    assert_eq!(deps.notifier.delivered("d1="), vec![b"message".to_vec()]);
+    assert_eq!(deps.notifier.delivered("d2="), vec![b"message".to_vec()]);
+    assert!(deps.notifier.delivered("l1=").is_empty());
+}
+
+#[tokio::test]
+async fn a_base64_body_is_decoded_before_it_is_sent() {
+    let deps = deps();
+    join(&deps, "l1=", "lobby").await;
+    let response = handle(event(fixture("post_channel_base64.json")), &deps).await;
+    assert_eq!(response.status_code, 200);
+    assert_eq!(json_of(&response)["delivered"], 1);
+    assert_eq!(
+        deps.notifier.delivered("l1="),
+        vec![b"hello, lobby".to_vec()]
+    );
+}
+
+#[tokio::test]
+async fn get_counts_the_members_of_a_channel() {
+    let deps = deps();
+    for id in ["a=", "b=", "c="] {
+        join(&deps, id, "lobby").await;
+    }
+    join(&deps, "x=", "elsewhere").await;
+    let response = handle(event(fixture("get_channel.json")), &deps).await;
+    assert_eq!(response.status_code, 200);
+    assert_eq!(
+        json_of(&response),
+        json!({"channel": "lobby", "connections": 3})
+    );
+}
+
+#[tokio::test]
+async fn gone_members_are_reported_and_removed() {
+    let deps = deps();
+    join(&deps, "alive=", "lobby").await;
+    join(&deps, "ghost=", "lobby").await;
+    deps.notifier.gone("ghost=");
+    let response = handle(event(fixture("post_channel_base64.json")), &deps).await;
+    assert_eq!(
+        json_of(&response),
+        json!({"channel": "lobby", "recipients": 2, "delivered": 1, "gone": 1, "failed": 0})
+    );
+    assert!(deps.store.get("ghost=").is_none());
+}
+
+#[tokio::test]
+async fn an_empty_body_is_400() {
+    let deps = deps();
+    join(&deps, "d1=", "default").await;
+    for body in [None, Some(String::new())] {
+        let mut request = fixture("post_root.json");
+        request.body = body;
+        let response = handle(event(request), &deps).await;
+        assert_eq!(response.status_code, 400);
+        assert!(json_of(&response)["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("empty")));
+    }
+    assert_eq!(deps.notifier.attempts("d1="), 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn a_body_over_128_kib_is_413_and_exactly_128_kib_is_fine() {
+    let deps = deps();
+    join(&deps, "d1=", "default").await;
+
+    let mut too_big = fixture("post_root.json");
+    too_big.body = Some("x".repeat(128 * 1024 + 1));
+    let response = handle(event(too_big), &deps).await;
+    assert_eq!(response.status_code, 413);
+    assert!(json_of(&response)["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("131073")));
+
+    // The limit applies to the decoded message, not its base64 form.
+    use base64::Engine as _;
+    let mut just_fits = fixture("post_channel_base64.json");
+    just_fits
+        .path_parameters
+        .insert("channel".into(), "default".into());
+    just_fits.body = Some(base64::engine::general_purpose::STANDARD.encode(vec![7u8; 128 * 1024]));
+    let response = handle(event(just_fits), &deps).await;
+    assert_eq!(response.status_code, 200);
+    assert_eq!(deps.notifier.delivered("d1=").len(), 1);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_base64_is_400() {
+    let mut request = fixture("post_channel_base64.json");
+    request.body = Some("not base64!".into());
+    let response = handle(event(request), &deps()).await;
+    assert_eq!(response.status_code, 400);
+    assert!(json_of(&response)["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("base64")));
+}
+
+#[tokio::test]
+async fn a_bad_channel_is_400_for_publish_and_count() {
+    let deps = deps();
+    for name in ["post_channel_base64.json", "get_channel.json"] {
+        for bad in ["has space", "x".repeat(129).as_str(), "a%2Fb"] {
+            let mut request = fixture(name);
+            request
+                .path_parameters
+                .insert("channel".into(), bad.to_owned());
+            let response = handle(event(request), &deps).await;
+            assert_eq!(response.status_code, 400, "{name} {bad}");
+            assert!(
+                json_of(&response)["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("channel name")),
+                "{name} {bad}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_default_route_answers_404_and_405_as_json() {
+    let deps = deps();
+    let response = handle(event(fixture("default_route.json")), &deps).await;
+    assert_eq!(response.status_code, 404);
+    assert!(json_of(&response)["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("no such route")));
+
+    for (method, path, allow) in [
+        (Method::GET, "/staging/", "POST"),
+        (Method::PUT, "/staging", "POST"),
+        (Method::DELETE, "/staging/channels/lobby", "GET, POST"),
+    ] {
+        let response = handle(event(default_route(method.clone(), path, None)), &deps).await;
+        assert_eq!(response.status_code, 405, "{method} {path}");
+        assert_eq!(
+            response.headers.get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow)
+        );
+        assert!(json_of(&response)["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not allowed")));
+    }
+    for path in [
+        "/staging/channels",
+        "/staging/channels/",
+        "/staging/channels/a/b",
+        "/other/channels/a",
+    ] {
+        let response = handle(event(default_route(Method::POST, path, Some("m"))), &deps).await;
+        assert_eq!(response.status_code, 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_path_is_understood_with_or_without_the_stage_prefix() {
+    // The local gateway and custom domains may send paths without the stage.
+    let deps = deps();
+    join(&deps, "l1=", "lobby").await;
+    join(&deps, "s1=", "staging").await;
+    for path in ["/staging/channels/lobby", "/channels/lobby"] {
+        let response = handle(event(default_route(Method::POST, path, Some("hi"))), &deps).await;
+        assert_eq!(json_of(&response)["channel"], "lobby", "{path}");
+    }
+    // A channel named like the stage is still a channel.
+    let response = handle(
+        event(default_route(
+            Method::GET,
+            "/staging/channels/staging",
+            None,
+        )),
+        &deps,
+    )
+    .await;
+    assert_eq!(
+        json_of(&response),
+        json!({"channel": "staging", "connections": 1})
+    );
+    let mut request = default_route(Method::POST, "/", Some("to default"));
+    request.request_context.stage = Some("$default".into());
+    assert_eq!(
+        json_of(&handle(event(request), &deps).await)["channel"],
+        "default"
+    );
+}
+
+#[tokio::test]
+async fn a_store_failure_is_503_and_leaks_nothing() {
+    let deps = Deps {
+        store: FailingStore,
+        notifier: MemoryNotifier::new(),
+        publish: PublishOptions::default(),
+    };
+    for name in ["post_root.json", "get_channel.json"] {
+        let response = handle(event(fixture(name)), &deps).await;
+        assert_eq!(response.status_code, 503, "{name}");
+        let body = json_of(&response);
+        assert_eq!(
+            body,
+            json!({"message": "the connection store is unavailable; try again"}),
+            "{name}"
+        );
+    }
+}
