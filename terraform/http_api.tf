@@ -1,0 +1,75 @@
+# HTTP API: publish and count, all served by the http function. The route keys
+# are http_lambda::ROUTES plus $default (so unknown paths and methods get the
+# handler's JSON 404/405), checked by lambdas/http/tests/terraform_contract.rs.
+
+locals {
+  http_routes = [
+    "POST /",
+    "POST /channels/{channel}",
+    "GET /channels/{channel}",
+    "$default",
+  ]
+}
+
+resource "aws_apigatewayv2_api" "http" {
+  name          = "${var.name}-http"
+  description   = "Publish to a channel (POST / and POST /channels/{channel}) and count it (GET /channels/{channel})"
+  protocol_type = "HTTP"
+}
+
+resource "aws_apigatewayv2_integration" "http" {
+  api_id                 = aws_apigatewayv2_api.http.id
+  integration_type       = "AWS_PROXY"
+  integration_method     = "POST"
+  integration_uri        = aws_lambda_function.http.invoke_arn
+  payload_format_version = "2.0"
+  timeout_milliseconds   = 30000
+}
+
+resource "aws_apigatewayv2_route" "http" {
+  for_each = toset(local.http_routes)
+
+  api_id    = aws_apigatewayv2_api.http.id
+  route_key = each.key
+  target    = "integrations/${aws_apigatewayv2_integration.http.id}"
+  # AWS_IAM by default: callers sign with SigV4 and need execute-api:Invoke.
+  authorization_type = var.publish_authorization
+}
+
+resource "aws_cloudwatch_log_group" "http_access" {
+  #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days (default 30): access logs of the publish API; set 365+ where a policy asks for a year.
+  name              = local.log_groups.http_access
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+}
+
+resource "aws_apigatewayv2_stage" "http" {
+  api_id      = aws_apigatewayv2_api.http.id
+  name        = var.stage_name
+  description = "HTTP publish stage"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_rate_limit    = var.http_throttling_rate_limit
+    throttling_burst_limit   = var.http_throttling_burst_limit
+    detailed_metrics_enabled = false
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.http_access.arn
+    format = jsonencode({
+      requestId          = "$context.requestId"
+      routeKey           = "$context.routeKey"
+      status             = "$context.status"
+      responseLength     = "$context.responseLength"
+      requestTimeEpoch   = "$context.requestTimeEpoch"
+      sourceIp           = "$context.identity.sourceIp"
+      caller             = "$context.identity.userArn"
+      integrationLatency = "$context.integrationLatency"
+      error              = "$context.error.message"
+      integrationError   = "$context.integrationErrorMessage"
+    })
+  }
+
+  depends_on = [aws_api_gateway_account.this]
+}

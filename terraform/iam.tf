@@ -1,0 +1,171 @@
+# One role per function, each allowed only the calls its binary makes.
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    sid     = "LambdaAssumesRole"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+# --- rx: $connect PutItem, $disconnect DeleteItem; $default echoes through the
+# route response, so no @connections permission at all.
+resource "aws_iam_role" "rx" {
+  name               = "${var.name}-${var.region}-rx"
+  description        = "Lambda ${local.rx_function_name}: WebSocket connect/disconnect/echo"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "rx" {
+  statement {
+    sid       = "ConnectionsWrite"
+    actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.connections.arn]
+  }
+
+  statement {
+    # Lambda decrypts the environment with the role's identity at start-up.
+    sid       = "KeyDecrypt"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+
+  statement {
+    # DynamoDB uses the table key on the caller's behalf.
+    sid       = "TableKeyThroughDynamoDb"
+    actions   = ["kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+    resources = [aws_kms_key.this.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "OwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.rx.arn}:*"]
+  }
+
+  statement {
+    # X-Ray has no resource-level permissions for these actions.
+    sid       = "XRayTraces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "rx" {
+  name   = "rx"
+  role   = aws_iam_role.rx.id
+  policy = data.aws_iam_policy_document.rx.json
+}
+
+# --- http: Query the channel index, PostToConnection on this stage, and delete
+# the connections API Gateway reports as gone (410).
+resource "aws_iam_role" "http" {
+  name               = "${var.name}-${var.region}-http"
+  description        = "Lambda ${local.http_function_name}: publish to a channel, count a channel"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "http" {
+  statement {
+    sid       = "ChannelMembersQuery"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.connections.arn}/index/channel-index"]
+  }
+
+  statement {
+    sid       = "GoneConnectionsDelete"
+    actions   = ["dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.connections.arn]
+  }
+
+  statement {
+    sid       = "PostToConnection"
+    actions   = ["execute-api:ManageConnections"]
+    resources = [local.manage_connections_arn]
+  }
+
+  statement {
+    # Lambda decrypts the environment with the role's identity at start-up.
+    sid       = "KeyDecrypt"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+
+  statement {
+    # DynamoDB uses the table key on the caller's behalf.
+    sid       = "TableKeyThroughDynamoDb"
+    actions   = ["kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+    resources = [aws_kms_key.this.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "OwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.http.arn}:*"]
+  }
+
+  statement {
+    sid       = "XRayTraces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "http" {
+  name   = "http"
+  role   = aws_iam_role.http.id
+  policy = data.aws_iam_policy_document.http.json
+}
+
+# --- API Gateway's account-level CloudWatch Logs role (one per account and
+# Region). WebSocket stages cannot write access logs without it.
+data "aws_iam_policy_document" "apigateway_assume" {
+  statement {
+    sid     = "ApiGatewayAssumesRole"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "apigateway_cloudwatch" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  name               = "${var.name}-${var.region}-apigw-logs"
+  description        = "API Gateway account setting: push stage logs to CloudWatch Logs"
+  assume_role_policy = data.aws_iam_policy_document.apigateway_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "apigateway_cloudwatch" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  role       = aws_iam_role.apigateway_cloudwatch[0].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  cloudwatch_role_arn = aws_iam_role.apigateway_cloudwatch[0].arn
+
+  depends_on = [aws_iam_role_policy_attachment.apigateway_cloudwatch]
+}

@@ -1,0 +1,141 @@
+# Both functions run the `bootstrap` binary that `make` packs into a zip, on
+# provided.al2023. Their `environment` holds exactly the variables the binaries
+# read (channels::config::RX_ENV / HTTP_ENV, checked by
+# lambdas/http/tests/terraform_contract.rs). Logs are JSON (logging_config): the
+# runtime sets AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL itself.
+
+resource "aws_cloudwatch_log_group" "rx" {
+  #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days (default 30): operational logs of a stateless relay; set 365+ where a policy asks for a year.
+  name              = local.log_groups.rx
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+}
+
+resource "aws_cloudwatch_log_group" "http" {
+  #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days (default 30): operational logs of a stateless relay; set 365+ where a policy asks for a year.
+  name              = local.log_groups.http
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+}
+
+resource "aws_lambda_function" "rx" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway only; a dead-letter queue applies to asynchronous invocations.
+  #checkov:skip=CKV_AWS_117:Calls only public AWS endpoints (DynamoDB); a VPC would add NAT or endpoint costs and cold-start latency and protect nothing.
+  #checkov:skip=CKV_AWS_272:The package is built locally by make and deployed from a file; there is no signing profile in this pipeline.
+  #checkov:skip=CKV_AWS_115:var.rx_reserved_concurrency sets it; default -1 because fresh accounts can have a quota of 10, from which nothing can be reserved.
+  function_name = local.rx_function_name
+  description   = "WebSocket $connect/$disconnect/$default: store, remove, echo"
+  role          = aws_iam_role.rx.arn
+  runtime       = "provided.al2023"
+  handler       = "bootstrap"
+  architectures = [local.architecture]
+
+  filename         = local.rx_package
+  source_code_hash = fileexists(local.rx_package) ? filebase64sha256(local.rx_package) : null
+
+  memory_size                    = var.rx_memory_size
+  timeout                        = var.rx_timeout
+  reserved_concurrent_executions = var.rx_reserved_concurrency
+  kms_key_arn                    = aws_kms_key.this.arn
+
+  environment {
+    variables = {
+      LAMBDA_TABLE = aws_dynamodb_table.connections.name
+    }
+  }
+
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.rx.name
+    application_log_level = var.log_level
+    system_log_level      = var.system_log_level
+  }
+
+  tracing_config {
+    mode = var.tracing_mode
+  }
+
+  lifecycle {
+    precondition {
+      condition     = fileexists(local.rx_package)
+      error_message = "${local.rx_package} does not exist: run `make` (or `make ARCH=x86_64`) in the repository root first, or set package_dir."
+    }
+    precondition {
+      condition     = contains(["arm64", "x86_64"], local.architecture)
+      error_message = "${local.arch_file} says '${coalesce(local.built_arch, "?")}'; it must be arm64 or x86_64."
+    }
+    precondition {
+      condition     = local.built_arch == null || local.built_arch == local.architecture
+      error_message = "The packages were built for ${coalesce(local.built_arch, "?")} (${local.arch_file}) but architecture is ${local.architecture}: run `make ARCH=${local.architecture}` or drop the architecture variable."
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.rx]
+}
+
+resource "aws_lambda_function" "http" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by the HTTP API only; a dead-letter queue applies to asynchronous invocations.
+  #checkov:skip=CKV_AWS_117:Calls only public AWS endpoints (DynamoDB, the @connections API); a VPC would add NAT or endpoint costs and protect nothing.
+  #checkov:skip=CKV_AWS_272:The package is built locally by make and deployed from a file; there is no signing profile in this pipeline.
+  #checkov:skip=CKV_AWS_115:var.http_reserved_concurrency sets it; default -1 because fresh accounts can have a quota of 10, from which nothing can be reserved.
+  function_name = local.http_function_name
+  description   = "HTTP API: publish a message to a channel, count a channel"
+  role          = aws_iam_role.http.arn
+  runtime       = "provided.al2023"
+  handler       = "bootstrap"
+  architectures = [local.architecture]
+
+  filename         = local.http_package
+  source_code_hash = fileexists(local.http_package) ? filebase64sha256(local.http_package) : null
+
+  memory_size                    = var.http_memory_size
+  timeout                        = var.http_timeout
+  reserved_concurrent_executions = var.http_reserved_concurrency
+  kms_key_arn                    = aws_kms_key.this.arn
+
+  environment {
+    variables = {
+      LAMBDA_TABLE         = aws_dynamodb_table.connections.name
+      MANAGEMENT_ENDPOINT  = local.management_endpoint
+      PUBLISH_CONCURRENCY  = tostring(var.publish_concurrency)
+      PUBLISH_MAX_ATTEMPTS = tostring(var.publish_max_attempts)
+    }
+  }
+
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.http.name
+    application_log_level = var.log_level
+    system_log_level      = var.system_log_level
+  }
+
+  tracing_config {
+    mode = var.tracing_mode
+  }
+
+  lifecycle {
+    precondition {
+      condition     = fileexists(local.http_package)
+      error_message = "${local.http_package} does not exist: run `make` (or `make ARCH=x86_64`) in the repository root first, or set package_dir."
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.http]
+}
+
+# API Gateway may invoke each function only from its own API and stage.
+resource "aws_lambda_permission" "rx_websocket" {
+  statement_id  = "AllowWebSocketApiStage"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.rx.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.websocket.execution_arn}/${var.stage_name}/*"
+}
+
+resource "aws_lambda_permission" "http_api" {
+  statement_id  = "AllowHttpApiStage"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.http.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/${var.stage_name}/*"
+}

@@ -1,0 +1,36 @@
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+
+  # Packages as `make` writes them (Makefile: BUILD, RX_ZIP, HTTP_ZIP, and
+  # $(BUILD)/ARCH). Checked against the Makefile by
+  # lambdas/http/tests/terraform_contract.rs.
+  package_dir  = var.package_dir != null ? var.package_dir : "${path.module}/../build"
+  rx_package   = "${local.package_dir}/rx.zip"
+  http_package = "${local.package_dir}/http.zip"
+  arch_file    = "${local.package_dir}/ARCH"
+  built_arch   = fileexists(local.arch_file) ? trimspace(file(local.arch_file)) : null
+  architecture = coalesce(var.architecture, local.built_arch, "arm64")
+
+  table_name         = "${var.name}-connections"
+  rx_function_name   = "${var.name}-rx"
+  http_function_name = "${var.name}-http"
+
+  # Log group names are fixed here (not read from the resources) because the
+  # KMS key policy names them and the log groups use the key.
+  log_groups = {
+    rx               = "/aws/lambda/${local.rx_function_name}"
+    http             = "/aws/lambda/${local.http_function_name}"
+    websocket_access = "/aws/apigateway/${var.name}-websocket/${var.stage_name}"
+    http_access      = "/aws/apigateway/${var.name}-http/${var.stage_name}"
+  }
+
+  websocket_url = "${aws_apigatewayv2_api.websocket.api_endpoint}/${var.stage_name}"
+  http_url      = "${aws_apigatewayv2_api.http.api_endpoint}/${var.stage_name}"
+
+  # The WebSocket stage's @connections endpoint (https, same host and stage).
+  management_endpoint = "${replace(aws_apigatewayv2_api.websocket.api_endpoint, "wss://", "https://")}/${var.stage_name}"
+
+  # What the http function may call: POST @connections/{id} on this stage only.
+  manage_connections_arn = "${aws_apigatewayv2_api.websocket.execution_arn}/${var.stage_name}/POST/@connections/*"
+}

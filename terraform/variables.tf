@@ -1,0 +1,273 @@
+# Every input is typed, described and validated; the defaults stand up a working
+# service in a fresh account with `terraform apply` and nothing else.
+
+variable "region" {
+  type        = string
+  description = "AWS Region to deploy into, e.g. us-east-1."
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$", var.region))
+    error_message = "region must be an AWS Region code such as us-east-1 or eu-west-2."
+  }
+}
+
+variable "name" {
+  type        = string
+  description = "Prefix of every resource name (functions, roles, table, APIs, log groups). IAM names are global: use one name per account and Region."
+  default     = "lambda-rust-websocket"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.name))
+    error_message = "name must be 2-32 characters of a-z, 0-9 and '-', start with a letter and not end with '-'."
+  }
+}
+
+variable "stage_name" {
+  type        = string
+  description = "Stage of both APIs; the URLs end in /<stage_name>. The handlers strip it from the path themselves."
+  default     = "staging"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.stage_name))
+    error_message = "stage_name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-' ('$default' is not allowed: both URLs carry the stage)."
+  }
+}
+
+variable "package_dir" {
+  type        = string
+  description = "Directory holding rx.zip, http.zip and ARCH as written by `make`. null means the repository's build/ directory."
+  default     = null
+
+  validation {
+    condition     = var.package_dir == null || try(length(trimspace(var.package_dir)) > 0, false)
+    error_message = "package_dir must be null or a non-empty path."
+  }
+}
+
+variable "architecture" {
+  type        = string
+  description = "Lambda instruction set: arm64 or x86_64, the Makefile's ARCH. null reads <package_dir>/ARCH, which `make` writes, so the functions match the binaries."
+  default     = null
+
+  validation {
+    condition     = var.architecture == null || contains(["arm64", "x86_64"], coalesce(var.architecture, "arm64"))
+    error_message = "architecture must be arm64 or x86_64 (the values `make ARCH=...` accepts)."
+  }
+}
+
+variable "rx_memory_size" {
+  type        = number
+  description = "Memory (MB) of the rx function (WebSocket $connect/$disconnect/$default): one DynamoDB call or an echo per event."
+  default     = 128
+
+  validation {
+    condition     = var.rx_memory_size >= 128 && var.rx_memory_size <= 10240 && floor(var.rx_memory_size) == var.rx_memory_size
+    error_message = "rx_memory_size must be a whole number of MB between 128 and 10240."
+  }
+}
+
+variable "http_memory_size" {
+  type        = number
+  description = "Memory (MB) of the http function. CPU grows with memory; fan-out signs and sends one request per recipient, so it gets more than rx."
+  default     = 256
+
+  validation {
+    condition     = var.http_memory_size >= 128 && var.http_memory_size <= 10240 && floor(var.http_memory_size) == var.http_memory_size
+    error_message = "http_memory_size must be a whole number of MB between 128 and 10240."
+  }
+}
+
+variable "rx_timeout" {
+  type        = number
+  description = "Timeout (seconds) of the rx function. API Gateway waits at most 29 s for a WebSocket integration."
+  default     = 10
+
+  validation {
+    condition     = var.rx_timeout >= 1 && var.rx_timeout <= 29 && floor(var.rx_timeout) == var.rx_timeout
+    error_message = "rx_timeout must be a whole number of seconds between 1 and 29."
+  }
+}
+
+variable "http_timeout" {
+  type        = number
+  description = "Timeout (seconds) of the http function. The HTTP API integration times out at 30 s, so a longer Lambda timeout would only burn money."
+  default     = 29
+
+  validation {
+    condition     = var.http_timeout >= 1 && var.http_timeout <= 30 && floor(var.http_timeout) == var.http_timeout
+    error_message = "http_timeout must be a whole number of seconds between 1 and 30."
+  }
+}
+
+variable "rx_reserved_concurrency" {
+  type        = number
+  description = "Reserved concurrent executions of rx; -1 leaves it unreserved (new accounts may have a concurrency quota of only 10, which cannot be reserved from)."
+  default     = -1
+
+  validation {
+    condition     = var.rx_reserved_concurrency >= -1 && floor(var.rx_reserved_concurrency) == var.rx_reserved_concurrency
+    error_message = "rx_reserved_concurrency must be -1 (unreserved) or a whole number >= 0 (0 disables the function)."
+  }
+}
+
+variable "http_reserved_concurrency" {
+  type        = number
+  description = "Reserved concurrent executions of http; -1 leaves it unreserved. A small cap bounds how many broadcasts run at once."
+  default     = -1
+
+  validation {
+    condition     = var.http_reserved_concurrency >= -1 && floor(var.http_reserved_concurrency) == var.http_reserved_concurrency
+    error_message = "http_reserved_concurrency must be -1 (unreserved) or a whole number >= 0 (0 disables the function)."
+  }
+}
+
+variable "publish_concurrency" {
+  type        = number
+  description = "PUBLISH_CONCURRENCY: @connections requests one publish keeps in flight. API Gateway allows 10,000 requests/s per account and Region in total."
+  default     = 128
+
+  validation {
+    condition     = var.publish_concurrency >= 1 && var.publish_concurrency <= 1024 && floor(var.publish_concurrency) == var.publish_concurrency
+    error_message = "publish_concurrency must be a whole number between 1 and 1024."
+  }
+}
+
+variable "publish_max_attempts" {
+  type        = number
+  description = "PUBLISH_MAX_ATTEMPTS: attempts per recipient, with backoff, when API Gateway throttles (429) or fails (5xx)."
+  default     = 4
+
+  validation {
+    condition     = var.publish_max_attempts >= 1 && var.publish_max_attempts <= 10 && floor(var.publish_max_attempts) == var.publish_max_attempts
+    error_message = "publish_max_attempts must be a whole number between 1 and 10."
+  }
+}
+
+variable "publish_authorization" {
+  type        = string
+  description = "Authorization of the HTTP API routes (publish and count): AWS_IAM requires SigV4-signed requests with execute-api:Invoke; NONE opens them to the internet."
+  default     = "AWS_IAM"
+
+  validation {
+    condition     = contains(["AWS_IAM", "NONE"], var.publish_authorization)
+    error_message = "publish_authorization must be AWS_IAM or NONE."
+  }
+}
+
+variable "websocket_throttling_rate_limit" {
+  type        = number
+  description = "Steady-state requests per second the WebSocket stage accepts (connects and messages)."
+  default     = 500
+
+  validation {
+    condition     = var.websocket_throttling_rate_limit > 0 && var.websocket_throttling_rate_limit <= 10000
+    error_message = "websocket_throttling_rate_limit must be greater than 0 and at most 10000 (the account default)."
+  }
+}
+
+variable "websocket_throttling_burst_limit" {
+  type        = number
+  description = "Burst of requests the WebSocket stage accepts above the rate limit."
+  default     = 1000
+
+  validation {
+    condition     = var.websocket_throttling_burst_limit >= 1 && var.websocket_throttling_burst_limit <= 5000 && floor(var.websocket_throttling_burst_limit) == var.websocket_throttling_burst_limit
+    error_message = "websocket_throttling_burst_limit must be a whole number between 1 and 5000 (the account default)."
+  }
+}
+
+variable "http_throttling_rate_limit" {
+  type        = number
+  description = "Steady-state publish/count requests per second the HTTP stage accepts. Each publish fans out to a whole channel, so keep it modest."
+  default     = 50
+
+  validation {
+    condition     = var.http_throttling_rate_limit > 0 && var.http_throttling_rate_limit <= 10000
+    error_message = "http_throttling_rate_limit must be greater than 0 and at most 10000."
+  }
+}
+
+variable "http_throttling_burst_limit" {
+  type        = number
+  description = "Burst of publish/count requests the HTTP stage accepts above the rate limit."
+  default     = 100
+
+  validation {
+    condition     = var.http_throttling_burst_limit >= 1 && var.http_throttling_burst_limit <= 5000 && floor(var.http_throttling_burst_limit) == var.http_throttling_burst_limit
+    error_message = "http_throttling_burst_limit must be a whole number between 1 and 5000."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the Lambda and API access log groups, in days (one of the values CloudWatch Logs accepts)."
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "log_level" {
+  type        = string
+  description = "Application log level of both functions (Lambda passes it to the binaries as AWS_LAMBDA_LOG_LEVEL)."
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
+}
+
+variable "system_log_level" {
+  type        = string
+  description = "Lambda platform log level. WARN drops the START/END/REPORT lines of every invocation (duration and memory remain CloudWatch metrics); INFO keeps them."
+  default     = "WARN"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.system_log_level)
+    error_message = "system_log_level must be DEBUG, INFO or WARN."
+  }
+}
+
+variable "tracing_mode" {
+  type        = string
+  description = "X-Ray tracing of both functions: Active samples and records invocations, PassThrough only follows upstream sampling decisions."
+  default     = "Active"
+
+  validation {
+    condition     = contains(["Active", "PassThrough"], var.tracing_mode)
+    error_message = "tracing_mode must be Active or PassThrough."
+  }
+}
+
+variable "manage_api_gateway_account" {
+  type        = bool
+  description = "Set API Gateway's account-level CloudWatch Logs role in this Region (WebSocket access logs need it). Set false when the account manages it elsewhere: the setting is one per account and Region, and destroying it here resets it."
+  default     = true
+}
+
+variable "table_deletion_protection" {
+  type        = bool
+  description = "Protect the connections table from deletion. It holds only live connections (re-created on reconnect), so the default lets `terraform destroy` work."
+  default     = false
+}
+
+variable "kms_deletion_window_days" {
+  type        = number
+  description = "Waiting period before the customer managed KMS key is deleted after `terraform destroy`."
+  default     = 7
+
+  validation {
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30 && floor(var.kms_deletion_window_days) == var.kms_deletion_window_days
+    error_message = "kms_deletion_window_days must be a whole number between 7 and 30."
+  }
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Extra tags for every resource (added to Project and ManagedBy)."
+  default     = {}
+}
