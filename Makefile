@@ -2,6 +2,7 @@
 #   make            build both Lambda packages (build/rx.zip, build/http.zip)
 #   make local      run the whole service on 127.0.0.1 (PORT=, STAGE=)
 #   make test       every test: unit, handler, adapter (moto), gateway, terraform checks
+#   make bench      fan-out throughput benchmark (loopback only)
 #   make check      cargo fmt --check and clippy -D warnings
 #   make setup      install the tools the other targets need (idempotent)
 
@@ -36,7 +37,7 @@ else
   $(error ARCH must be arm64 or x86_64, not '$(ARCH)')
 endif
 
-.PHONY: build setup rust-target local test test-rust check fmt clippy sizes clean
+.PHONY: build setup rust-target local test test-rust bench check fmt clippy sizes clean
 
 ## build: both Lambda packages for provided.al2023 on $(ARCH)
 build: setup rust-target
@@ -75,6 +76,10 @@ test: setup test-rust tf-check
 
 test-rust:
 	MOTO_SERVER="$(abspath $(MOTO_SERVER))" cargo test --workspace -- --include-ignored
+
+## bench: fan-out throughput through the real SDK client to a loopback server
+bench:
+	cargo bench -p channels --bench fanout
 
 check: fmt clippy
 

@@ -7,7 +7,12 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     channels::telemetry::init();
-    let config = HttpConfig::from_env()?;
+    // A bad configuration fails the init phase with a message naming the
+    // variable (logged, and returned as text rather than as a Debug form).
+    let config = HttpConfig::from_env().map_err(|err| {
+        tracing::error!(error = %err, "invalid configuration");
+        Error::from(err.to_string())
+    })?;
     let sdk = aws_config::load_from_env().await;
     let deps = Deps {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table),

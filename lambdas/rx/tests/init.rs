@@ -1,0 +1,43 @@
+//! The built `rx` binary refuses to start on bad configuration, naming the
+//! variable (this is what a Lambda init failure shows in CloudWatch).
+
+use std::process::Command;
+
+fn run_rx(env: &[(&str, &str)]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_rx"))
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the rx binary");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn a_missing_table_variable_fails_init_with_its_name() {
+    // The Go reference set LAMDBA_TABLE and read LAMBDA_TABLE.
+    let (ok, text) = run_rx(&[("LAMDBA_TABLE", "connections")]);
+    assert!(!ok);
+    assert!(
+        text.contains("environment variable LAMBDA_TABLE is not set"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Missing("),
+        "the message is shown, not a Debug form: {text}"
+    );
+}
+
+#[test]
+fn an_invalid_table_name_fails_init_with_its_name() {
+    let (ok, text) = run_rx(&[("LAMBDA_TABLE", "not a table")]);
+    assert!(!ok);
+    assert!(
+        text.contains("LAMBDA_TABLE=\"not a table\" is invalid"),
+        "{text}"
+    );
+}
