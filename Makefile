@@ -52,7 +52,7 @@ build: setup rust-target
 ## sizes: size of each zip and the highest glibc symbol version each binary needs
 sizes:
 	@for f in $(RX_ZIP) $(HTTP_ZIP); do \
-	  d=$$(mktemp -d); unzip -q -o $$f -d $$d; \
+	  d=$$(mktemp -d); $(PYTHON) -m zipfile -e $$f $$d; \
 	  glibc=$$(objdump -T $$d/bootstrap | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n1); \
 	  printf '%-16s %8d bytes zipped  %9d bytes bootstrap  needs %s  (%s)\n' $$f $$(stat -c %s $$f) \
 	    $$(stat -c %s $$d/bootstrap) $$glibc "$$(cat $(BUILD)/ARCH)"; rm -rf $$d; done
