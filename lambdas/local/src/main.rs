@@ -1,1 +1,122 @@
-fn main() {}
+//! `local-gateway`: the whole service on 127.0.0.1 (`make local`).
+//!
+//! Prints the two lines `terraform apply` prints, then the management
+//! endpoint, on stdout; logs every routed event on stderr. Ctrl-C (or
+//! SIGTERM) closes every connection with 1001 and runs its `$disconnect`.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use local_gateway::{Gateway, StoreConfig, DEFAULT_PORT, DEFAULT_STAGE, DEFAULT_TABLE};
+use tracing::{error, info};
+
+/// Plays API Gateway (WebSocket API, HTTP API and @connections) on
+/// 127.0.0.1 around the rx and http handlers.
+#[derive(Debug, Parser)]
+#[command(name = "local-gateway", version)]
+struct Args {
+    /// Port on 127.0.0.1; 0 picks a free one (the printed lines show it).
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// Stage: both URLs end in /STAGE.
+    #[arg(long, default_value = DEFAULT_STAGE)]
+    stage: String,
+    /// Keep connections in DynamoDB at this endpoint (DynamoDB Local, moto,
+    /// ...) instead of in memory; the table is created when absent.
+    #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB", value_name = "URL")]
+    dynamodb_endpoint: Option<String>,
+    /// DynamoDB table (with --dynamodb-endpoint).
+    #[arg(long, default_value = DEFAULT_TABLE)]
+    table: String,
+    /// Close a connection that carried no message for this long (API Gateway: 600).
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    idle_timeout_secs: u64,
+    /// Close every connection this long after it opened (API Gateway: 7200).
+    #[arg(long, default_value_t = 7200, value_name = "SECS")]
+    max_lifetime_secs: u64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging();
+    let store = match args.dynamodb_endpoint.filter(|e| !e.trim().is_empty()) {
+        Some(endpoint) => StoreConfig::Dynamo {
+            endpoint,
+            table: args.table,
+        },
+        None => StoreConfig::Memory,
+    };
+    let started = Gateway::builder()
+        .stage(args.stage)
+        .idle_timeout(Duration::from_secs(args.idle_timeout_secs))
+        .max_lifetime(Duration::from_secs(args.max_lifetime_secs))
+        .store(store)
+        .bind(&format!("127.0.0.1:{}", args.port))
+        .await;
+    let gateway = match started {
+        Ok(gateway) => gateway,
+        Err(err) => {
+            error!(error = %err, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "wscat = \"wscat --connect {}\"", gateway.ws_url());
+    let _ = writeln!(
+        stdout,
+        "curl = \"curl -XPOST -d'message' {}/\"",
+        gateway.http_url()
+    );
+    let _ = writeln!(
+        stdout,
+        "management_endpoint = \"{}\"",
+        gateway.management_endpoint()
+    );
+    let _ = stdout.flush();
+    drop(stdout);
+    info!(addr = %gateway.addr(), stage = gateway.stage(), "serving; Ctrl-C stops");
+
+    wait_for_signal().await;
+    info!("shutting down: closing every connection");
+    gateway.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// Logs go to stderr (stdout carries only the three lines above), in colour
+/// on a terminal. The level comes from `RUST_LOG`, else `info`.
+fn init_logging() {
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _already_set = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
