@@ -6,6 +6,8 @@
 //! per run: members, concurrency, latency, wall time, posts/s, and the
 //! process's peak resident memory so far.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops on any failure
+
 use std::time::{Duration, Instant};
 
 use aws_sdk_apigatewaymanagement::config::{

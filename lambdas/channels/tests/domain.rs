@@ -1,6 +1,8 @@
 //! Domain behaviour on the in-memory adapters: membership, isolation,
 //! fan-out accounting, 410 clean-up, retries, bounded concurrency, paging.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::time::Duration;
 
 use channels::memory::{MemoryNotifier, MemoryStore};

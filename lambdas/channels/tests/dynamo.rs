@@ -2,6 +2,8 @@
 //! layout Terraform declares (`channels::schema`, checked against
 //! terraform/dynamodb.tf by the http crate's terraform_contract test).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use aws_sdk_dynamodb::types::{KeyType, PutRequest, WriteRequest};
 use channels::dynamo::{ensure_table, item, DynamoStore};
 use channels::memory::MemoryNotifier;

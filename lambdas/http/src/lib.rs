@@ -144,32 +144,52 @@ fn resolve<'a>(request: &'a ApiGatewayV2httpRequest, method: &Method, path: &'a 
     }
 }
 
-fn channel(name: &str) -> Result<ChannelName, ApiGatewayV2httpResponse> {
-    let channel = ChannelName::parse(name).map_err(|err| error_response(400, &err.to_string()))?;
+/// A request refused before any work: its status and the reason for the client.
+#[derive(Debug)]
+struct Rejection {
+    status: i64,
+    message: String,
+}
+
+impl Rejection {
+    fn new(status: i64, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn response(&self) -> ApiGatewayV2httpResponse {
+        error_response(self.status, &self.message)
+    }
+}
+
+fn channel(name: &str) -> Result<ChannelName, Rejection> {
+    let channel = ChannelName::parse(name).map_err(|err| Rejection::new(400, err.to_string()))?;
     tracing::Span::current().record("channel", channel.as_str());
     Ok(channel)
 }
 
 /// The request body as bytes, decoded from base64 when API Gateway says so.
-fn message(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, ApiGatewayV2httpResponse> {
+fn message(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, Rejection> {
     let body = request.body.as_deref().unwrap_or("");
     let bytes = if request.is_base64_encoded {
         base64::engine::general_purpose::STANDARD
             .decode(body)
-            .map_err(|_| error_response(400, "the body is flagged base64 but does not decode"))?
+            .map_err(|_| Rejection::new(400, "the body is flagged base64 but does not decode"))?
     } else {
         body.as_bytes().to_vec()
     };
     if bytes.is_empty() {
-        return Err(error_response(
+        return Err(Rejection::new(
             400,
             "the message is empty; send it as the request body",
         ));
     }
     if bytes.len() > MAX_MESSAGE_BYTES {
-        return Err(error_response(
+        return Err(Rejection::new(
             413,
-            &format!(
+            format!(
                 "the message is {} bytes; the limit is {MAX_MESSAGE_BYTES} (128 KiB)",
                 bytes.len()
             ),
@@ -189,7 +209,7 @@ where
 {
     let (channel, message) = match (channel(name), message(request)) {
         (Ok(channel), Ok(message)) => (channel, message),
-        (Err(response), _) | (_, Err(response)) => return response,
+        (Err(rejection), _) | (_, Err(rejection)) => return rejection.response(),
     };
     // Boxed: the fan-out future is deep, and keeping it off the stack of
     // every caller keeps their futures small.
@@ -226,7 +246,7 @@ where
 {
     let channel = match channel(name) {
         Ok(channel) => channel,
-        Err(response) => return response,
+        Err(rejection) => return rejection.response(),
     };
     match deps.store.count(&channel).await {
         Ok(connections) => json_response(

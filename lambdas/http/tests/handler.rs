@@ -1,6 +1,8 @@
 //! The http handler on API Gateway HTTP API (payload 2.0) events as AWS sends
 //! them (fixtures in tests/data), with the in-memory adapters.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};

@@ -1,6 +1,8 @@
 //! The built `http` binary refuses to start on bad configuration, naming the
 //! variable.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::process::Command;
 
 fn run_http(env: &[(&str, &str)]) -> (bool, String) {

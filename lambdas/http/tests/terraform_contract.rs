@@ -14,6 +14,8 @@
 //! blocks, attributes, strings with `${…}` templates, heredocs and comments:
 //! enough for this repository's Terraform, and it fails loudly on anything else.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Component, Path, PathBuf};

@@ -1,6 +1,8 @@
 //! The rx handler on API Gateway WebSocket events as AWS sends them
 //! (fixtures in tests/data), with the in-memory store.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use channels::memory::MemoryStore;
