@@ -69,7 +69,7 @@ rust-target:
 
 ## local: the whole service on 127.0.0.1 with the embedded in-memory store
 local:
-	cargo run --release -p local-gateway -- --port $(PORT) --stage $(STAGE)
+	@cargo run --release -p local-gateway -- --port $(PORT) --stage $(STAGE)
 
 ## test: everything, including the tests that need moto_server
 test: setup test-rust tf-check

@@ -31,17 +31,18 @@ struct Args {
     #[arg(long, default_value = DEFAULT_TABLE)]
     table: String,
     /// Close a connection that carried no message for this long (API Gateway: 600).
-    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    #[arg(long, default_value_t = 600, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout_secs: u64,
     /// Close every connection this long after it opened (API Gateway: 7200).
-    #[arg(long, default_value_t = 7200, value_name = "SECS")]
+    #[arg(long, default_value_t = 7200, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     max_lifetime_secs: u64,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging();
+    // Logs go to stderr: stdout carries only the three lines above.
+    channels::telemetry::init_to(channels::telemetry::Output::Stderr);
     let store = match args.dynamodb_endpoint.filter(|e| !e.trim().is_empty()) {
         Some(endpoint) => StoreConfig::Dynamo {
             endpoint,
@@ -83,20 +84,6 @@ async fn main() -> ExitCode {
     info!("shutting down: closing every connection");
     gateway.shutdown().await;
     ExitCode::SUCCESS
-}
-
-/// Logs go to stderr (stdout carries only the three lines above), in colour
-/// on a terminal. The level comes from `RUST_LOG`, else `info`.
-fn init_logging() {
-    use std::io::IsTerminal as _;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _already_set = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
 }
 
 async fn wait_for_signal() {

@@ -1,0 +1,413 @@
+//! The local gateway: plays API Gateway on one machine around the very
+//! same handler code the Lambda functions run.
+//!
+//! | URL (stage `staging`)                      | plays                          | calls                  |
+//! |--------------------------------------------|--------------------------------|------------------------|
+//! | `ws://HOST/staging`                        | the WebSocket API              | [`rx::handle`]         |
+//! | `http://HOST/staging/…` (anything else)    | the HTTP API (payload 2.0)     | [`http_lambda::handle`]|
+//! | `http://HOST/staging/@connections/{id}`    | the management API             | the connection registry|
+//!
+//! The http handler posts through the real `aws-sdk-apigatewaymanagement`
+//! client to the gateway's own `@connections` endpoint, exactly as it does on
+//! AWS. The store is the embedded in-memory one, or the DynamoDB adapter
+//! against any DynamoDB-compatible endpoint ([`StoreConfig`]).
+//!
+//! API Gateway's limits hold: 128 KiB per message (close 1009), an idle
+//! timeout (10 minutes) and a maximum connection lifetime (2 hours), both
+//! settable. `$disconnect` fires exactly once per connection; its
+//! `disconnectStatusCode` is:
+//!
+//! | how the connection ended                      | status | close frame sent |
+//! |-----------------------------------------------|--------|------------------|
+//! | the client sent a close frame with a code     | that code | (the reply)   |
+//! | the client sent a close frame without a code  | 1005   | (the reply)      |
+//! | the TCP connection dropped without a close    | 1006   | none             |
+//! | a message over 128 KiB                        | 1009   | 1009             |
+//! | idle timeout / maximum lifetime               | 1001   | 1001             |
+//! | `DELETE @connections/{id}`                    | 1000   | 1000             |
+//! | the gateway shuts down                        | 1001   | 1001             |
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), local_gateway::GatewayError> {
+//! use std::time::Duration;
+//! use local_gateway::{Gateway, StoreConfig};
+//!
+//! let gateway = Gateway::builder()
+//!     .stage("staging")
+//!     .idle_timeout(Duration::from_secs(2))
+//!     .store(StoreConfig::Memory)
+//!     .bind("127.0.0.1:0")
+//!     .await?;
+//! println!("{}", gateway.ws_url());
+//! gateway.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod httpapi;
+mod management;
+mod registry;
+mod store;
+mod util;
+mod websocket;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use channels::apigw::ApiGatewayNotifier;
+use channels::{PublishOptions, StoreError};
+use http_lambda::Deps;
+use tokio::sync::{broadcast, oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+pub use store::{local_sdk_config, Store, StoreConfig};
+
+use registry::Registry;
+
+/// `--port` when none is given.
+pub const DEFAULT_PORT: u16 = 8080;
+/// The stage when none is given; Terraform's default too.
+pub const DEFAULT_STAGE: &str = "staging";
+/// The DynamoDB table when none is given: the name Terraform gives it.
+pub const DEFAULT_TABLE: &str = "lambda-rust-websocket-connections";
+/// API Gateway closes a WebSocket connection that carried no message for
+/// 10 minutes.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// API Gateway closes every WebSocket connection after 2 hours.
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(2 * 60 * 60);
+/// Messages waiting for one slow client before `@connections` answers 429.
+pub const DEFAULT_OUTBOUND_BUFFER: usize = 256;
+/// `requestContext.apiId` of every event.
+pub const API_ID: &str = "local";
+
+/// How long shutdown waits for the connections to finish their close
+/// handshake and `$disconnect`.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("stage {0:?} is invalid: use 1-64 characters of A-Z a-z 0-9 _ -")]
+    Stage(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Something the gateway did, for tests and tools that watch it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GatewayEvent {
+    /// `$connect` accepted the connection; the handshake follows.
+    Connected { connection_id: String },
+    /// `$disconnect` has been handled (the store no longer has the connection).
+    Disconnected {
+        connection_id: String,
+        status_code: u16,
+        reason: String,
+    },
+}
+
+/// Entry point: [`Gateway::builder`].
+#[derive(Debug)]
+pub struct Gateway;
+
+impl Gateway {
+    pub fn builder() -> GatewayBuilder {
+        GatewayBuilder::default()
+    }
+}
+
+/// Settings of a gateway; [`GatewayBuilder::bind`] starts it.
+#[derive(Clone, Debug)]
+pub struct GatewayBuilder {
+    stage: String,
+    idle_timeout: Duration,
+    max_lifetime: Duration,
+    store: StoreConfig,
+    outbound_buffer: usize,
+    publish: PublishOptions,
+}
+
+impl Default for GatewayBuilder {
+    fn default() -> Self {
+        Self {
+            stage: DEFAULT_STAGE.to_owned(),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
+            store: StoreConfig::Memory,
+            outbound_buffer: DEFAULT_OUTBOUND_BUFFER,
+            publish: PublishOptions::default(),
+        }
+    }
+}
+
+impl GatewayBuilder {
+    /// The stage both URLs end in: 1-64 characters of `A-Z a-z 0-9 _ -`.
+    pub fn stage(mut self, stage: impl Into<String>) -> Self {
+        self.stage = stage.into();
+        self
+    }
+
+    /// Close a connection that carried no message (either way) for this long.
+    pub fn idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// Close every connection this long after it opened.
+    pub fn max_lifetime(mut self, max_lifetime: Duration) -> Self {
+        self.max_lifetime = max_lifetime;
+        self
+    }
+
+    pub fn store(mut self, store: StoreConfig) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Messages queued for one connection before `@connections` answers
+    /// 429 LimitExceededException (at least 1).
+    pub fn outbound_buffer(mut self, messages: usize) -> Self {
+        self.outbound_buffer = messages.max(1);
+        self
+    }
+
+    /// How the http handler fans out.
+    pub fn publish_options(mut self, publish: PublishOptions) -> Self {
+        self.publish = publish;
+        self
+    }
+
+    /// Listens on `addr` (`127.0.0.1:0` picks a free port), opens the store
+    /// and serves until [`RunningGateway::shutdown`].
+    pub async fn bind(self, addr: &str) -> Result<RunningGateway, GatewayError> {
+        if !valid_stage(&self.stage) {
+            return Err(GatewayError::Stage(self.stage));
+        }
+        let bind_error = |source| GatewayError::Bind {
+            addr: addr.to_owned(),
+            source,
+        };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(bind_error)?;
+        let local = listener.local_addr().map_err(bind_error)?;
+        let store = Store::open(&self.store).await?;
+        info!(store = %self.store, "store ready");
+
+        let domain = local.to_string();
+        let stage_url = format!("http://{domain}/{}", self.stage);
+        let notifier = ApiGatewayNotifier::from_conf(&local_sdk_config().await, &stage_url);
+        let (shutdown, _) = watch::channel(false);
+        let (live, _) = watch::channel(0usize);
+        let (events, _) = broadcast::channel(1024);
+        let shared = Arc::new(Shared {
+            stage: self.stage.clone(),
+            domain,
+            idle_timeout: self.idle_timeout,
+            max_lifetime: self.max_lifetime,
+            outbound_buffer: self.outbound_buffer,
+            http: Deps {
+                store: store.clone(),
+                notifier,
+                publish: self.publish,
+            },
+            store,
+            registry: Registry::default(),
+            events,
+            shutdown,
+            live,
+        });
+
+        let router = router(&shared);
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .await
+        });
+        Ok(RunningGateway {
+            addr: local,
+            shared,
+            server: Some(server),
+            stop_server: Some(stop_tx),
+        })
+    }
+}
+
+fn valid_stage(stage: &str) -> bool {
+    (1..=64).contains(&stage.len())
+        && stage
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// A gateway that is serving.
+#[derive(Debug)]
+pub struct RunningGateway {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    stop_server: Option<oneshot::Sender<()>>,
+}
+
+impl RunningGateway {
+    /// Where it listens (with the real port when bound to port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn stage(&self) -> &str {
+        &self.shared.stage
+    }
+
+    /// The WebSocket stage URL, `ws://127.0.0.1:PORT/staging`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/{}", self.addr, self.shared.stage)
+    }
+
+    /// The HTTP API stage URL, `http://127.0.0.1:PORT/staging`.
+    pub fn http_url(&self) -> String {
+        format!("http://{}/{}", self.addr, self.shared.stage)
+    }
+
+    /// The management API endpoint (what the SDKs and the AWS CLI take as
+    /// their endpoint URL; they append `/@connections/{id}`). The same as
+    /// [`RunningGateway::http_url`], as on AWS the WebSocket stage URL is.
+    pub fn management_endpoint(&self) -> String {
+        self.http_url()
+    }
+
+    /// The store both handlers use.
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// What the gateway does from now on.
+    pub fn events(&self) -> broadcast::Receiver<GatewayEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Ids of the open connections.
+    pub fn connections(&self) -> Vec<String> {
+        self.shared.registry.ids()
+    }
+
+    /// Closes every connection with 1001 "Going away", runs each one's
+    /// `$disconnect`, stops accepting, and returns once all of that is done
+    /// (or after a grace period of 10 s, logging what was left).
+    pub async fn shutdown(mut self) {
+        self.stop().await;
+    }
+
+    async fn stop(&mut self) {
+        self.shared.shutdown.send_replace(true);
+        if let Some(stop) = self.stop_server.take() {
+            let _ = stop.send(());
+        }
+        let mut live = self.shared.live.subscribe();
+        if tokio::time::timeout(SHUTDOWN_GRACE, live.wait_for(|n| *n == 0))
+            .await
+            .is_err()
+        {
+            warn!(
+                open = *live.borrow(),
+                "connections still closing after the grace period"
+            );
+        }
+        if let Some(server) = self.server.take() {
+            match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(err))) => warn!(error = %err, "the server stopped with an error"),
+                Ok(Err(err)) => warn!(error = %err, "the server task failed"),
+                Err(_) => warn!("HTTP requests still running after the grace period"),
+            }
+        }
+        info!("stopped");
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        // Not shut down: at least stop serving and close the sockets.
+        self.shared.shutdown.send_replace(true);
+        if let Some(stop) = self.stop_server.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// State shared by every request and connection.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) stage: String,
+    /// `requestContext.domainName`: `127.0.0.1:PORT`.
+    pub(crate) domain: String,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_lifetime: Duration,
+    pub(crate) outbound_buffer: usize,
+    pub(crate) store: Store,
+    pub(crate) http: Deps<Store, ApiGatewayNotifier>,
+    pub(crate) registry: Registry,
+    pub(crate) events: broadcast::Sender<GatewayEvent>,
+    /// `true` once shutdown began.
+    pub(crate) shutdown: watch::Sender<bool>,
+    /// Connections accepted by `$connect` whose `$disconnect` has not finished.
+    pub(crate) live: watch::Sender<usize>,
+}
+
+impl Shared {
+    pub(crate) fn emit(&self, event: GatewayEvent) {
+        // Nobody listening is fine.
+        let _ = self.events.send(event);
+    }
+}
+
+fn router(shared: &Arc<Shared>) -> Router {
+    let stage = &shared.stage;
+    Router::new()
+        .route(&format!("/{stage}"), any(stage_root))
+        .route(
+            &format!("/{stage}/@connections/{{connection_id}}"),
+            any(management::handle),
+        )
+        .fallback(httpapi::handle)
+        .with_state(Arc::clone(shared))
+}
+
+/// `/{stage}` itself: the WebSocket API when the request asks for an
+/// upgrade, the HTTP API (`POST /`) otherwise.
+async fn stage_root(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    if websocket::is_upgrade(request.headers()) {
+        websocket::connect(shared, peer, request).await
+    } else {
+        httpapi::route(&shared, peer, request).await
+    }
+}
+
+/// The request context every Lambda invocation gets.
+pub(crate) fn lambda_context(request_id: &str) -> lambda_runtime::Context {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = request_id.to_owned();
+    context.deadline = u64::try_from(channels::now_millis()).unwrap_or(0) + 30_000;
+    context
+}

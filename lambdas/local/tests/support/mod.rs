@@ -1,0 +1,320 @@
+//! What the gateway tests share: starting a gateway on port 0 over a chosen
+//! store (memory, or DynamoDB on a private moto_server), WebSocket and HTTP
+//! clients, and bounded waits on what the gateway does.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use futures::{SinkExt as _, StreamExt as _};
+use local_gateway::{Gateway, GatewayBuilder, GatewayEvent, RunningGateway, StoreConfig};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Every wait in these tests is bounded by this.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The store a suite runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Memory,
+    /// DynamoDB adapter against a moto_server started for the test.
+    Moto,
+}
+
+/// A running gateway (and the moto_server behind it, if any).
+pub struct Env {
+    pub gateway: RunningGateway,
+    pub http: reqwest::Client,
+    events: broadcast::Receiver<GatewayEvent>,
+    // Dropped after the gateway: declared last.
+    pub moto: Option<Moto>,
+}
+
+/// Starts a gateway on 127.0.0.1:0; `configure` adjusts the builder.
+pub async fn start(
+    backend: Backend,
+    configure: impl FnOnce(GatewayBuilder) -> GatewayBuilder,
+) -> Env {
+    let (store, moto) = match backend {
+        Backend::Memory => (StoreConfig::Memory, None),
+        Backend::Moto => {
+            let moto = Moto::start();
+            let store = StoreConfig::Dynamo {
+                endpoint: moto.endpoint.clone(),
+                table: unique_table(),
+            };
+            (store, Some(moto))
+        }
+    };
+    let gateway = configure(Gateway::builder().stage("staging").store(store))
+        .bind("127.0.0.1:0")
+        .await
+        .expect("the gateway starts");
+    let events = gateway.events();
+    Env {
+        gateway,
+        http: reqwest::Client::new(),
+        events,
+        moto,
+    }
+}
+
+fn unique_table() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "gateway-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl Env {
+    /// Connects a WebSocket client to `channel` (`None`: no parameter) and
+    /// returns it with its connection id.
+    pub async fn connect(&mut self, channel: Option<&str>) -> (Client, String) {
+        let url = match channel {
+            Some(channel) => format!("{}?channel={channel}", self.gateway.ws_url()),
+            None => self.gateway.ws_url(),
+        };
+        let (client, response) =
+            tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url.as_str()))
+                .await
+                .expect("connect in time")
+                .expect("the handshake succeeds");
+        assert_eq!(response.status(), 101);
+        let id = self
+            .wait_event(|e| match e {
+                GatewayEvent::Connected { connection_id } => Some(connection_id.clone()),
+                _ => None,
+            })
+            .await;
+        (client, id)
+    }
+
+    /// The next gateway event `pick` accepts; earlier ones are skipped.
+    pub async fn wait_event<T>(&mut self, mut pick: impl FnMut(&GatewayEvent) -> Option<T>) -> T {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                match self.events.recv().await {
+                    Ok(event) => {
+                        if let Some(found) = pick(&event) {
+                            return found;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => panic!("the gateway stopped"),
+                }
+            }
+        })
+        .await
+        .expect("the expected gateway event in time")
+    }
+
+    /// Waits for the `$disconnect` of `id`; returns its status code and reason.
+    pub async fn disconnected(&mut self, id: &str) -> (u16, String) {
+        self.wait_event(|e| match e {
+            GatewayEvent::Disconnected {
+                connection_id,
+                status_code,
+                reason,
+            } if connection_id == id => Some((*status_code, reason.clone())),
+            _ => None,
+        })
+        .await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway.http_url())
+    }
+
+    /// `POST /channels/{channel}` (or `POST /` for `None`): status and JSON.
+    pub async fn publish(&self, channel: Option<&str>, body: &str) -> (u16, Value) {
+        let path = channel.map_or_else(|| "/".to_owned(), |c| format!("/channels/{c}"));
+        let response = self
+            .http
+            .post(self.url(&path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("publish answers");
+        json(response).await
+    }
+
+    /// `GET /channels/{channel}`'s `connections`.
+    pub async fn count(&self, channel: &str) -> u64 {
+        let response = self
+            .http
+            .get(self.url(&format!("/channels/{channel}")))
+            .send()
+            .await
+            .expect("count answers");
+        let (status, body) = json(response).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["channel"], channel);
+        body["connections"].as_u64().expect("a count")
+    }
+
+    /// A management API client built as the http handler builds its own.
+    pub async fn management(&self) -> aws_sdk_apigatewaymanagement::Client {
+        let sdk = local_gateway::local_sdk_config().await;
+        let config = aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
+            .endpoint_url(self.gateway.management_endpoint())
+            .build();
+        aws_sdk_apigatewaymanagement::Client::from_conf(config)
+    }
+}
+
+pub async fn json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+/// The next data message, as text (binary messages are decoded as UTF-8).
+pub async fn recv_text(client: &mut Client) -> String {
+    match recv(client).await {
+        Message::Text(text) => text.as_str().to_owned(),
+        Message::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        other => panic!("expected a data message, got {other:?}"),
+    }
+}
+
+/// The next message that is not a ping or pong.
+pub async fn recv(client: &mut Client) -> Message {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match client.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(message)) => return message,
+                Some(Err(err)) => panic!("the socket failed: {err}"),
+                None => panic!("the socket ended without a close frame"),
+            }
+        }
+    })
+    .await
+    .expect("a message in time")
+}
+
+/// Waits for the gateway's close frame; returns its code and reason, and
+/// finishes the close handshake.
+pub async fn expect_close(client: &mut Client) -> (u16, String) {
+    let frame = match recv(client).await {
+        Message::Close(Some(frame)) => (u16::from(frame.code), frame.reason.as_str().to_owned()),
+        Message::Close(None) => (1005, String::new()),
+        other => panic!("expected a close frame, got {other:?}"),
+    };
+    // The reply goes out as the stream is read to its end.
+    let _ = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(_)) = client.next().await {}
+    })
+    .await;
+    frame
+}
+
+/// Sends a text message.
+pub async fn send(client: &mut Client, text: &str) {
+    client
+        .send(Message::text(text))
+        .await
+        .expect("the message goes out");
+}
+
+/// Closes from the client side with `code` and completes the handshake.
+pub async fn close(client: &mut Client, code: u16) {
+    client
+        .close(Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: "bye".into(),
+        }))
+        .await
+        .expect("the close frame goes out");
+    let _ = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(_)) = client.next().await {}
+    })
+    .await;
+}
+
+/// A moto_server on a free port of 127.0.0.1, killed on drop.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// `$MOTO_SERVER`, else `.venv/bin/moto_server` of the workspace, else
+    /// `moto_server` on `PATH`.
+    fn program() -> PathBuf {
+        if let Some(path) = std::env::var_os("MOTO_SERVER").filter(|p| !p.is_empty()) {
+            return PathBuf::from(path);
+        }
+        let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
+        if venv.is_file() {
+            return venv;
+        }
+        PathBuf::from("moto_server")
+    }
+
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let program = Self::program();
+        let mut child = Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot start {} ({err}); run `make setup` or set MOTO_SERVER",
+                    program.display()
+                )
+            });
+        // Werkzeug says "Running on http://…" once it listens; the rest of its
+        // output (a line per request) is drained so that it never blocks.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("Running on") {
+                    let _ = ready_tx.send(());
+                }
+            }
+        });
+        let moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        ready_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("moto_server listens within 30 s");
+        moto
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
