@@ -90,6 +90,13 @@ async fn post_root_publishes_to_the_default_channel() {
         json_of(&response),
         json!({"channel": "default", "recipients": 2, "delivered": 2, "gone": 0, "failed": 0})
     );
+    // In the documented order, as people read it.
+    assert_eq!(
+        response.body,
+        Some(Body::Text(
+            r#"{"channel":"default","recipients":2,"delivered":2,"gone":0,"failed":0}"#.into()
+        ))
+    );
     assert_eq!(deps.notifier.delivered("d1="), vec![b"message".to_vec()]);
     assert_eq!(deps.notifier.delivered("d2="), vec![b"message".to_vec()]);
     assert!(deps.notifier.delivered("l1=").is_empty());
