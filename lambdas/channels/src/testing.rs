@@ -1,10 +1,11 @@
 //! Test support (feature `testing`): a `moto_server` on 127.0.0.1 that
 //! plays DynamoDB for the adapter and gateway tests.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 
@@ -29,18 +30,18 @@ impl MotoServer {
         PathBuf::from("moto_server")
     }
 
-    /// Starts the server and waits (at most 30 s) until it accepts connections.
+    /// Starts the server and waits (at most 30 s) until it says it listens.
     pub fn start() -> Result<Self, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
             .port();
         let program = Self::program();
-        let child = Command::new(&program)
+        let mut child = Command::new(&program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| {
                 format!(
@@ -48,26 +49,29 @@ impl MotoServer {
                     program.display()
                 )
             })?;
-        let mut server = Self {
+        // Werkzeug says "Running on http://..." once it listens; the rest of
+        // its output (a line per request) is drained so that it never blocks.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        if let Some(stderr) = child.stderr.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if line.contains("Running on") {
+                        let _ = ready_tx.send(());
+                    }
+                }
+            });
+        }
+        let server = Self {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if TcpStream::connect_timeout(&server.addr, Duration::from_millis(200)).is_ok() {
-                return Ok(server);
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!("{} exited early: {status}", program.display()));
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "{} did not listen on {} within 30 s",
-                    program.display(),
-                    server.addr
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(()) => Ok(server),
+            Err(_) => Err(format!(
+                "{} did not start listening on {} within 30 s",
+                program.display(),
+                server.addr
+            )),
         }
     }
 
@@ -78,20 +82,45 @@ impl MotoServer {
 
     /// A DynamoDB client for this server, with dummy credentials.
     pub fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-            .endpoint_url(self.endpoint())
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
+        dynamodb_client(&self.endpoint())
     }
+}
+
+/// A DynamoDB client for `endpoint`, with dummy credentials and us-east-1.
+pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 impl Drop for MotoServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Runs `program` with exactly `env` (nothing inherited) and returns whether
+/// it succeeded and what it printed, stdout then stderr.
+pub fn run_with_env(program: &str, env: &[(&str, &str)]) -> (bool, String) {
+    match Command::new(program)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+    {
+        Ok(output) => (
+            output.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        ),
+        Err(err) => (false, format!("cannot run {program}: {err}")),
     }
 }
 

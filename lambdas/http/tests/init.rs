@@ -3,20 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
-use std::process::Command;
-
 fn run_http(env: &[(&str, &str)]) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_http"))
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .expect("run the http binary");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    channels::testing::run_with_env(env!("CARGO_BIN_EXE_http"), env)
 }
 
 #[test]

@@ -4,12 +4,10 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead as _, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use channels::testing::MotoServer;
 use futures::{SinkExt as _, StreamExt as _};
 use local_gateway::{Gateway, GatewayBuilder, GatewayEvent, RunningGateway, StoreConfig};
 use serde_json::Value;
@@ -39,7 +37,7 @@ pub struct Env {
     pub http: reqwest::Client,
     events: broadcast::Receiver<GatewayEvent>,
     // Dropped after the gateway: declared last.
-    pub moto: Option<Moto>,
+    pub moto: Option<MotoServer>,
 }
 
 /// Starts a gateway on 127.0.0.1:0; `configure` adjusts the builder.
@@ -50,9 +48,10 @@ pub async fn start(
     let (store, moto) = match backend {
         Backend::Memory => (StoreConfig::Memory, None),
         Backend::Moto => {
-            let moto = Moto::start();
+            let moto =
+                MotoServer::start().expect("moto_server (run `make setup`, or set MOTO_SERVER)");
             let store = StoreConfig::Dynamo {
-                endpoint: moto.endpoint.clone(),
+                endpoint: moto.endpoint(),
                 table: unique_table(),
             };
             (store, Some(moto))
@@ -246,75 +245,4 @@ pub async fn close(client: &mut Client, code: u16) {
         while let Some(Ok(_)) = client.next().await {}
     })
     .await;
-}
-
-/// A moto_server on a free port of 127.0.0.1, killed on drop.
-pub struct Moto {
-    child: Child,
-    pub endpoint: String,
-}
-
-impl Moto {
-    /// `$MOTO_SERVER`, else `.venv/bin/moto_server` of the workspace, else
-    /// `moto_server` on `PATH`.
-    fn program() -> PathBuf {
-        if let Some(path) = std::env::var_os("MOTO_SERVER").filter(|p| !p.is_empty()) {
-            return PathBuf::from(path);
-        }
-        let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
-        if venv.is_file() {
-            return venv;
-        }
-        PathBuf::from("moto_server")
-    }
-
-    pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let program = Self::program();
-        let mut child = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("AWS_ACCESS_KEY_ID", "local")
-            .env("AWS_SECRET_ACCESS_KEY", "local")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|err| {
-                panic!(
-                    "cannot start {} ({err}); run `make setup` or set MOTO_SERVER",
-                    program.display()
-                )
-            });
-        // Werkzeug says "Running on http://…" once it listens; the rest of its
-        // output (a line per request) is drained so that it never blocks.
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().expect("piped stderr");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("Running on") {
-                    let _ = ready_tx.send(());
-                }
-            }
-        });
-        let moto = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        ready_rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("moto_server listens within 30 s");
-        moto
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
