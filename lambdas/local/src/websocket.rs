@@ -43,6 +43,10 @@ const TOO_BIG: Closing = Closing {
     code: 1009,
     reason: "Message too big",
 };
+const BINARY: Closing = Closing {
+    code: 1003,
+    reason: "Unsupported data: binary frames are not supported",
+};
 const IDLE: Closing = Closing {
     code: 1001,
     reason: "Going away: idle timeout",
@@ -109,9 +113,34 @@ pub(crate) async fn connect(shared: Arc<Shared>, peer: SocketAddr, request: Requ
     event.multi_value_headers = headers.clone();
     event.headers = headers;
     let query = query_parameters(&parts.uri);
-    event.multi_value_query_string_parameters = query.clone().into();
-    event.query_string_parameters = query.into();
-    let response = invoke(&shared, event).await;
+    // As on API Gateway: all values in the multi-value map, the last one of
+    // each name in the single-value map.
+    let last: HashMap<String, String> = query
+        .iter()
+        .filter_map(|(name, values)| Some((name.clone(), values.last()?.clone())))
+        .collect();
+    event.query_string_parameters = last.into();
+    event.multi_value_query_string_parameters = query.into();
+
+    // $connect runs in a task of its own, so that a client hanging up during
+    // it cannot cancel it half-way (after the store has the connection). If
+    // the client is gone by the time the upgrade is set up (`accepted` is
+    // dropped unsent), the task fires the $disconnect the connection is owed.
+    let (answer_tx, answer_rx) =
+        oneshot::channel::<(ApiGatewayProxyResponse, oneshot::Sender<()>)>();
+    let connect = Arc::clone(&conn);
+    tokio::spawn(async move {
+        let response = invoke(&connect.shared, event).await;
+        let allowed = (200..300).contains(&response.status_code);
+        let (accepted, upgraded) = oneshot::channel();
+        let _ = answer_tx.send((response, accepted));
+        if allowed && upgraded.await.is_err() {
+            connect.end(1006, "Client left during $connect").await;
+        }
+    });
+    let Ok((response, accepted)) = answer_rx.await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     if !(200..300).contains(&response.status_code) {
         info!(route = "$connect", %connection_id, status = response.status_code, "routed: connection refused");
         return crate::httpapi::proxy_response(
@@ -140,11 +169,15 @@ pub(crate) async fn connect(shared: Arc<Shared>, peer: SocketAddr, request: Requ
     shared.registry.insert(handle);
     shared.emit(GatewayEvent::Connected { connection_id });
     let failed = Arc::clone(&conn);
-    ws.on_failed_upgrade(move |err| {
-        warn!(connection_id = %failed.handle.id, error = %err, "WebSocket handshake failed");
-        tokio::spawn(async move { failed.end(1006, "Handshake failed").await });
-    })
-    .on_upgrade(move |socket| run(conn, socket, outbound_rx))
+    let upgrade = ws
+        .on_failed_upgrade(move |err| {
+            warn!(connection_id = %failed.handle.id, error = %err, "WebSocket handshake failed");
+            tokio::spawn(async move { failed.end(1006, "Handshake failed").await });
+        })
+        .on_upgrade(move |socket| run(conn, socket, outbound_rx));
+    // From here on the upgrade (or its failure) ends the connection.
+    let _ = accepted.send(());
+    upgrade
 }
 
 /// One connection. Counted in `Shared::live` from `$connect` until it is
@@ -163,12 +196,11 @@ impl Conn {
 
     /// Routes one message to `$default`; the route response goes back to
     /// this connection only.
-    async fn message(&self, body: String, is_base64_encoded: bool) {
+    async fn message(&self, body: String) {
         let bytes = body.len();
         let mut event = event(&self.shared, &self.handle, "$default", "MESSAGE");
         event.request_context.message_id = Some(new_id());
         event.body = Some(body);
-        event.is_base64_encoded = is_base64_encoded;
         let response = invoke(&self.shared, event).await;
         info!(route = "$default", connection_id = %self.handle.id, status = response.status_code, bytes, "routed");
         if let Some(reply) = route_response(response) {
@@ -224,16 +256,11 @@ impl Conn {
                             return Ending::Server(TOO_BIG);
                         }
                         handle.touch();
-                        self.message(text.as_str().to_owned(), false).await;
+                        self.message(text.as_str().to_owned()).await;
                     }
-                    Some(Ok(Message::Binary(bytes))) => {
-                        if bytes.len() > MAX_MESSAGE_BYTES {
-                            return Ending::Server(TOO_BIG);
-                        }
-                        handle.touch();
-                        let body = base64::engine::general_purpose::STANDARD.encode(&bytes);
-                        self.message(body, true).await;
-                    }
+                    // As on AWS: WebSocket APIs take no binary frames and
+                    // disconnect the client with 1003.
+                    Some(Ok(Message::Binary(_))) => return Ending::Server(BINARY),
                     // Control frames are answered by the socket itself and,
                     // as on API Gateway, do not count as activity.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
