@@ -1,7 +1,9 @@
 //! DynamoDB adapter of [`ConnectionStore`]. The key design is in [`crate::schema`].
 
 use std::collections::HashMap;
+use std::time::Duration;
 
+use aws_sdk_dynamodb::client::Waiters as _;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
@@ -195,14 +197,14 @@ pub fn item(connection: &Connection) -> HashMap<String, AttributeValue> {
 /// Creates `table` with the key schema, index and TTL of [`crate::schema`]
 /// (what Terraform declares) unless it exists. For the local gateway and tests.
 pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    if client
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .is_ok()
-    {
-        return Ok(());
+    match client.describe_table().table_name(table).send().await {
+        Ok(_) => return Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) => {}
+        // A bad endpoint or credentials: say so, rather than fail creating.
+        Err(err) => return Err(store_error("DescribeTable", err)),
     }
     let attribute = |name: &str| {
         AttributeDefinition::builder()
@@ -229,7 +231,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
         .projection(projection.build())
         .build()
         .map_err(|e| StoreError::new("CreateTable", e.to_string()))?;
-    client
+    let created = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
@@ -238,8 +240,23 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
         .key_schema(key(TABLE_HASH_KEY, KeyType::Hash)?)
         .global_secondary_indexes(index)
         .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        // Someone else (another gateway) is creating it right now.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(err) => return Err(store_error("CreateTable", err)),
+    }
+    // DynamoDB accepts the TTL setting only once the table is ACTIVE.
+    client
+        .wait_until_table_exists()
+        .table_name(table)
+        .wait(Duration::from_secs(60))
         .await
-        .map_err(|e| store_error("CreateTable", e))?;
+        .map_err(|e| StoreError::new("DescribeTable", DisplayErrorContext(e).to_string()))?;
     let ttl = TimeToLiveSpecification::builder()
         .enabled(true)
         .attribute_name(TTL_ATTRIBUTE)

@@ -250,3 +250,16 @@ async fn an_unreachable_table_is_an_error_not_a_panic() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn ensure_table_reports_an_unreachable_endpoint_as_such() {
+    // Nothing listens on a port just released.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let client = channels::testing::dynamodb_client(&format!("http://{addr}"));
+    let err = ensure_table(&client, "connections")
+        .await
+        .expect_err("unreachable");
+    assert_eq!(err.operation, "DescribeTable", "{err}");
+}
