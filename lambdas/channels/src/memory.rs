@@ -66,17 +66,35 @@ impl MemoryStore {
     }
 }
 
+impl Tables {
+    /// Forgets a connection, and its channel once that is empty.
+    fn forget(&mut self, connection_id: &str) {
+        if let Some(old) = self.by_id.remove(connection_id) {
+            let now_empty = self.by_channel.get_mut(&old.channel).is_some_and(|ids| {
+                ids.remove(connection_id);
+                ids.is_empty()
+            });
+            if now_empty {
+                self.by_channel.remove(&old.channel);
+            }
+        }
+    }
+
+    fn is_live(&self, connection_id: &str, now: i64) -> bool {
+        self.by_id
+            .get(connection_id)
+            .is_some_and(|c| c.expires_at > now)
+    }
+}
+
 impl ConnectionStore for MemoryStore {
     async fn put(&self, connection: &Connection) -> Result<(), StoreError> {
         let mut tables = lock(&self.inner);
-        if let Some(old) = tables
+        // A connection lives in one channel: a repeated put may move it.
+        tables.forget(&connection.id);
+        tables
             .by_id
-            .insert(connection.id.clone(), connection.clone())
-        {
-            if let Some(ids) = tables.by_channel.get_mut(&old.channel) {
-                ids.remove(&old.id);
-            }
-        }
+            .insert(connection.id.clone(), connection.clone());
         tables
             .by_channel
             .entry(connection.channel.clone())
@@ -86,16 +104,7 @@ impl ConnectionStore for MemoryStore {
     }
 
     async fn remove(&self, connection_id: &str) -> Result<(), StoreError> {
-        let mut tables = lock(&self.inner);
-        if let Some(old) = tables.by_id.remove(connection_id) {
-            let now_empty = tables.by_channel.get_mut(&old.channel).is_some_and(|ids| {
-                ids.remove(connection_id);
-                ids.is_empty()
-            });
-            if now_empty {
-                tables.by_channel.remove(&old.channel);
-            }
-        }
+        lock(&self.inner).forget(connection_id);
         Ok(())
     }
 
@@ -105,7 +114,7 @@ impl ConnectionStore for MemoryStore {
         cursor: Option<String>,
     ) -> Result<Page, StoreError> {
         let now = now_millis() / 1000;
-        let tables = lock(&self.inner);
+        let mut tables = lock(&self.inner);
         let Some(ids) = tables.by_channel.get(channel) else {
             return Ok(Page::default());
         };
@@ -116,15 +125,17 @@ impl ConnectionStore for MemoryStore {
         };
         // Like a DynamoDB page: a fixed number of items is examined, the
         // expired ones are filtered out after that.
-        let examined: Vec<&String> = range.take(self.page_size).collect();
+        let examined: Vec<String> = range.take(self.page_size).cloned().collect();
         let next = (examined.len() == self.page_size)
-            .then(|| examined.last().map(|s| (*s).clone()))
+            .then(|| examined.last().cloned())
             .flatten();
-        let connection_ids = examined
-            .into_iter()
-            .filter(|id| tables.by_id.get(*id).is_some_and(|c| c.expires_at > now))
-            .cloned()
-            .collect();
+        let (connection_ids, expired): (Vec<String>, Vec<String>) =
+            examined.into_iter().partition(|id| tables.is_live(id, now));
+        // What DynamoDB's TTL does some time after expiry, done here on read
+        // so that lost $disconnects do not pile up in memory.
+        for id in &expired {
+            tables.forget(id);
+        }
         Ok(Page {
             connection_ids,
             next,
@@ -135,9 +146,7 @@ impl ConnectionStore for MemoryStore {
         let now = now_millis() / 1000;
         let tables = lock(&self.inner);
         let live = tables.by_channel.get(channel).map_or(0, |ids| {
-            ids.iter()
-                .filter(|id| tables.by_id.get(*id).is_some_and(|c| c.expires_at > now))
-                .count()
+            ids.iter().filter(|id| tables.is_live(id, now)).count()
         });
         Ok(live as u64)
     }

@@ -81,6 +81,7 @@ async fn reconnecting_under_another_channel_moves_the_connection() {
     connect(&store, "a=", "blue").await;
     assert!(members(&store, "red").await.is_empty());
     assert_eq!(members(&store, "blue").await, ["a="]);
+    assert_eq!(store.len(), 1);
 }
 
 #[tokio::test]
@@ -234,4 +235,7 @@ async fn expired_connections_are_neither_counted_nor_posted_to() {
     let result = publish(&store, &notifier, &channel("room"), b"m", &fast()).await;
     assert_eq!(result.ok(), Some(report("room", 1, 1, 0, 0)));
     assert_eq!(notifier.attempts("stale="), 0);
+    // Like DynamoDB's TTL, the store lets go of it.
+    assert!(store.get("stale=").is_none());
+    assert_eq!(store.len(), 1);
 }
