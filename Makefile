@@ -74,7 +74,7 @@ local:
 ## test: everything, including the tests that need moto_server
 test: setup test-rust tf-check
 
-test-rust:
+test-rust: setup
 	MOTO_SERVER="$(abspath $(MOTO_SERVER))" cargo test --workspace -- --include-ignored
 
 ## bench: fan-out throughput through the real SDK client to a loopback server

@@ -81,7 +81,9 @@ async fn post_root_publishes_to_the_default_channel() {
     join(&deps, "d2=", "default").await;
     join(&deps, "l1=", "lobby").await;
 
-    // WHEN `curl -XPOST -d'message' …/staging/` arrives
+    // WHEN `curl -XPOST -H 'content-type: text/plain' -d'message' …/staging/`
+    // arrives (plain `curl -d` sends a form, which comes base64-encoded: see
+    // post_channel_base64.json)
     let response = handle(event(fixture("post_root.json")), &deps).await;
 
     // THEN both default members got "message" and the report says so

@@ -127,6 +127,8 @@ async fn a_message_comes_back_verbatim_as_the_route_response() {
 
 #[tokio::test]
 async fn a_binary_message_comes_back_still_base64_flagged() {
+    // API Gateway refuses binary frames (close 1003) before rx sees them; an
+    // event flagged base64 is still passed through unchanged, not corrupted.
     let mut request = fixture("message.json");
     request.body = Some("AAEC/w==".into());
     request.is_base64_encoded = true;
