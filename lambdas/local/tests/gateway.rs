@@ -190,45 +190,26 @@ async fn delete_on_connections_closes_the_socket_and_fires_disconnect(backend: B
     assert_eq!(env.count("alpha").await, 0);
 
     // AND every call on it now answers 410 GoneException
-    let err = management
-        .post_to_connection()
-        .connection_id(&id)
-        .data(Blob::new("late"))
-        .send()
-        .await
-        .expect_err("gone");
-    assert!(
-        matches!(
-            err.as_service_error(),
-            Some(PostToConnectionError::GoneException(_))
-        ),
-        "{err:?}"
+    macro_rules! assert_gone {
+        ($request:expr, $gone:path) => {{
+            let err = $request.send().await.expect_err("gone");
+            assert!(matches!(err.as_service_error(), Some($gone(_))), "{err:?}");
+        }};
+    }
+    assert_gone!(
+        management
+            .post_to_connection()
+            .connection_id(&id)
+            .data(Blob::new("late")),
+        PostToConnectionError::GoneException
     );
-    let err = management
-        .get_connection()
-        .connection_id(&id)
-        .send()
-        .await
-        .expect_err("gone");
-    assert!(
-        matches!(
-            err.as_service_error(),
-            Some(GetConnectionError::GoneException(_))
-        ),
-        "{err:?}"
+    assert_gone!(
+        management.get_connection().connection_id(&id),
+        GetConnectionError::GoneException
     );
-    let err = management
-        .delete_connection()
-        .connection_id(&id)
-        .send()
-        .await
-        .expect_err("gone");
-    assert!(
-        matches!(
-            err.as_service_error(),
-            Some(DeleteConnectionError::GoneException(_))
-        ),
-        "{err:?}"
+    assert_gone!(
+        management.delete_connection().connection_id(&id),
+        DeleteConnectionError::GoneException
     );
 }
 
