@@ -10,9 +10,6 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_apigatewaymanagement::config::{
-    BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
-};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
@@ -54,13 +51,7 @@ async fn server(latency: Duration) -> String {
 
 #[tokio::main]
 async fn main() {
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "bench", "bench", None, None, "bench",
-        )))
-        .build();
+    let sdk = channels::testing::sdk_config();
     let message = vec![b'x'; 256];
     println!(
         "{:>8} {:>11} {:>8} {:>9} {:>9} {:>9}",

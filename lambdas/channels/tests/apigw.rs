@@ -7,9 +7,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_apigatewaymanagement::config::{
-    BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
-};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -103,13 +100,7 @@ async fn server() -> Server {
 }
 
 fn notifier(endpoint: &str) -> ApiGatewayNotifier {
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "test", "test", None, None, "test",
-        )))
-        .build();
+    let sdk = channels::testing::sdk_config();
     ApiGatewayNotifier::from_conf(&sdk, endpoint)
 }
 
