@@ -40,9 +40,12 @@ endif
 .PHONY: build setup rust-target local test test-rust bench check fmt clippy sizes clean
 
 ## build: both Lambda packages for provided.al2023 on $(ARCH)
+# One package per cargo run: built together, Cargo would unify the features
+# of channels-aws and link the @connections client into rx as well.
 build: setup rust-target
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(CARGO_LAMBDA) lambda build --release $(ARCH_FLAG) \
-	  --output-format zip -p rx -p http-lambda
+	for p in rx http-lambda; do \
+	  PATH="$(abspath $(VENV))/bin:$$PATH" $(CARGO_LAMBDA) lambda build --release $(ARCH_FLAG) \
+	    --output-format zip -p $$p; done
 	mkdir -p $(BUILD)
 	cp target/lambda/rx/bootstrap.zip $(RX_ZIP)
 	cp target/lambda/http/bootstrap.zip $(HTTP_ZIP)

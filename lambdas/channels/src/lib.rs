@@ -1,26 +1,31 @@
-//! Domain, ports and adapters of the WebSocket channel service.
+//! The domain of the WebSocket channel service: channel names, connections,
+//! the ports a handler talks through, the fan-out with its exact accounting,
+//! the in-memory adapter and the configuration types.
 //!
-//! - Domain: [`ChannelName`], [`Connection`], fan-out with exact accounting
-//!   ([`publish()`]).
+//! - Domain: [`ChannelName`], [`Connection`], [`publish()`] and its
+//!   [`PublishReport`], configuration ([`config`]).
 //! - Ports: [`ConnectionStore`] (who is in which channel) and
 //!   [`ConnectionNotifier`] (send bytes to one connection).
-//! - Adapters: DynamoDB ([`dynamo::DynamoStore`]), API Gateway Management API
-//!   ([`apigw::ApiGatewayNotifier`]) and in-memory ([`memory`]).
+//! - In-memory adapter: [`memory::MemoryStore`] (the local gateway's embedded
+//!   store). Test doubles sit behind the `testing` feature ([`testing`]).
 //!
-//! The `rx` and `http` crates hold the Lambda handlers; they only translate
-//! API Gateway events to calls on this crate and back.
+//! # Which way dependencies point
+//!
+//! Everything else depends on this crate; this crate depends on no AWS SDK
+//! crate and on none of the workspace's crates. The AWS adapters (DynamoDB,
+//! API Gateway Management API, and those to come) live in `channels-aws`,
+//! which implements these ports; the Lambda handlers (`rx`, `http`) use the
+//! ports and their `main`s wire in the adapters; the local gateway wires in
+//! either. Nothing here may name a type of an AWS SDK: the compiler keeps it
+//! so, because none is in scope.
 
-pub mod apigw;
 pub mod channel;
 pub mod config;
 pub mod connection;
-pub mod dynamo;
 pub mod memory;
 pub mod notifier;
 pub mod publish;
-pub mod schema;
 pub mod store;
-pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 

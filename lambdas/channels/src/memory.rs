@@ -1,17 +1,12 @@
-//! In-memory adapters: the embedded store of the local gateway, and a
-//! notifier that records what it was asked to send (for tests).
+//! In-memory adapter of [`ConnectionStore`]: the embedded store of the local
+//! gateway and of the domain tests.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
 
-use crate::{
-    now_millis, ChannelName, Connection, ConnectionNotifier, ConnectionStore, NotifyError, Page,
-    StoreError,
-};
+use crate::{now_millis, ChannelName, Connection, ConnectionStore, Page, StoreError};
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave these maps half-updated
     // (each update is a single insert or remove), so poisoning is ignored.
     mutex
@@ -149,118 +144,5 @@ impl ConnectionStore for MemoryStore {
             ids.iter().filter(|id| tables.is_live(id, now)).count()
         });
         Ok(live as u64)
-    }
-}
-
-/// A notifier that records every delivered message, and can be told to fail.
-///
-/// Unscripted connections receive every message. [`MemoryNotifier::gone`]
-/// makes one answer 410 forever; [`MemoryNotifier::fail_next`] queues failures
-/// a connection returns before it succeeds.
-#[derive(Debug, Default)]
-pub struct MemoryNotifier {
-    state: Mutex<NotifierState>,
-    in_flight: AtomicUsize,
-    peak_in_flight: AtomicUsize,
-    delay: Option<Duration>,
-}
-
-#[derive(Debug, Default)]
-struct NotifierState {
-    delivered: HashMap<String, Vec<Vec<u8>>>,
-    gone: HashSet<String>,
-    scripted: HashMap<String, VecDeque<NotifyError>>,
-    attempts: HashMap<String, usize>,
-}
-
-impl MemoryNotifier {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Every post takes `delay`, so that posts overlap (to observe concurrency).
-    pub fn with_delay(delay: Duration) -> Self {
-        Self {
-            delay: Some(delay),
-            ..Self::default()
-        }
-    }
-
-    pub fn shared() -> Arc<Self> {
-        Arc::new(Self::new())
-    }
-
-    /// `connection_id` answers [`NotifyError::Gone`] from now on.
-    pub fn gone(&self, connection_id: &str) {
-        lock(&self.state).gone.insert(connection_id.to_owned());
-    }
-
-    /// `connection_id` fails with `errors`, in order, before it succeeds.
-    pub fn fail_next(&self, connection_id: &str, errors: impl IntoIterator<Item = NotifyError>) {
-        lock(&self.state)
-            .scripted
-            .entry(connection_id.to_owned())
-            .or_default()
-            .extend(errors);
-    }
-
-    /// Messages delivered to `connection_id`, in order.
-    pub fn delivered(&self, connection_id: &str) -> Vec<Vec<u8>> {
-        lock(&self.state)
-            .delivered
-            .get(connection_id)
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    /// Posts attempted to `connection_id`, failed ones included.
-    pub fn attempts(&self, connection_id: &str) -> usize {
-        lock(&self.state)
-            .attempts
-            .get(connection_id)
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// Connections that received at least one message.
-    pub fn recipients(&self) -> BTreeSet<String> {
-        lock(&self.state).delivered.keys().cloned().collect()
-    }
-
-    /// The most posts that were ever in flight at once.
-    pub fn peak_in_flight(&self) -> usize {
-        self.peak_in_flight.load(Ordering::SeqCst)
-    }
-}
-
-impl ConnectionNotifier for MemoryNotifier {
-    async fn post(&self, connection_id: &str, data: &[u8]) -> Result<(), NotifyError> {
-        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.peak_in_flight.fetch_max(now, Ordering::SeqCst);
-        if let Some(delay) = self.delay {
-            tokio::time::sleep(delay).await;
-        }
-        let result = {
-            let mut state = lock(&self.state);
-            *state.attempts.entry(connection_id.to_owned()).or_default() += 1;
-            if state.gone.contains(connection_id) {
-                Err(NotifyError::Gone)
-            } else if let Some(err) = state
-                .scripted
-                .get_mut(connection_id)
-                .and_then(VecDeque::pop_front)
-            {
-                Err(err)
-            } else {
-                state
-                    .delivered
-                    .entry(connection_id.to_owned())
-                    .or_default()
-                    .push(data.to_vec());
-                Ok(())
-            }
-        };
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        result
     }
 }

@@ -38,13 +38,3 @@ pub trait ConnectionNotifier: Send + Sync {
         data: &[u8],
     ) -> impl Future<Output = Result<(), NotifyError>> + Send;
 }
-
-impl<T: ConnectionNotifier> ConnectionNotifier for std::sync::Arc<T> {
-    fn post(
-        &self,
-        connection_id: &str,
-        data: &[u8],
-    ) -> impl Future<Output = Result<(), NotifyError>> + Send {
-        (**self).post(connection_id, data)
-    }
-}

@@ -46,22 +46,3 @@ pub trait ConnectionStore: Send + Sync {
     /// How many live members `channel` has.
     fn count(&self, channel: &ChannelName) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
-
-impl<T: ConnectionStore> ConnectionStore for std::sync::Arc<T> {
-    fn put(&self, connection: &Connection) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).put(connection)
-    }
-    fn remove(&self, connection_id: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).remove(connection_id)
-    }
-    fn members(
-        &self,
-        channel: &ChannelName,
-        cursor: Option<String>,
-    ) -> impl Future<Output = Result<Page, StoreError>> + Send {
-        (**self).members(channel, cursor)
-    }
-    fn count(&self, channel: &ChannelName) -> impl Future<Output = Result<u64, StoreError>> + Send {
-        (**self).count(channel)
-    }
-}

@@ -1,115 +1,124 @@
-//! Test support (feature `testing`): a `moto_server` on 127.0.0.1 that
-//! plays DynamoDB for the adapter and gateway tests.
+//! Test support (feature `testing`), for this crate's tests and every other
+//! crate's: a notifier that records and can be scripted to fail, a store
+//! whose every call fails, and a runner for built binaries.
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use crate::memory::lock;
+use crate::{
+    ChannelName, Connection, ConnectionNotifier, ConnectionStore, NotifyError, Page, StoreError,
+};
 
-/// A `moto_server` child process on a free loopback port; killed on drop.
-#[derive(Debug)]
-pub struct MotoServer {
-    child: Child,
-    addr: SocketAddr,
+/// A notifier that records every delivered message, and can be told to fail.
+///
+/// Unscripted connections receive every message. [`MemoryNotifier::gone`]
+/// makes one answer 410 forever; [`MemoryNotifier::fail_next`] queues failures
+/// a connection returns before it succeeds.
+#[derive(Debug, Default)]
+pub struct MemoryNotifier {
+    state: Mutex<NotifierState>,
+    in_flight: AtomicUsize,
+    peak_in_flight: AtomicUsize,
+    delay: Option<Duration>,
 }
 
-impl MotoServer {
-    /// Where `moto_server` is: `$MOTO_SERVER`, else the project's
-    /// `.venv/bin/moto_server` (what `make setup` installs), else `PATH`.
-    pub fn program() -> PathBuf {
-        if let Some(path) = std::env::var_os("MOTO_SERVER").filter(|p| !p.is_empty()) {
-            return PathBuf::from(path);
-        }
-        let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
-        if venv.exists() {
-            return venv;
-        }
-        PathBuf::from("moto_server")
+#[derive(Debug, Default)]
+struct NotifierState {
+    delivered: HashMap<String, Vec<Vec<u8>>>,
+    gone: HashSet<String>,
+    scripted: HashMap<String, VecDeque<NotifyError>>,
+    attempts: HashMap<String, usize>,
+}
+
+impl MemoryNotifier {
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// Starts the server and waits (at most 30 s) until it says it listens.
-    pub fn start() -> Result<Self, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port: {e}"))?
-            .port();
-        let program = Self::program();
-        let mut child = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                format!(
-                    "cannot start {}: {e} (run `make setup`, or set MOTO_SERVER)",
-                    program.display()
-                )
-            })?;
-        // Werkzeug says "Running on http://..." once it listens; the rest of
-        // its output (a line per request) is drained so that it never blocks.
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        if let Some(stderr) = child.stderr.take() {
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if line.contains("Running on") {
-                        let _ = ready_tx.send(());
-                    }
-                }
-            });
+    /// Every post takes `delay`, so that posts overlap (to observe concurrency).
+    pub fn with_delay(delay: Duration) -> Self {
+        Self {
+            delay: Some(delay),
+            ..Self::default()
         }
-        let server = Self {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    }
+
+    /// `connection_id` answers [`NotifyError::Gone`] from now on.
+    pub fn gone(&self, connection_id: &str) {
+        lock(&self.state).gone.insert(connection_id.to_owned());
+    }
+
+    /// `connection_id` fails with `errors`, in order, before it succeeds.
+    pub fn fail_next(&self, connection_id: &str, errors: impl IntoIterator<Item = NotifyError>) {
+        lock(&self.state)
+            .scripted
+            .entry(connection_id.to_owned())
+            .or_default()
+            .extend(errors);
+    }
+
+    /// Messages delivered to `connection_id`, in order.
+    pub fn delivered(&self, connection_id: &str) -> Vec<Vec<u8>> {
+        lock(&self.state)
+            .delivered
+            .get(connection_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Posts attempted to `connection_id`, failed ones included.
+    pub fn attempts(&self, connection_id: &str) -> usize {
+        lock(&self.state)
+            .attempts
+            .get(connection_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Connections that received at least one message.
+    pub fn recipients(&self) -> BTreeSet<String> {
+        lock(&self.state).delivered.keys().cloned().collect()
+    }
+
+    /// The most posts that were ever in flight at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.peak_in_flight.load(Ordering::SeqCst)
+    }
+}
+
+impl ConnectionNotifier for MemoryNotifier {
+    async fn post(&self, connection_id: &str, data: &[u8]) -> Result<(), NotifyError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        if let Some(delay) = self.delay {
+            tokio::time::sleep(delay).await;
+        }
+        let result = {
+            let mut state = lock(&self.state);
+            *state.attempts.entry(connection_id.to_owned()).or_default() += 1;
+            if state.gone.contains(connection_id) {
+                Err(NotifyError::Gone)
+            } else if let Some(err) = state
+                .scripted
+                .get_mut(connection_id)
+                .and_then(VecDeque::pop_front)
+            {
+                Err(err)
+            } else {
+                state
+                    .delivered
+                    .entry(connection_id.to_owned())
+                    .or_default()
+                    .push(data.to_vec());
+                Ok(())
+            }
         };
-        match ready_rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(()) => Ok(server),
-            Err(_) => Err(format!(
-                "{} did not start listening on {} within 30 s",
-                program.display(),
-                server.addr
-            )),
-        }
-    }
-
-    /// `http://127.0.0.1:PORT`
-    pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// A DynamoDB client for this server, with dummy credentials.
-    pub fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
-        dynamodb_client(&self.endpoint())
-    }
-}
-
-/// SDK configuration for servers on 127.0.0.1: region us-east-1 and dummy
-/// static credentials (requests are signed; nothing checks the signature).
-pub fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing", "testing", None, None, "testing",
-        )))
-        .build()
-}
-
-/// A DynamoDB client for `endpoint`, configured by [`sdk_config`].
-pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config())
-        .endpoint_url(endpoint)
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
-}
-
-impl Drop for MotoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        result
     }
 }
 
@@ -137,31 +146,27 @@ pub fn run_with_env(program: &str, env: &[(&str, &str)]) -> (bool, String) {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FailingStore;
 
-impl crate::ConnectionStore for FailingStore {
-    async fn put(&self, _: &crate::Connection) -> Result<(), crate::StoreError> {
-        Err(crate::StoreError::new(
+impl ConnectionStore for FailingStore {
+    async fn put(&self, _: &Connection) -> Result<(), StoreError> {
+        Err(StoreError::new(
             "PutItem",
             "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
         ))
     }
-    async fn remove(&self, _: &str) -> Result<(), crate::StoreError> {
-        Err(crate::StoreError::new(
+    async fn remove(&self, _: &str) -> Result<(), StoreError> {
+        Err(StoreError::new(
             "DeleteItem",
             "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
         ))
     }
-    async fn members(
-        &self,
-        _: &crate::ChannelName,
-        _: Option<String>,
-    ) -> Result<crate::Page, crate::StoreError> {
-        Err(crate::StoreError::new(
+    async fn members(&self, _: &ChannelName, _: Option<String>) -> Result<Page, StoreError> {
+        Err(StoreError::new(
             "Query",
             "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
         ))
     }
-    async fn count(&self, _: &crate::ChannelName) -> Result<u64, crate::StoreError> {
-        Err(crate::StoreError::new(
+    async fn count(&self, _: &ChannelName) -> Result<u64, StoreError> {
+        Err(StoreError::new(
             "Query",
             "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
         ))

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use channels::memory::{MemoryNotifier, MemoryStore};
+use channels::memory::MemoryStore;
+use channels::testing::MemoryNotifier;
 use channels::{
     publish, ChannelName, Connection, ConnectionStore, NotifyError, PublishOptions, PublishReport,
 };

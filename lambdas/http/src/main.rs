@@ -1,18 +1,12 @@
-use channels::apigw::ApiGatewayNotifier;
 use channels::config::HttpConfig;
-use channels::dynamo::DynamoStore;
+use channels_aws::apigw::ApiGatewayNotifier;
+use channels_aws::dynamo::DynamoStore;
 use http_lambda::Deps;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    channels::telemetry::init();
-    // A bad configuration fails the init phase with a message naming the
-    // variable (logged, and returned as text rather than as a Debug form).
-    let config = HttpConfig::from_env().map_err(|err| {
-        tracing::error!(error = %err, "invalid configuration");
-        Error::from(err.to_string())
-    })?;
+    let config = channels_aws::runtime::start(HttpConfig::from_env)?;
     let sdk = aws_config::load_from_env().await;
     let deps = Deps {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table),

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
-use channels::memory::{MemoryNotifier, MemoryStore};
+use channels::memory::MemoryStore;
 use channels::testing::FailingStore;
+use channels::testing::MemoryNotifier;
 use channels::{ChannelName, Connection, ConnectionStore, PublishOptions};
 use http::Method;
 use http_lambda::{handle, Deps};

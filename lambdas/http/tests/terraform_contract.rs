@@ -7,7 +7,7 @@
 //! - the package paths Terraform reads with the `RX_ZIP` / `HTTP_ZIP` / ARCH
 //!   file `make` writes, and the architectures both accept;
 //! - the table's keys, index, projection and TTL attribute with
-//!   `channels::schema`;
+//!   `channels_aws::schema`;
 //! - the HTTP API route keys with `http_lambda::ROUTES` (plus `$default`).
 //!
 //! Every mismatch names both sides. The small HCL reader below understands
@@ -21,7 +21,7 @@ use std::fs;
 use std::path::{Component, Path, PathBuf};
 
 use channels::config::{HTTP_ENV, RX_ENV};
-use channels::schema::{
+use channels_aws::schema::{
     CHANNEL_INDEX, INDEX_HASH_KEY, INDEX_PROJECTED, INDEX_RANGE_KEY, TABLE_HASH_KEY, TTL_ATTRIBUTE,
 };
 use http_lambda::ROUTES;
@@ -206,14 +206,14 @@ fn table_matches_the_dynamodb_adapter() {
         &mut problems,
         "hash_key",
         string_attr(table, "hash_key"),
-        "channels::schema::TABLE_HASH_KEY",
+        "channels_aws::schema::TABLE_HASH_KEY",
         TABLE_HASH_KEY,
     );
     expect(
         &mut problems,
         "billing_mode",
         string_attr(table, "billing_mode"),
-        "the on-demand design in channels::schema",
+        "the on-demand design in channels_aws::schema",
         "PAY_PER_REQUEST",
     );
 
@@ -222,7 +222,7 @@ fn table_matches_the_dynamodb_adapter() {
         &mut problems,
         "ttl.attribute_name",
         ttl.first().and_then(|b| string_attr(b, "attribute_name")),
-        "channels::schema::TTL_ATTRIBUTE",
+        "channels_aws::schema::TTL_ATTRIBUTE",
         TTL_ATTRIBUTE,
     );
     expect(
@@ -242,7 +242,7 @@ fn table_matches_the_dynamodb_adapter() {
     match index {
         None => problems.push(format!(
             "{place} has no global_secondary_index named {CHANNEL_INDEX:?} \
-             (channels::schema::CHANNEL_INDEX); it has {:?}",
+             (channels_aws::schema::CHANNEL_INDEX); it has {:?}",
             indexes
                 .iter()
                 .map(|b| string_attr(b, "name"))
@@ -253,21 +253,21 @@ fn table_matches_the_dynamodb_adapter() {
                 &mut problems,
                 "the index's hash_key",
                 string_attr(index, "hash_key"),
-                "channels::schema::INDEX_HASH_KEY",
+                "channels_aws::schema::INDEX_HASH_KEY",
                 INDEX_HASH_KEY,
             );
             expect(
                 &mut problems,
                 "the index's range_key",
                 string_attr(index, "range_key"),
-                "channels::schema::INDEX_RANGE_KEY",
+                "channels_aws::schema::INDEX_RANGE_KEY",
                 INDEX_RANGE_KEY,
             );
             expect(
                 &mut problems,
                 "the index's projection_type",
                 string_attr(index, "projection_type"),
-                "channels::schema::INDEX_PROJECTED (an INCLUDE projection)",
+                "channels_aws::schema::INDEX_PROJECTED (an INCLUDE projection)",
                 "INCLUDE",
             );
             let projected: BTreeSet<String> = attr(index, "non_key_attributes")
@@ -282,7 +282,7 @@ fn table_matches_the_dynamodb_adapter() {
             let code: BTreeSet<String> = INDEX_PROJECTED.iter().map(|s| s.to_string()).collect();
             if projected != code {
                 problems.push(format!(
-                    "{place}: the index projects {projected:?} but channels::schema::INDEX_PROJECTED is {code:?}"
+                    "{place}: the index projects {projected:?} but channels_aws::schema::INDEX_PROJECTED is {code:?}"
                 ));
             }
         }
@@ -290,7 +290,7 @@ fn table_matches_the_dynamodb_adapter() {
 
     if attr(table, "range_key").is_some() {
         problems.push(format!(
-            "{place} has a range_key, but channels::schema keys the table by TABLE_HASH_KEY alone"
+            "{place} has a range_key, but channels_aws::schema keys the table by TABLE_HASH_KEY alone"
         ));
     }
 
@@ -305,13 +305,13 @@ fn table_matches_the_dynamodb_adapter() {
     let defined_names: BTreeSet<&str> = defined.keys().map(String::as_str).collect();
     if defined_names != keys {
         problems.push(format!(
-            "{place} defines attributes {defined_names:?} but the keys in channels::schema are {keys:?}"
+            "{place} defines attributes {defined_names:?} but the keys in channels_aws::schema are {keys:?}"
         ));
     }
     for (name, kind) in &defined {
         if kind.as_deref() != Some("S") {
             problems.push(format!(
-                "{place}: attribute {name:?} has type {kind:?}; channels::schema stores keys as strings (S)"
+                "{place}: attribute {name:?} has type {kind:?}; channels_aws::schema stores keys as strings (S)"
             ));
         }
     }
@@ -327,7 +327,7 @@ fn table_matches_the_dynamodb_adapter() {
     if query_resources.is_empty() || !query_resources.iter().all(|r| r.contains(&index_suffix)) {
         problems.push(format!(
             "data.aws_iam_policy_document.http ({iam_file}) allows dynamodb:Query on {query_resources:?}, \
-             but the adapter queries the index {CHANNEL_INDEX:?} (channels::schema::CHANNEL_INDEX)"
+             but the adapter queries the index {CHANNEL_INDEX:?} (channels_aws::schema::CHANNEL_INDEX)"
         ));
     }
 

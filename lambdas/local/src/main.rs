@@ -42,7 +42,7 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     // Logs go to stderr: stdout carries only the three lines above.
-    channels::telemetry::init_to(channels::telemetry::Output::Stderr);
+    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
     let store = match args.dynamodb_endpoint.filter(|e| !e.trim().is_empty()) {
         Some(endpoint) => StoreConfig::Dynamo {
             endpoint,

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_apigatewaymanagement::config::Credentials;
-use channels::dynamo::{ensure_table, DynamoStore};
 use channels::memory::MemoryStore;
 use channels::{ChannelName, Connection, ConnectionStore, Page, StoreError};
+use channels_aws::dynamo::{ensure_table, DynamoStore};
 
 /// Which store the gateway runs on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use channels::testing::MotoServer;
+use channels_aws::testing::MotoServer;
 use futures::{SinkExt as _, StreamExt as _};
 use local_gateway::{Gateway, GatewayBuilder, GatewayEvent, RunningGateway, StoreConfig};
 use serde_json::Value;

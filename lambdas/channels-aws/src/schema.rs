@@ -24,9 +24,6 @@
 //!   projects the keys and `expiresAt` only, so an item is ~60–200 bytes and
 //!   one page holds thousands of members.
 //!
-//! The Go reference found members with a `Scan` + filter, which reads (and
-//! bills) the whole table on every publish.
-//!
 //! `$connect` is one `PutItem`: 1 WCU on the table plus 1 on the index.
 
 /// Table partition key: the API Gateway connection id.

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
-use channels::apigw::ApiGatewayNotifier;
 use channels::memory::MemoryStore;
 use channels::{publish, ChannelName, Connection, ConnectionStore, PublishOptions};
+use channels_aws::apigw::ApiGatewayNotifier;
 
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -51,7 +51,7 @@ async fn server(latency: Duration) -> String {
 
 #[tokio::main]
 async fn main() {
-    let sdk = channels::testing::sdk_config();
+    let sdk = channels_aws::testing::sdk_config();
     let message = vec![b'x'; 256];
     println!(
         "{:>8} {:>11} {:>8} {:>9} {:>9} {:>9}",

@@ -15,7 +15,7 @@ use crate::schema::{
     CHANNEL_INDEX, CONNECTED_AT, INDEX_HASH_KEY, INDEX_PROJECTED, INDEX_RANGE_KEY, TABLE_HASH_KEY,
     TTL_ATTRIBUTE,
 };
-use crate::{now_millis, ChannelName, Connection, ConnectionStore, Page, StoreError};
+use channels::{now_millis, ChannelName, Connection, ConnectionStore, Page, StoreError};
 
 /// Connections in a DynamoDB table laid out as [`crate::schema`] describes.
 #[derive(Clone, Debug)]
@@ -83,19 +83,7 @@ impl ConnectionStore for DynamoStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item(TABLE_HASH_KEY, AttributeValue::S(connection.id.clone()))
-            .item(
-                INDEX_HASH_KEY,
-                AttributeValue::S(connection.channel.to_string()),
-            )
-            .item(
-                CONNECTED_AT,
-                AttributeValue::N(connection.connected_at_ms.to_string()),
-            )
-            .item(
-                TTL_ATTRIBUTE,
-                AttributeValue::N(connection.expires_at.to_string()),
-            )
+            .set_item(Some(item(connection)))
             .send()
             .await
             .map_err(|e| store_error("PutItem", e))?;

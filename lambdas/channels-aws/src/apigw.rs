@@ -10,7 +10,7 @@ use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectio
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use aws_sdk_apigatewaymanagement::Client;
 
-use crate::{ConnectionNotifier, NotifyError};
+use channels::{ConnectionNotifier, NotifyError};
 
 /// Posts through `@connections` of one WebSocket API stage.
 #[derive(Clone, Debug)]

@@ -1,17 +1,17 @@
 //! The DynamoDB adapter against moto_server on 127.0.0.1, with the table
-//! layout Terraform declares (`channels::schema`, checked against
+//! layout Terraform declares (`channels_aws::schema`, checked against
 //! terraform/dynamodb.tf by the http crate's terraform_contract test).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 use aws_sdk_dynamodb::types::{KeyType, PutRequest, WriteRequest};
-use channels::dynamo::{ensure_table, item, DynamoStore};
-use channels::memory::MemoryNotifier;
-use channels::schema::{
+use channels::testing::MemoryNotifier;
+use channels::{publish, ChannelName, Connection, ConnectionStore, PublishOptions};
+use channels_aws::dynamo::{ensure_table, item, DynamoStore};
+use channels_aws::schema::{
     CHANNEL_INDEX, INDEX_HASH_KEY, INDEX_RANGE_KEY, TABLE_HASH_KEY, TTL_ATTRIBUTE,
 };
-use channels::testing::MotoServer;
-use channels::{publish, ChannelName, Connection, ConnectionStore, PublishOptions};
+use channels_aws::testing::MotoServer;
 
 const NEEDS_MOTO: &str = "needs moto_server; `make test` runs it";
 
@@ -257,7 +257,7 @@ async fn ensure_table_reports_an_unreachable_endpoint_as_such() {
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port");
-    let client = channels::testing::dynamodb_client(&format!("http://{addr}"));
+    let client = channels_aws::testing::dynamodb_client(&format!("http://{addr}"));
     let err = ensure_table(&client, "connections")
         .await
         .expect_err("unreachable");

@@ -13,12 +13,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use channels::apigw::ApiGatewayNotifier;
 use channels::memory::MemoryStore;
 use channels::{
     publish, ChannelName, Connection, ConnectionNotifier, ConnectionStore, NotifyError,
     PublishOptions, PublishReport,
 };
+use channels_aws::apigw::ApiGatewayNotifier;
 
 /// What the server saw: connection id -> bodies posted, in order.
 type Seen = Arc<Mutex<HashMap<String, Vec<Vec<u8>>>>>;
@@ -100,7 +100,7 @@ async fn server() -> Server {
 }
 
 fn notifier(endpoint: &str) -> ApiGatewayNotifier {
-    let sdk = channels::testing::sdk_config();
+    let sdk = channels_aws::testing::sdk_config();
     ApiGatewayNotifier::from_conf(&sdk, endpoint)
 }
 

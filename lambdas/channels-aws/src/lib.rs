@@ -1,0 +1,22 @@
+//! AWS adapters of the ports defined in the `channels` domain crate, and what
+//! a Lambda function's `main` does before it serves.
+//!
+//! | module      | feature    | adapter                                                        |
+//! |-------------|------------|----------------------------------------------------------------|
+//! | [`dynamo`]  | `dynamodb` | `ConnectionStore` on DynamoDB; the table layout in [`schema`]  |
+//! | [`apigw`]   | `apigw`    | `ConnectionNotifier` on the API Gateway Management API          |
+//! | [`runtime`] | always     | logging as Lambda expects, configuration read at init          |
+//!
+//! Dependencies point one way: this crate depends on `channels`, never the
+//! reverse. Each adapter is behind its own feature so that a binary links only
+//! the SDK clients it calls: rx enables `dynamodb` alone and so carries no
+//! `@connections` client.
+
+#[cfg(feature = "apigw")]
+pub mod apigw;
+#[cfg(feature = "dynamodb")]
+pub mod dynamo;
+pub mod runtime;
+pub mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
