@@ -5,6 +5,7 @@
 //! |-------------|------------|----------------------------------------------------------------|
 //! | [`dynamo`]  | `dynamodb` | `ConnectionStore` on DynamoDB; the table layout in [`schema`]  |
 //! | [`apigw`]   | `apigw`    | `ConnectionNotifier` on the API Gateway Management API          |
+//! | [`kms`]     | `kms`      | `TokenSigner` on an asymmetric KMS key (`ECC_NIST_P256`)       |
 //! | [`runtime`] | always     | logging as Lambda expects, configuration read at init          |
 //!
 //! Dependencies point one way: this crate depends on `channels`, never the
@@ -16,6 +17,8 @@
 pub mod apigw;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
+#[cfg(feature = "kms")]
+pub mod kms;
 pub mod runtime;
 pub mod schema;
 #[cfg(feature = "testing")]

@@ -84,6 +84,21 @@ impl MotoServer {
     pub fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
         dynamodb_client(&self.endpoint())
     }
+
+    /// A KMS client for this server, with dummy credentials.
+    #[cfg(feature = "kms")]
+    pub fn kms_client(&self) -> aws_sdk_kms::Client {
+        kms_client(&self.endpoint())
+    }
+}
+
+/// A KMS client for `endpoint`, configured by [`sdk_config`].
+#[cfg(feature = "kms")]
+pub fn kms_client(endpoint: &str) -> aws_sdk_kms::Client {
+    let config = aws_sdk_kms::config::Builder::from(&sdk_config())
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
 }
 
 /// SDK configuration for servers on 127.0.0.1: region us-east-1 and dummy

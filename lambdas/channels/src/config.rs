@@ -1,15 +1,28 @@
 //! Configuration from environment variables, read and validated once at init.
 
+use crate::token::{Minter, PublicKey, Verifier};
 use crate::PublishOptions;
 
 /// Environment variables the rx binary reads.
-pub const RX_ENV: &[&str] = &[LAMBDA_TABLE];
+pub const RX_ENV: &[&str] = &[
+    LAMBDA_TABLE,
+    SUBSCRIBER_AUTH,
+    TOKEN_PUBLIC_KEYS,
+    TOKEN_AUDIENCE,
+    TOKEN_ISSUER,
+];
 /// Environment variables the http binary reads.
 pub const HTTP_ENV: &[&str] = &[
     LAMBDA_TABLE,
     MANAGEMENT_ENDPOINT,
     PUBLISH_CONCURRENCY,
     PUBLISH_MAX_ATTEMPTS,
+    SUBSCRIBER_AUTH,
+    TOKEN_PUBLIC_KEYS,
+    TOKEN_AUDIENCE,
+    TOKEN_ISSUER,
+    TOKEN_SIGNING_KEY,
+    TOKEN_MAX_TTL_SECONDS,
 ];
 
 /// DynamoDB table of connections (required).
@@ -21,6 +34,30 @@ pub const MANAGEMENT_ENDPOINT: &str = "MANAGEMENT_ENDPOINT";
 pub const PUBLISH_CONCURRENCY: &str = "PUBLISH_CONCURRENCY";
 /// Tries per connection for throttled or failing posts, 1–10 (default 4).
 pub const PUBLISH_MAX_ATTEMPTS: &str = "PUBLISH_MAX_ATTEMPTS";
+
+/// Who may listen: `token` (a subscriber token on `$connect`) or `none`
+/// (anyone who knows the URL). Required: the choice is never implicit.
+pub const SUBSCRIBER_AUTH: &str = "SUBSCRIBER_AUTH";
+/// Verification keys, comma-separated, each a P-256 public key as base64 DER
+/// (SubjectPublicKeyInfo, what KMS `GetPublicKey` returns). The first is the
+/// key tokens are minted with; the others are still accepted (rotation).
+/// Required with `SUBSCRIBER_AUTH=token`.
+pub const TOKEN_PUBLIC_KEYS: &str = "TOKEN_PUBLIC_KEYS";
+/// The `aud` of every token: this deployment's WebSocket stage URL.
+pub const TOKEN_AUDIENCE: &str = "TOKEN_AUDIENCE";
+/// The `iss` of every token: the HTTP API stage URL that mints them.
+pub const TOKEN_ISSUER: &str = "TOKEN_ISSUER";
+/// The KMS key (id, ARN or alias) that signs tokens; its public key is the
+/// first of `TOKEN_PUBLIC_KEYS` (http only).
+pub const TOKEN_SIGNING_KEY: &str = "TOKEN_SIGNING_KEY";
+/// Longest token lifetime `POST /tokens` grants, 1–604800 s (default 86400).
+pub const TOKEN_MAX_TTL_SECONDS: &str = "TOKEN_MAX_TTL_SECONDS";
+
+/// Default of [`TOKEN_MAX_TTL_SECONDS`]: one day.
+pub const DEFAULT_TOKEN_MAX_TTL_SECS: u64 = 86_400;
+/// Upper bound of [`TOKEN_MAX_TTL_SECONDS`]: a week. Tokens cannot be revoked
+/// one by one, so their lifetime is what bounds a leaked one.
+pub const MAX_TOKEN_MAX_TTL_SECS: u64 = 7 * 86_400;
 
 /// A configuration problem; the message names the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,18 +72,41 @@ pub enum ConfigError {
     },
 }
 
+/// Who may listen.
+#[derive(Debug, Clone)]
+pub enum SubscriberAuth {
+    /// Anyone who knows the stage URL may join any channel (the open demo).
+    None,
+    /// `$connect` needs a token granting the channel.
+    Token(Verifier),
+}
+
 /// Configuration of the rx Lambda.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RxConfig {
     pub table: String,
+    pub auth: SubscriberAuth,
+}
+
+/// How the http Lambda mints tokens (`SUBSCRIBER_AUTH=token`).
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    /// Every verification key (served as the JWKS), audience and issuer.
+    pub verifier: Verifier,
+    /// The signing key's public half, audience, issuer and maximum lifetime.
+    pub minter: Minter,
+    /// The KMS key that signs.
+    pub signing_key: String,
 }
 
 /// Configuration of the http Lambda.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub table: String,
     pub management_endpoint: String,
     pub publish: PublishOptions,
+    /// `None` with `SUBSCRIBER_AUTH=none`: no minting, no JWKS.
+    pub tokens: Option<TokenConfig>,
 }
 
 impl RxConfig {
@@ -57,6 +117,10 @@ impl RxConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(Self {
             table: table(&lookup)?,
+            auth: match token_mode(&lookup)? {
+                false => SubscriberAuth::None,
+                true => SubscriberAuth::Token(verifier(&lookup)?),
+            },
         })
     }
 }
@@ -80,9 +144,44 @@ impl HttpConfig {
             1..=10,
             u64::from(PublishOptions::DEFAULT_MAX_ATTEMPTS),
         )?;
+        let table = table(&lookup)?;
+        let management_endpoint = endpoint(&lookup, MANAGEMENT_ENDPOINT)?;
+        let tokens = match token_mode(&lookup)? {
+            false => None,
+            true => {
+                let verifier = verifier(&lookup)?;
+                let max_ttl_secs = number(
+                    &lookup,
+                    TOKEN_MAX_TTL_SECONDS,
+                    1..=MAX_TOKEN_MAX_TTL_SECS,
+                    DEFAULT_TOKEN_MAX_TTL_SECS,
+                )?;
+                let signing_key = required(&lookup, TOKEN_SIGNING_KEY)?;
+                if signing_key.contains(char::is_whitespace) {
+                    return Err(invalid(
+                        TOKEN_SIGNING_KEY,
+                        &signing_key,
+                        "expected a KMS key id, key ARN or alias",
+                    ));
+                }
+                let minter = Minter {
+                    // `verifier` holds at least one key.
+                    key: verifier.keys()[0].clone(),
+                    audience: verifier.audience().to_owned(),
+                    issuer: verifier.issuer().to_owned(),
+                    max_ttl_secs,
+                };
+                Some(TokenConfig {
+                    verifier,
+                    minter,
+                    signing_key,
+                })
+            }
+        };
         Ok(Self {
-            table: table(&lookup)?,
-            management_endpoint: endpoint(&lookup, MANAGEMENT_ENDPOINT)?,
+            table,
+            management_endpoint,
+            tokens,
             publish: PublishOptions {
                 // Both fit: the ranges above are small.
                 concurrency: usize::try_from(concurrency)
@@ -125,6 +224,52 @@ fn table(lookup: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError
             &value,
             "a DynamoDB table name is 3-255 characters of a-z A-Z 0-9 _ - .",
         ));
+    }
+    Ok(value)
+}
+
+/// `SUBSCRIBER_AUTH`: `true` for `token`, `false` for `none`.
+fn token_mode(lookup: &impl Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
+    let value = required(lookup, SUBSCRIBER_AUTH)?;
+    match value.to_ascii_lowercase().as_str() {
+        "token" => Ok(true),
+        "none" => Ok(false),
+        _ => Err(invalid(SUBSCRIBER_AUTH, &value, "expected token or none")),
+    }
+}
+
+/// The token verifier: keys, audience and issuer, all required.
+fn verifier(lookup: &impl Fn(&str) -> Option<String>) -> Result<Verifier, ConfigError> {
+    let value = required(lookup, TOKEN_PUBLIC_KEYS)?;
+    let mut keys: Vec<PublicKey> = Vec::new();
+    for (index, entry) in value.split(',').map(str::trim).enumerate() {
+        let key = PublicKey::from_spki_base64(entry).map_err(|err| {
+            invalid(
+                TOKEN_PUBLIC_KEYS,
+                &value,
+                format!(
+                    "entry {} is {err}; expected base64 DER of a P-256 public key",
+                    index + 1
+                ),
+            )
+        })?;
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let audience = url_like(lookup, TOKEN_AUDIENCE)?;
+    let issuer = url_like(lookup, TOKEN_ISSUER)?;
+    Ok(Verifier::new(keys, audience, issuer))
+}
+
+/// A required value without blanks (a URL, as Terraform sets it).
+fn url_like(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    let value = required(lookup, name)?;
+    if value.contains(char::is_whitespace) {
+        return Err(invalid(name, &value, "expected a URL without blanks"));
     }
     Ok(value)
 }
@@ -187,7 +332,134 @@ mod tests {
             "MANAGEMENT_ENDPOINT",
             "https://abc.execute-api.eu-west-1.amazonaws.com/staging/",
         ),
+        ("SUBSCRIBER_AUTH", "none"),
     ];
+
+    /// A P-256 public key as KMS hands it out (base64 DER).
+    fn key() -> String {
+        crate::token::LocalSigner::generate()
+            .expect("a key")
+            .public_key()
+            .to_spki_base64()
+    }
+
+    fn with_tokens(keys: &str) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = GOOD
+            .iter()
+            .filter(|(k, _)| *k != "SUBSCRIBER_AUTH")
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        for (k, v) in [
+            ("SUBSCRIBER_AUTH", "token"),
+            ("TOKEN_PUBLIC_KEYS", keys),
+            (
+                "TOKEN_AUDIENCE",
+                "wss://abc.execute-api.eu-west-1.amazonaws.com/staging",
+            ),
+            (
+                "TOKEN_ISSUER",
+                "https://xyz.execute-api.eu-west-1.amazonaws.com/staging",
+            ),
+            (
+                "TOKEN_SIGNING_KEY",
+                "arn:aws:kms:eu-west-1:123456789012:key/abc",
+            ),
+        ] {
+            pairs.push((k.to_owned(), v.to_owned()));
+        }
+        pairs
+    }
+
+    fn lookup(pairs: Vec<(String, String)>) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.into_iter().collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn token_mode_reads_keys_audience_issuer_and_signing_key() {
+        let (first, second) = (key(), key());
+        let config = HttpConfig::from_lookup(lookup(with_tokens(&format!("{first}, {second}"))))
+            .expect("valid config");
+        let tokens = config.tokens.expect("token mode");
+        assert_eq!(tokens.verifier.keys().len(), 2);
+        assert_eq!(
+            tokens.minter.key.to_spki_base64(),
+            first,
+            "the first key signs"
+        );
+        assert_eq!(tokens.minter.max_ttl_secs, 86_400);
+        assert_eq!(
+            tokens.signing_key,
+            "arn:aws:kms:eu-west-1:123456789012:key/abc"
+        );
+        let rx = RxConfig::from_lookup(lookup(with_tokens(&first))).expect("valid rx config");
+        assert!(matches!(rx.auth, SubscriberAuth::Token(ref v) if v.keys().len() == 1));
+    }
+
+    #[test]
+    fn none_mode_ignores_the_token_variables() {
+        let config = HttpConfig::from_lookup(env(GOOD)).expect("valid config");
+        assert!(config.tokens.is_none());
+        let rx =
+            RxConfig::from_lookup(env(&[("LAMBDA_TABLE", "t-1"), ("SUBSCRIBER_AUTH", "NONE")]))
+                .expect("valid rx config");
+        assert!(matches!(rx.auth, SubscriberAuth::None));
+    }
+
+    #[test]
+    fn every_bad_token_setting_names_its_variable() {
+        let good = key();
+        let cases: Vec<(&str, String, &str)> = vec![
+            (
+                "SUBSCRIBER_AUTH",
+                "iam".into(),
+                "SUBSCRIBER_AUTH=\"iam\" is invalid: expected token or none",
+            ),
+            (
+                "TOKEN_PUBLIC_KEYS",
+                "".into(),
+                "environment variable TOKEN_PUBLIC_KEYS is not set",
+            ),
+            (
+                "TOKEN_PUBLIC_KEYS",
+                format!("{good},nope!"),
+                "entry 2 is not base64",
+            ),
+            (
+                "TOKEN_PUBLIC_KEYS",
+                "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=".into(),
+                "entry 1 is not a P-256",
+            ),
+            ("TOKEN_AUDIENCE", "".into(), "TOKEN_AUDIENCE is not set"),
+            (
+                "TOKEN_ISSUER",
+                "a b".into(),
+                "TOKEN_ISSUER=\"a b\" is invalid",
+            ),
+            (
+                "TOKEN_SIGNING_KEY",
+                "".into(),
+                "TOKEN_SIGNING_KEY is not set",
+            ),
+            (
+                "TOKEN_MAX_TTL_SECONDS",
+                "0".into(),
+                "TOKEN_MAX_TTL_SECONDS=\"0\" is invalid",
+            ),
+            ("TOKEN_MAX_TTL_SECONDS", "604801".into(), "from 1 to 604800"),
+        ];
+        for (name, value, expected) in cases {
+            let mut pairs = with_tokens(&good);
+            pairs.retain(|(k, _)| k != name);
+            pairs.push((name.to_owned(), value.clone()));
+            let err = HttpConfig::from_lookup(lookup(pairs))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{name}={value}: {err}");
+        }
+        let err = RxConfig::from_lookup(env(&[("LAMBDA_TABLE", "t-1")])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("SUBSCRIBER_AUTH"));
+    }
 
     #[test]
     fn http_config_reads_required_values_and_defaults() {
@@ -235,7 +507,11 @@ mod tests {
 
     #[test]
     fn missing_endpoint_is_named() {
-        let err = HttpConfig::from_lookup(env(&[("LAMBDA_TABLE", "ws-connections")])).unwrap_err();
+        let err = HttpConfig::from_lookup(env(&[
+            ("LAMBDA_TABLE", "ws-connections"),
+            ("SUBSCRIBER_AUTH", "none"),
+        ]))
+        .unwrap_err();
         assert_eq!(err, ConfigError::Missing("MANAGEMENT_ENDPOINT"));
     }
 

@@ -28,6 +28,7 @@ pub mod publish;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod token;
 
 pub use channel::{ChannelError, ChannelName, DEFAULT_CHANNEL};
 pub use connection::{Connection, CONNECTION_TTL_SECS, MAX_MESSAGE_BYTES};
