@@ -154,12 +154,41 @@ async fn connection_ids_with_reserved_characters_reach_the_right_path() {
 
 #[tokio::test]
 async fn an_unreachable_endpoint_is_retryable() {
-    // Bind then drop a listener: nothing listens on that port any more.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port");
+    // A socket bound but not listening: connecting to its port is refused at
+    // once, and the port stays ours until the end of the test (no other test
+    // can be given it meanwhile, as a port released and reused could be).
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("an address"))
+        .expect("bind 127.0.0.1:0");
+    let addr = socket.local_addr().expect("local addr");
     let notifier = notifier(&format!("http://{addr}/staging"));
     let result = notifier.post("ok-1", b"x").await;
+    assert!(
+        matches!(result, Err(NotifyError::Unavailable(_))),
+        "{result:?}"
+    );
+    drop(socket);
+}
+
+#[tokio::test]
+async fn an_endpoint_that_hangs_up_without_answering_is_retryable() {
+    // Reachable, but every connection is closed before any answer.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    let hang_up = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            drop(stream);
+        }
+    });
+    let notifier = notifier(&format!("http://{addr}/staging"));
+    let result = notifier.post("ok-1", b"x").await;
+    hang_up.abort();
     assert!(
         matches!(result, Err(NotifyError::Unavailable(_))),
         "{result:?}"

@@ -253,13 +253,17 @@ async fn an_unreachable_table_is_an_error_not_a_panic() {
 
 #[tokio::test]
 async fn ensure_table_reports_an_unreachable_endpoint_as_such() {
-    // Nothing listens on a port just released.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port");
+    // A socket bound but not listening: connections to its port are refused,
+    // and the port stays ours until the end of the test.
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("an address"))
+        .expect("bind 127.0.0.1:0");
+    let addr = socket.local_addr().expect("local addr");
     let client = channels_aws::testing::dynamodb_client(&format!("http://{addr}"));
     let err = ensure_table(&client, "connections")
         .await
         .expect_err("unreachable");
     assert_eq!(err.operation, "DescribeTable", "{err}");
+    drop(socket);
 }

@@ -10,6 +10,12 @@
 //! Errors are JSON `{"message"}`: 400 bad channel, empty body or bad base64;
 //! 404 unknown path; 405 wrong method; 413 body over 128 KiB; 503 when the
 //! connection store fails (details go to the log, not to the client).
+//!
+//! A declared route ([`ROUTES`]) is served from the event's `routeKey` and
+//! `pathParameters` only, on AWS and behind the local gateway alike (which
+//! routes with [`match_route`]). The `$default` route, which API Gateway
+//! takes when no declared route matched, only ever answers 405 (the path has
+//! routes under other methods, listed in `Allow`) or 404: it never publishes.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
@@ -20,16 +26,102 @@ use channels::{
 use http::{HeaderValue, Method};
 use lambda_runtime::LambdaEvent;
 use serde_json::json;
-use tracing::{error, info, Instrument};
+use tracing::{error, info, warn, Instrument};
+
+/// `POST /`: publish to the default channel.
+const POST_ROOT: (&str, &str) = ("POST", "/");
+/// `POST /channels/{channel}`: publish to that channel.
+const POST_CHANNEL: (&str, &str) = ("POST", "/channels/{channel}");
+/// `GET /channels/{channel}`: count its connections.
+const GET_CHANNEL: (&str, &str) = ("GET", "/channels/{channel}");
 
 /// The routes this handler serves, as `(method, path)` in API Gateway's
 /// route-key syntax. Terraform declares exactly these (checked by a test),
 /// plus `$default`, whose events this handler answers with 404 or 405.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/"),
-    ("POST", "/channels/{channel}"),
-    ("GET", "/channels/{channel}"),
-];
+pub const ROUTES: &[(&str, &str)] = &[POST_ROOT, POST_CHANNEL, GET_CHANNEL];
+
+/// The route key of an event no declared route matched.
+pub const DEFAULT_ROUTE_KEY: &str = "$default";
+
+/// Where a request goes among [`ROUTES`]: what [`match_route`] answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteMatch<'a> {
+    /// A declared route, with its path parameters by name, as they appear in
+    /// the path (still percent-encoded).
+    Route {
+        route: (&'static str, &'static str),
+        parameters: Vec<(&'static str, &'a str)>,
+    },
+    /// No route takes this method on this path, but routes with these
+    /// methods (sorted, for an `Allow` header) do.
+    MethodNotAllowed(Vec<&'static str>),
+    /// No route has this path.
+    NotFound,
+}
+
+impl RouteMatch<'_> {
+    /// The `routeKey` API Gateway puts in the event: `POST /channels/{channel}`
+    /// for a declared route, `$default` otherwise.
+    pub fn route_key(&self) -> String {
+        match self {
+            Self::Route {
+                route: (method, path),
+                ..
+            } => format!("{method} {path}"),
+            Self::MethodNotAllowed(_) | Self::NotFound => DEFAULT_ROUTE_KEY.to_owned(),
+        }
+    }
+}
+
+/// Matches `method path` against [`ROUTES`] as API Gateway matches routes:
+/// segment by segment, exactly (a trailing slash is a segment of its own),
+/// `{name}` taking one non-empty segment, `ANY` taking every method. `path`
+/// is the path after the stage, starting with `/`.
+///
+/// The local gateway routes with it; the handler answers `$default` events
+/// with it (404 or 405).
+pub fn match_route<'a>(method: &str, path: &'a str) -> RouteMatch<'a> {
+    let mut allow: Vec<&'static str> = Vec::new();
+    for &(route_method, pattern) in ROUTES {
+        let Some(parameters) = match_path(pattern, path) else {
+            continue;
+        };
+        if route_method == "ANY" || route_method == method {
+            return RouteMatch::Route {
+                route: (route_method, pattern),
+                parameters,
+            };
+        }
+        allow.push(route_method);
+    }
+    if allow.is_empty() {
+        return RouteMatch::NotFound;
+    }
+    allow.sort_unstable();
+    allow.dedup();
+    RouteMatch::MethodNotAllowed(allow)
+}
+
+/// The path parameters of `path` when it matches `pattern`.
+fn match_path<'a>(pattern: &'static str, path: &'a str) -> Option<Vec<(&'static str, &'a str)>> {
+    let mut expected = pattern.split('/');
+    let mut actual = path.split('/');
+    let mut parameters = Vec::new();
+    loop {
+        match (expected.next(), actual.next()) {
+            (None, None) => return Some(parameters),
+            (Some(expected), Some(actual)) => {
+                match expected.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    Some(name) if !actual.is_empty() => parameters.push((name, actual)),
+                    Some(_) => return None,
+                    None if expected == actual => {}
+                    None => return None,
+                }
+            }
+            _ => return None,
+        }
+    }
+}
 
 /// What the handler needs, built once per execution environment.
 #[derive(Debug)]
@@ -43,7 +135,7 @@ pub struct Deps<S, N> {
 enum Route<'a> {
     Publish(&'a str),
     Count(&'a str),
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(String),
     NotFound,
 }
 
@@ -82,9 +174,9 @@ where
                     405,
                     &format!("method {method} is not allowed here; use {allow}"),
                 );
-                response
-                    .headers
-                    .insert("allow", HeaderValue::from_static(allow));
+                if let Ok(value) = HeaderValue::from_str(&allow) {
+                    response.headers.insert(http::header::ALLOW, value);
+                }
                 response
             }
             Route::NotFound => error_response(
@@ -97,26 +189,49 @@ where
     .await
 }
 
-/// Finds the route: from API Gateway's route key and path parameters when a
-/// declared route matched, from the path otherwise (the `$default` route).
+/// Finds the route. A declared route is taken from API Gateway's route key
+/// and path parameters only; anything else (the `$default` route, which API
+/// Gateway takes only when no declared route matched) is a 405 when the path
+/// has routes under other methods, a 404 otherwise: it never publishes.
 fn resolve<'a>(request: &'a ApiGatewayV2httpRequest, method: &Method, path: &'a str) -> Route<'a> {
     let route_key = request
         .route_key
         .as_deref()
         .or(request.request_context.route_key.as_deref());
+    let declared = ROUTES
+        .iter()
+        .find(|(m, p)| route_key.and_then(|k| k.strip_prefix(*m)?.strip_prefix(' ')) == Some(*p));
     let param = || {
         request
             .path_parameters
             .get("channel")
             .map_or("", String::as_str)
     };
-    match route_key {
-        Some("POST /") => return Route::Publish(channels::DEFAULT_CHANNEL),
-        Some("POST /channels/{channel}") => return Route::Publish(param()),
-        Some("GET /channels/{channel}") => return Route::Count(param()),
+    match declared.copied() {
+        Some(POST_ROOT) => return Route::Publish(channels::DEFAULT_CHANNEL),
+        Some(POST_CHANNEL) => return Route::Publish(param()),
+        Some(GET_CHANNEL) => return Route::Count(param()),
         _ => {}
     }
-    // With a named stage, API Gateway's rawPath starts with it.
+    match match_route(method.as_str(), route_path(request, path)) {
+        RouteMatch::MethodNotAllowed(allow) => Route::MethodNotAllowed(allow.join(", ")),
+        RouteMatch::Route { route, .. } => {
+            // API Gateway would have taken the declared route: the API's
+            // routes and ROUTES disagree.
+            warn!(
+                route_key = route_key.unwrap_or_default(),
+                route = %format!("{} {}", route.0, route.1),
+                "a declared route arrived under another route key; is the API up to date?"
+            );
+            Route::NotFound
+        }
+        RouteMatch::NotFound => Route::NotFound,
+    }
+}
+
+/// The path the routes are matched on: the raw path without the stage
+/// (API Gateway's rawPath starts with a named stage), `/` when empty.
+fn route_path<'a>(request: &ApiGatewayV2httpRequest, path: &'a str) -> &'a str {
     let stage = request
         .request_context
         .stage
@@ -126,21 +241,10 @@ fn resolve<'a>(request: &'a ApiGatewayV2httpRequest, method: &Method, path: &'a 
         Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
         _ => path,
     };
-    let path = path.trim_end_matches('/');
     if path.is_empty() {
-        return if method == Method::POST {
-            Route::Publish(channels::DEFAULT_CHANNEL)
-        } else {
-            Route::MethodNotAllowed("POST")
-        };
-    }
-    match path.strip_prefix("/channels/") {
-        Some(channel) if !channel.is_empty() && !channel.contains('/') => match *method {
-            Method::POST => Route::Publish(channel),
-            Method::GET => Route::Count(channel),
-            _ => Route::MethodNotAllowed("GET, POST"),
-        },
-        _ => Route::NotFound,
+        "/"
+    } else {
+        path
     }
 }
 
@@ -286,4 +390,53 @@ fn json_response(status: i64, body: &impl serde::Serialize) -> ApiGatewayV2httpR
     // visible sign if it ever did.
     response.body = Some(Body::Text(serde_json::to_string(body).unwrap_or_default()));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(method: &str, path: &str) -> String {
+        match_route(method, path).route_key()
+    }
+
+    #[test]
+    fn matches_declared_routes_with_parameters() {
+        assert_eq!(
+            match_route("POST", "/channels/a%3Ab"),
+            RouteMatch::Route {
+                route: POST_CHANNEL,
+                parameters: vec![("channel", "a%3Ab")],
+            }
+        );
+        assert_eq!(key("POST", "/"), "POST /");
+        assert_eq!(key("GET", "/channels/x"), "GET /channels/{channel}");
+        assert_eq!(key("GET", "/"), "$default");
+        assert_eq!(key("DELETE", "/channels/x"), "$default");
+        assert_eq!(key("POST", "/channels/"), "$default");
+        assert_eq!(key("POST", "/channels/x/"), "$default");
+        assert_eq!(key("POST", "/nope"), "$default");
+        assert_eq!(key("POST", ""), "$default");
+    }
+
+    #[test]
+    fn a_path_with_routes_under_other_methods_is_method_not_allowed() {
+        assert_eq!(
+            match_route("GET", "/"),
+            RouteMatch::MethodNotAllowed(vec!["POST"])
+        );
+        assert_eq!(
+            match_route("DELETE", "/channels/x"),
+            RouteMatch::MethodNotAllowed(vec!["GET", "POST"])
+        );
+        for path in [
+            "/nope",
+            "/channels",
+            "/channels/",
+            "/channels/x/",
+            "/channels/a/b",
+        ] {
+            assert_eq!(match_route("DELETE", path), RouteMatch::NotFound, "{path}");
+        }
+    }
 }

@@ -12,7 +12,7 @@ use channels::testing::FailingStore;
 use channels::testing::MemoryNotifier;
 use channels::{ChannelName, Connection, ConnectionStore, PublishOptions};
 use http::Method;
-use http_lambda::{handle, Deps};
+use http_lambda::{handle, Deps, ROUTES};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -256,35 +256,138 @@ async fn the_default_route_answers_404_and_405_as_json() {
 }
 
 #[tokio::test]
-async fn the_path_is_understood_with_or_without_the_stage_prefix() {
-    // The local gateway and custom domains may send paths without the stage.
+async fn a_default_event_for_a_path_with_other_methods_is_405_with_allow() {
+    // `curl -XDELETE …/staging/channels/lobby`: no DELETE route, so API
+    // Gateway sends it to $default.
+    let deps = deps();
+    join(&deps, "l1=", "lobby").await;
+    let response = handle(event(fixture("default_route_405.json")), &deps).await;
+    assert_eq!(response.status_code, 405);
+    assert_eq!(
+        response.headers.get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET, POST")
+    );
+    assert_eq!(
+        json_of(&response),
+        json!({"message": "method DELETE is not allowed here; use GET, POST"})
+    );
+    assert_eq!(deps.notifier.attempts("l1="), 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn a_default_event_for_an_unknown_path_is_404() {
+    let deps = deps();
+    let response = handle(event(fixture("default_route_404.json")), &deps).await;
+    assert_eq!(response.status_code, 404);
+    assert!(response.headers.get("allow").is_none());
+    assert_eq!(
+        json_of(&response),
+        json!({"message": "no such route; use POST /, POST /channels/{channel} or GET /channels/{channel}"})
+    );
+}
+
+#[tokio::test]
+async fn a_default_event_never_publishes_whatever_its_path() {
+    // GIVEN members of lobby and default
+    let deps = deps();
+    join(&deps, "l1=", "lobby").await;
+    join(&deps, "d1=", "default").await;
+
+    // WHEN `POST …/staging/channels/lobby/` (a trailing slash: no route
+    // matches, API Gateway sends it to $default) arrives
+    let response = handle(event(fixture("default_route_publish_path.json")), &deps).await;
+
+    // THEN it is a 404, and nothing is sent
+    assert_eq!(response.status_code, 404);
+    assert!(json_of(&response)["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("no such route")));
+
+    // AND so is every $default event, even one whose method and path a
+    // declared route takes (API Gateway would have routed it there), with
+    // or without the stage in the path
+    for (path, stage) in [
+        ("/staging/channels/lobby", "staging"),
+        ("/channels/lobby", "staging"),
+        ("/staging/channels/staging", "staging"),
+        ("/staging/", "staging"),
+        ("/", "$default"),
+    ] {
+        let mut request = fixture("default_route_publish_path.json");
+        request.raw_path = Some(path.to_owned());
+        request.request_context.http.path = Some(path.to_owned());
+        request.request_context.stage = Some(stage.to_owned());
+        let response = handle(event(request), &deps).await;
+        assert_eq!(response.status_code, 404, "{path} on stage {stage}");
+    }
+    assert_eq!(
+        deps.notifier.attempts("l1="),
+        0,
+        "nothing was sent to lobby"
+    );
+    assert_eq!(
+        deps.notifier.attempts("d1="),
+        0,
+        "nothing was sent to default"
+    );
+}
+
+#[tokio::test]
+async fn declared_routes_are_served_from_the_route_key_and_path_parameters_only() {
     let deps = deps();
     join(&deps, "l1=", "lobby").await;
     join(&deps, "s1=", "staging").await;
-    for path in ["/staging/channels/lobby", "/channels/lobby"] {
-        let response = handle(event(default_route(Method::POST, path, Some("hi"))), &deps).await;
-        assert_eq!(json_of(&response)["channel"], "lobby", "{path}");
-    }
-    // A channel named like the stage is still a channel.
-    let response = handle(
-        event(default_route(
-            Method::GET,
-            "/staging/channels/staging",
-            None,
-        )),
-        &deps,
-    )
-    .await;
+
+    // The channel is the path parameter, whatever the path says.
+    let mut request = fixture("post_channel_base64.json");
+    request.raw_path = Some("/staging/channels/elsewhere".into());
+    request.request_context.http.path = Some("/staging/channels/elsewhere".into());
+    let response = handle(event(request), &deps).await;
+    assert_eq!(json_of(&response)["channel"], "lobby");
     assert_eq!(
-        json_of(&response),
+        deps.notifier.delivered("l1="),
+        vec![b"hello, lobby".to_vec()]
+    );
+
+    // A channel named like the stage is still a channel.
+    let mut request = fixture("get_channel.json");
+    request.raw_path = Some("/staging/channels/staging".into());
+    request
+        .path_parameters
+        .insert("channel".into(), "staging".into());
+    assert_eq!(
+        json_of(&handle(event(request), &deps).await),
         json!({"channel": "staging", "connections": 1})
     );
-    let mut request = default_route(Method::POST, "/", Some("to default"));
-    request.request_context.stage = Some("$default".into());
-    assert_eq!(
-        json_of(&handle(event(request), &deps).await)["channel"],
-        "default"
-    );
+
+    // The route key may come in the request context only.
+    let mut request = fixture("post_root.json");
+    request.route_key = None;
+    request.raw_path = Some("/staging/anything".into());
+    let response = handle(event(request), &deps).await;
+    assert_eq!(json_of(&response)["channel"], "default");
+
+    // A declared route without its path parameter is a bad channel, not a panic.
+    let mut request = fixture("get_channel.json");
+    request.path_parameters.clear();
+    let response = handle(event(request), &deps).await;
+    assert_eq!(response.status_code, 400);
+}
+
+#[tokio::test]
+async fn every_declared_route_is_served() {
+    // ROUTES is what Terraform declares: the handler takes each of them.
+    let deps = deps();
+    join(&deps, "l1=", "lobby").await;
+    for (method, path) in ROUTES {
+        let mut request = fixture("post_channel_base64.json");
+        let key = format!("{method} {path}");
+        request.route_key = Some(key.clone());
+        request.request_context.route_key = Some(key.clone());
+        request.request_context.http.method = Method::from_bytes(method.as_bytes()).unwrap();
+        let response = handle(event(request), &deps).await;
+        assert_eq!(response.status_code, 200, "{key}: {:?}", json_of(&response));
+    }
 }
 
 #[tokio::test]

@@ -1,23 +1,26 @@
-//! The HTTP API: payload format 2.0 events for the http handler, and its
-//! answers mapped back to HTTP.
+//! The HTTP API: routes a request as API Gateway does (once, with the
+//! handler's own matcher, `http_lambda::match_route`), builds the payload
+//! format 2.0 event for the http handler, and maps its answer back to HTTP.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
-use aws_lambda_events::encodings::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine as _;
 use channels::now_millis;
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
+use http_lambda::{match_route, RouteMatch};
 use lambda_runtime::LambdaEvent;
-use tracing::{error, info};
+use tracing::info;
 
+use crate::proxy::{
+    forwarded_headers, json_message, lambda_context, proxy_response, query_parameters, API_ID,
+};
+use crate::state::Shared;
 use crate::util::{clf_time, new_id, percent_decode};
-use crate::websocket::{forwarded_headers, query_parameters};
-use crate::{lambda_context, Shared};
 
 /// The HTTP API's payload limit, 10 MB.
 const MAX_HTTP_BODY: usize = 10 * 1024 * 1024;
@@ -28,13 +31,6 @@ pub(crate) async fn handle(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    // Lenient where API Gateway is strict: a WebSocket client that adds a
-    // trailing slash to the stage URL is served all the same.
-    if request.uri().path() == format!("/{}/", shared.stage)
-        && crate::websocket::is_upgrade(request.headers())
-    {
-        return crate::websocket::connect(shared, peer, request).await;
-    }
     route(&shared, peer, request).await
 }
 
@@ -51,7 +47,7 @@ pub(crate) async fn route(shared: &Shared, peer: SocketAddr, request: Request) -
     let Ok(body) = axum::body::to_bytes(body, MAX_HTTP_BODY).await else {
         return json_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     };
-    let (route_key, path_parameters) = match_route(&parts.method, route_path);
+    let (route_key, path_parameters) = route_of(&parts.method, route_path);
     let request_id = new_id();
     let now = now_millis();
 
@@ -98,7 +94,7 @@ pub(crate) async fn route(shared: &Shared, peer: SocketAddr, request: Request) -
     ctx.account_id = Some("000000000000".to_owned());
     ctx.stage = Some(shared.stage.clone());
     ctx.request_id = Some(request_id.clone());
-    ctx.apiid = Some(crate::API_ID.to_owned());
+    ctx.apiid = Some(API_ID.to_owned());
     ctx.domain_name = Some(shared.domain.clone());
     ctx.domain_prefix = shared.domain.split('.').next().map(str::to_owned);
     ctx.time = Some(clf_time(now));
@@ -140,38 +136,19 @@ fn strip_stage<'a>(path: &'a str, stage: &str) -> Option<&'a str> {
     (rest.is_empty() || rest.starts_with('/')).then_some(rest)
 }
 
-/// The declared route (`http_lambda::ROUTES`) `method path` matches, with its
-/// path parameters; `$default` when none does.
-fn match_route(method: &Method, path: &str) -> (String, HashMap<String, String>) {
-    for (route_method, pattern) in http_lambda::ROUTES {
-        if *route_method != "ANY" && method.as_str() != *route_method {
-            continue;
-        }
-        if let Some(parameters) = match_path(pattern, path) {
-            return (format!("{route_method} {pattern}"), parameters);
-        }
-    }
-    ("$default".to_owned(), HashMap::new())
-}
-
-fn match_path(pattern: &str, path: &str) -> Option<HashMap<String, String>> {
-    let pattern: Vec<&str> = pattern.split('/').collect();
-    let segments: Vec<&str> = path.split('/').collect();
-    if pattern.len() != segments.len() {
-        return None;
-    }
-    let mut parameters = HashMap::new();
-    for (expected, actual) in pattern.iter().zip(&segments) {
-        match expected.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) if !actual.is_empty() => {
-                parameters.insert(name.to_owned(), percent_decode(actual));
-            }
-            Some(_) => return None,
-            None if expected == actual => {}
-            None => return None,
-        }
-    }
-    Some(parameters)
+/// The route key and path parameters API Gateway puts in the event: those
+/// of the declared route (`http_lambda::ROUTES`) `method path` matches, the
+/// parameters percent-decoded; `$default` and none when no route matches.
+fn route_of(method: &Method, path: &str) -> (String, HashMap<String, String>) {
+    let matched = match_route(method.as_str(), path);
+    let parameters = match &matched {
+        RouteMatch::Route { parameters, .. } => parameters
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), percent_decode(value)))
+            .collect(),
+        RouteMatch::MethodNotAllowed(_) | RouteMatch::NotFound => HashMap::new(),
+    };
+    (matched.route_key(), parameters)
 }
 
 /// As API Gateway does (checked against AWS by others): the body arrives as
@@ -212,79 +189,38 @@ fn protocol(version: Version) -> &'static str {
     }
 }
 
-/// An API Gateway-style error answer, `{"message":"…"}`.
-pub(crate) fn json_message(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        serde_json::json!({ "message": message }).to_string(),
-    )
-        .into_response()
-}
-
-/// A Lambda proxy answer as HTTP. An answer API Gateway could not use (a
-/// status outside 100-599, a body flagged base64 that does not decode)
-/// becomes 502 `{"message":"Internal Server Error"}`, as on AWS.
-pub(crate) fn proxy_response(
-    status_code: i64,
-    headers: HeaderMap,
-    multi_value_headers: HeaderMap,
-    body: Option<Body>,
-    is_base64_encoded: bool,
-) -> Response {
-    let Some(status) = u16::try_from(status_code)
-        .ok()
-        .and_then(|code| StatusCode::from_u16(code).ok())
-    else {
-        error!(status_code, "the handler answered an invalid status");
-        return json_message(StatusCode::BAD_GATEWAY, "Internal Server Error");
-    };
-    let bytes = match body {
-        Some(Body::Text(text)) if is_base64_encoded => {
-            match base64::engine::general_purpose::STANDARD.decode(&text) {
-                Ok(bytes) => bytes,
-                Err(_) => {
-                    error!("the handler flagged a body base64 that does not decode");
-                    return json_message(StatusCode::BAD_GATEWAY, "Internal Server Error");
-                }
-            }
-        }
-        Some(Body::Text(text)) => text.into_bytes(),
-        Some(Body::Binary(bytes)) => bytes,
-        _ => Vec::new(),
-    };
-    let mut response = Response::new(axum::body::Body::from(bytes));
-    *response.status_mut() = status;
-    let out = response.headers_mut();
-    for (name, value) in &headers {
-        out.append(name.clone(), value.clone());
-    }
-    for (name, value) in &multi_value_headers {
-        if !headers.get_all(name).iter().any(|v| v == value) {
-            out.append(name.clone(), value.clone());
-        }
-    }
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn matches_declared_routes_with_parameters() {
-        let (key, params) = match_route(&Method::POST, "/channels/a%3Ab");
+    fn fills_the_route_key_and_decoded_path_parameters_as_api_gateway_does() {
+        let (key, params) = route_of(&Method::POST, "/channels/a%3Ab");
         assert_eq!(key, "POST /channels/{channel}");
         assert_eq!(params.get("channel").map(String::as_str), Some("a:b"));
-        assert_eq!(match_route(&Method::POST, "/").0, "POST /");
+        assert_eq!(params.len(), 1);
         assert_eq!(
-            match_route(&Method::GET, "/channels/x").0,
+            route_of(&Method::POST, "/"),
+            ("POST /".to_owned(), HashMap::new())
+        );
+        assert_eq!(
+            route_of(&Method::GET, "/channels/x").0,
             "GET /channels/{channel}"
         );
-        assert_eq!(match_route(&Method::GET, "/").0, "$default");
-        assert_eq!(match_route(&Method::DELETE, "/channels/x").0, "$default");
-        assert_eq!(match_route(&Method::POST, "/channels/").0, "$default");
-        assert_eq!(match_route(&Method::POST, "/nope").0, "$default");
+        // Nothing matched: `$default`, and no path parameters.
+        for (method, path) in [
+            (Method::GET, "/"),
+            (Method::DELETE, "/channels/x"),
+            (Method::POST, "/channels/"),
+            (Method::POST, "/channels/x/"),
+            (Method::POST, "/nope"),
+        ] {
+            assert_eq!(
+                route_of(&method, path),
+                ("$default".to_owned(), HashMap::new()),
+                "{method} {path}"
+            );
+        }
     }
 
     #[test]

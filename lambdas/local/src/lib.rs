@@ -45,7 +45,9 @@
 
 mod httpapi;
 mod management;
+mod proxy;
 mod registry;
+mod state;
 mod store;
 mod util;
 mod websocket;
@@ -65,9 +67,12 @@ use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+pub use proxy::API_ID;
+pub use state::GatewayEvent;
 pub use store::{local_sdk_config, Store, StoreConfig};
 
 use registry::Registry;
+use state::Shared;
 
 /// `--port` when none is given.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -82,8 +87,6 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(2 * 60 * 60);
 /// Messages waiting for one slow client before `@connections` answers 429.
 pub const DEFAULT_OUTBOUND_BUFFER: usize = 256;
-/// `requestContext.apiId` of every event.
-pub const API_ID: &str = "local";
 
 /// How long shutdown waits for the connections to finish their close
 /// handshake and `$disconnect`.
@@ -101,20 +104,6 @@ pub enum GatewayError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// Something the gateway did, for tests and tools that watch it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum GatewayEvent {
-    /// `$connect` accepted the connection; the handshake follows.
-    Connected { connection_id: String },
-    /// `$disconnect` has been handled (the store no longer has the connection).
-    Disconnected {
-        connection_id: String,
-        status_code: u16,
-        reason: String,
-    },
 }
 
 /// Entry point: [`Gateway::builder`].
@@ -352,36 +341,15 @@ impl Drop for RunningGateway {
     }
 }
 
-/// State shared by every request and connection.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) stage: String,
-    /// `requestContext.domainName`: `127.0.0.1:PORT`.
-    pub(crate) domain: String,
-    pub(crate) idle_timeout: Duration,
-    pub(crate) max_lifetime: Duration,
-    pub(crate) outbound_buffer: usize,
-    pub(crate) store: Store,
-    pub(crate) http: Deps<Store, ApiGatewayNotifier>,
-    pub(crate) registry: Registry,
-    pub(crate) events: broadcast::Sender<GatewayEvent>,
-    /// `true` once shutdown began.
-    pub(crate) shutdown: watch::Sender<bool>,
-    /// Connections accepted by `$connect` whose `$disconnect` has not finished.
-    pub(crate) live: watch::Sender<usize>,
-}
-
-impl Shared {
-    pub(crate) fn emit(&self, event: GatewayEvent) {
-        // Nobody listening is fine.
-        let _ = self.events.send(event);
-    }
-}
-
+/// Routes the stage: `/{stage}` (and `/{stage}/`) to [`stage_root`],
+/// `@connections` to the management API, anything else to the HTTP API.
 fn router(shared: &Arc<Shared>) -> Router {
     let stage = &shared.stage;
     Router::new()
         .route(&format!("/{stage}"), any(stage_root))
+        // Lenient where API Gateway is strict: a WebSocket client that adds
+        // a trailing slash to the stage URL is served all the same.
+        .route(&format!("/{stage}/"), any(stage_root))
         .route(
             &format!("/{stage}/@connections/{{connection_id}}"),
             any(management::handle),
@@ -390,24 +358,16 @@ fn router(shared: &Arc<Shared>) -> Router {
         .with_state(Arc::clone(shared))
 }
 
-/// `/{stage}` itself: the WebSocket API when the request asks for an
+/// The stage URL itself: the WebSocket API when the request asks for an
 /// upgrade, the HTTP API (`POST /`) otherwise.
 async fn stage_root(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    if websocket::is_upgrade(request.headers()) {
+    if proxy::is_upgrade(request.headers()) {
         websocket::connect(shared, peer, request).await
     } else {
         httpapi::route(&shared, peer, request).await
     }
-}
-
-/// The request context every Lambda invocation gets.
-pub(crate) fn lambda_context(request_id: &str) -> lambda_runtime::Context {
-    let mut context = lambda_runtime::Context::default();
-    context.request_id = request_id.to_owned();
-    context.deadline = u64::try_from(channels::now_millis()).unwrap_or(0) + 30_000;
-    context
 }

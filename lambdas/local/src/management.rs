@@ -10,13 +10,11 @@ use axum::response::{IntoResponse, Response};
 use channels::MAX_MESSAGE_BYTES;
 use http::{header, HeaderName, Method, StatusCode};
 use serde_json::json;
-use tokio::sync::mpsc::error::TrySendError;
 use tracing::info;
 
-use crate::registry::Outbound;
+use crate::registry::{Refused, DELETED};
+use crate::state::Shared;
 use crate::util::{iso8601, new_id};
-use crate::websocket::DELETED;
-use crate::Shared;
 
 pub(crate) async fn handle(
     State(shared): State<Arc<Shared>>,
@@ -41,6 +39,8 @@ pub(crate) async fn handle(
 /// `PostToConnection`: the body goes to the connection as one message, a
 /// text frame when it is UTF-8, a binary frame otherwise.
 async fn post(shared: &Shared, connection_id: &str, request: Request) -> Response {
+    // The connection may start closing while the body arrives: then
+    // `send` below refuses, and the answer is 410 all the same.
     let Some(handle) = shared.registry.get(connection_id) else {
         return gone();
     };
@@ -55,14 +55,15 @@ async fn post(shared: &Shared, connection_id: &str, request: Request) -> Respons
         Ok(text) => Message::Text(text.into()),
         Err(_) => Message::Binary(data),
     };
-    match handle.outbound.try_send(Outbound::Message(message)) {
+    // A connection that closed meanwhile refuses it: it is gone.
+    match handle.send(message) {
         Ok(()) => StatusCode::OK.into_response(),
-        Err(TrySendError::Full(_)) => aws_error(
+        Err(Refused::Full) => aws_error(
             StatusCode::TOO_MANY_REQUESTS,
             "LimitExceededException",
             "Too many messages are waiting for this connection",
         ),
-        Err(TrySendError::Closed(_)) => gone(),
+        Err(Refused::Closed) => gone(),
     }
 }
 

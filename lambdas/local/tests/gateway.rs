@@ -17,7 +17,7 @@ use channels::{ChannelName, Connection, ConnectionStore};
 use futures::SinkExt as _;
 use local_gateway::GatewayEvent;
 use serde_json::json;
-use support::{close, expect_close, recv, recv_text, send, start, Backend};
+use support::{close, expect_close, recv, recv_text, send, start, Backend, HeldRequest};
 use tokio_tungstenite::tungstenite::Message;
 
 macro_rules! scenarios {
@@ -59,6 +59,8 @@ scenarios!(
     max_lifetime_closes_a_connection,
     shutdown_closes_every_connection_with_its_disconnect,
     http_api_answers_like_api_gateway,
+    a_request_no_route_matches_is_never_a_publish,
+    a_post_racing_a_close_is_gone_not_queued_behind_it,
 );
 
 async fn echo_goes_to_the_sender_only(backend: Backend) {
@@ -519,4 +521,102 @@ async fn http_api_answers_like_api_gateway(backend: Backend) {
         .unwrap();
     let (status, body) = support::json(response).await;
     assert_eq!((status, body), (404, json!({"message": "Not Found"})));
+}
+
+async fn a_request_no_route_matches_is_never_a_publish(backend: Backend) {
+    // GIVEN a member of alpha
+    let mut env = start(backend, |b| b).await;
+    let (mut member, _) = env.connect(Some("alpha")).await;
+
+    // WHEN requests that API Gateway sends to $default arrive: a trailing
+    // slash, a method no route takes
+    let cases: &[(&str, &str, u16, Option<&str>)] = &[
+        ("POST", "/channels/alpha/", 404, None),
+        ("GET", "/channels/alpha/", 404, None),
+        ("POST", "/channels/alpha/x", 404, None),
+        ("PUT", "/channels/alpha", 405, Some("GET, POST")),
+        ("GET", "/", 405, Some("POST")),
+    ];
+    for (method, path, expected, allow) in cases {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = env
+            .http
+            .request(method.clone(), env.url(path))
+            .header("content-type", "text/plain")
+            .body("not for alpha")
+            .send()
+            .await
+            .unwrap();
+        let allowed = response
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let (status, body) = support::json(response).await;
+
+        // THEN each is the handler's JSON 404 or 405 (with Allow)
+        assert_eq!(status, *expected, "{method} {path}: {body}");
+        assert_eq!(allowed.as_deref(), *allow, "{method} {path}");
+        assert!(body["message"].is_string(), "{body}");
+    }
+
+    // AND nothing was published: the first message the member gets is the
+    // next real publish
+    let (status, report) = env.publish(Some("alpha"), "the real one").await;
+    assert_eq!((status, &report["delivered"]), (200, &json!(1)), "{report}");
+    assert_eq!(recv_text(&mut member).await, "the real one");
+
+    // AND a WebSocket client may still add a trailing slash to the stage URL
+    let (mut slash, _) = tokio_tungstenite::connect_async(format!("{}/", env.gateway.ws_url()))
+        .await
+        .expect("the handshake succeeds");
+    send(&mut slash, "with a slash").await;
+    assert_eq!(recv_text(&mut slash).await, "with a slash");
+}
+
+async fn a_post_racing_a_close_is_gone_not_queued_behind_it(backend: Backend) {
+    // GIVEN a member that does not read, with messages piling up in its
+    // queue: far more than the sockets buffer (a few MiB), so the gateway's
+    // writer is stuck and the queue is not empty (nor full)
+    let mut env = start(backend, |b| b.outbound_buffer(4096)).await;
+    let (_stuck, id) = env.connect_slow_reader(Some("alpha")).await;
+    let path = format!("/@connections/{id}");
+    let message = vec![b'x'; 128 * 1024];
+    for _ in 0..160 {
+        let response = env
+            .http
+            .post(env.url(&path))
+            .body(message.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    // AND a PostToConnection that has already found the connection, its
+    // body still to come
+    let stage_path = format!("/{}{path}", env.gateway.stage());
+    let late = HeldRequest::start(&env, "POST", &stage_path, 4).await;
+
+    // WHEN the connection is deleted (the gateway starts closing it: the
+    // close frame goes to the back of the queue)
+    let response = env.http.delete(env.url(&path)).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    tokio::time::timeout(support::WAIT, async {
+        while env.gateway.connections().contains(&id) {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the gateway forgets the connection in time");
+
+    // THEN the late post is refused 410 GoneException, not answered 200 and
+    // queued behind the close frame, where it would never be sent
+    let (status, headers) = late.finish(b"late").await;
+    let error_type = headers
+        .iter()
+        .find(|(name, _)| name == "x-amzn-errortype")
+        .map(|(_, value)| value.as_str());
+    assert_eq!((status, error_type), (410, Some("GoneException")));
+    // AND the connection ends as deleted
+    let (code, _) = env.disconnected(&id).await;
+    assert_eq!(code, 1000);
 }

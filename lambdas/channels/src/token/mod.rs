@@ -246,7 +246,7 @@ impl Verifier {
                 return Err(TokenError::NotYetValid(nbf));
             }
         }
-        if !claims.aud.iter().any(|a| *a == self.audience) {
+        if !claims.aud.contains(&self.audience) {
             return Err(TokenError::Audience);
         }
         if claims.iss != self.issuer {

@@ -11,7 +11,8 @@ use channels_aws::testing::MotoServer;
 use futures::{SinkExt as _, StreamExt as _};
 use local_gateway::{Gateway, GatewayBuilder, GatewayEvent, RunningGateway, StoreConfig};
 use serde_json::Value;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -83,15 +84,39 @@ impl Env {
     /// Connects a WebSocket client to `channel` (`None`: no parameter) and
     /// returns it with its connection id.
     pub async fn connect(&mut self, channel: Option<&str>) -> (Client, String) {
+        self.connect_with(channel, None).await
+    }
+
+    /// Like [`Env::connect`], for a client that will not read: its socket's
+    /// receive buffer is made small, so that what the gateway sends it soon
+    /// waits in the gateway.
+    pub async fn connect_slow_reader(&mut self, channel: Option<&str>) -> (Client, String) {
+        self.connect_with(channel, Some(4096)).await
+    }
+
+    async fn connect_with(
+        &mut self,
+        channel: Option<&str>,
+        recv_buffer: Option<u32>,
+    ) -> (Client, String) {
         let url = match channel {
             Some(channel) => format!("{}?channel={channel}", self.gateway.ws_url()),
             None => self.gateway.ws_url(),
         };
-        let (client, response) =
-            tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url.as_str()))
+        let socket = TcpSocket::new_v4().expect("a socket");
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
+        }
+        let (client, response) = tokio::time::timeout(WAIT, async {
+            let stream = socket
+                .connect(self.gateway.addr())
                 .await
-                .expect("connect in time")
-                .expect("the handshake succeeds");
+                .expect("TCP connect");
+            tokio_tungstenite::client_async(url.as_str(), MaybeTlsStream::Plain(stream)).await
+        })
+        .await
+        .expect("connect in time")
+        .expect("the handshake succeeds");
         assert_eq!(response.status(), 101);
         let id = self
             .wait_event(|e| match e {
@@ -173,6 +198,80 @@ impl Env {
             .endpoint_url(self.gateway.management_endpoint())
             .build();
         aws_sdk_apigatewaymanagement::Client::from_conf(config)
+    }
+}
+
+/// A request sent with `expect: 100-continue` whose body is held back:
+/// once [`HeldRequest::start`] returns, the gateway has read its head and
+/// asked for the body (hyper answers 100 Continue when the handler first
+/// reads it).
+pub struct HeldRequest {
+    stream: BufReader<TcpStream>,
+}
+
+impl HeldRequest {
+    /// Sends the head of `method path` (a path on the gateway, stage
+    /// included) announcing `content_length` bytes, and waits for 100 Continue.
+    pub async fn start(env: &Env, method: &str, path: &str, content_length: usize) -> Self {
+        let addr = env.gateway.addr();
+        tokio::time::timeout(WAIT, async {
+            let mut stream = BufReader::new(TcpStream::connect(addr).await.expect("TCP connect"));
+            let head = format!(
+                "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {content_length}\r\n\
+                 expect: 100-continue\r\n\r\n"
+            );
+            stream
+                .get_mut()
+                .write_all(head.as_bytes())
+                .await
+                .expect("the head goes out");
+            let (status, _) = read_head(&mut stream).await;
+            assert_eq!(status, 100, "the gateway asks for the body");
+            Self { stream }
+        })
+        .await
+        .expect("100 Continue in time")
+    }
+
+    /// Sends the body; returns the final answer's status and headers
+    /// (names lowercase).
+    pub async fn finish(mut self, body: &[u8]) -> (u16, Vec<(String, String)>) {
+        tokio::time::timeout(WAIT, async {
+            self.stream
+                .get_mut()
+                .write_all(body)
+                .await
+                .expect("the body goes out");
+            read_head(&mut self.stream).await
+        })
+        .await
+        .expect("an answer in time")
+    }
+}
+
+/// Reads a response head: its status and headers.
+async fn read_head(stream: &mut BufReader<TcpStream>) -> (u16, Vec<(String, String)>) {
+    let mut status_line = String::new();
+    stream
+        .read_line(&mut status_line)
+        .await
+        .expect("a status line");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not a status line: {status_line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).await.expect("a header line");
+        let line = line.trim_end();
+        if line.is_empty() {
+            return (status, headers);
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
     }
 }
 

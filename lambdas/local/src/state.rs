@@ -1,0 +1,51 @@
+//! What every request and connection shares: the gateway's settings, the
+//! store, the open connections, and the events it emits.
+
+use std::time::Duration;
+
+use channels_aws::apigw::ApiGatewayNotifier;
+use http_lambda::Deps;
+use tokio::sync::{broadcast, watch};
+
+use crate::registry::Registry;
+use crate::store::Store;
+
+/// Something the gateway did, for tests and tools that watch it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GatewayEvent {
+    /// `$connect` accepted the connection; the handshake follows.
+    Connected { connection_id: String },
+    /// `$disconnect` has been handled (the store no longer has the connection).
+    Disconnected {
+        connection_id: String,
+        status_code: u16,
+        reason: String,
+    },
+}
+
+/// State shared by every request and connection.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) stage: String,
+    /// `requestContext.domainName`: `127.0.0.1:PORT`.
+    pub(crate) domain: String,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_lifetime: Duration,
+    pub(crate) outbound_buffer: usize,
+    pub(crate) store: Store,
+    pub(crate) http: Deps<Store, ApiGatewayNotifier>,
+    pub(crate) registry: Registry,
+    pub(crate) events: broadcast::Sender<GatewayEvent>,
+    /// `true` once shutdown began.
+    pub(crate) shutdown: watch::Sender<bool>,
+    /// Connections accepted by `$connect` whose `$disconnect` has not finished.
+    pub(crate) live: watch::Sender<usize>,
+}
+
+impl Shared {
+    pub(crate) fn emit(&self, event: GatewayEvent) {
+        // Nobody listening is fine.
+        let _ = self.events.send(event);
+    }
+}

@@ -1,0 +1,137 @@
+//! One connection as the rx handler sees it: the events API Gateway builds
+//! for it (`$connect`, `$default`, `$disconnect`) and their invocations.
+
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::encodings::Body;
+use axum::extract::ws::Message;
+use base64::Engine as _;
+use channels::now_millis;
+use http::{header, HeaderMap, HeaderName, HeaderValue};
+use lambda_runtime::LambdaEvent;
+use tracing::{info, warn};
+
+use crate::proxy::{lambda_context, API_ID};
+use crate::registry::{ConnectionHandle, Refused};
+use crate::state::{GatewayEvent, Shared};
+use crate::util::{clf_time, new_id};
+
+/// One connection. Counted in `Shared::live` from `$connect` until it is
+/// dropped: after its `$disconnect`, or at once when `$connect` refused it.
+#[derive(Debug)]
+pub(super) struct Conn {
+    pub(super) shared: Arc<Shared>,
+    pub(super) handle: Arc<ConnectionHandle>,
+}
+
+impl Conn {
+    pub(super) fn new(shared: Arc<Shared>, handle: Arc<ConnectionHandle>) -> Self {
+        shared.live.send_modify(|n| *n += 1);
+        Self { shared, handle }
+    }
+
+    /// Routes one message to `$default`; the route response goes back to
+    /// this connection only.
+    pub(super) async fn message(&self, body: String) {
+        let bytes = body.len();
+        let mut event = event(&self.shared, &self.handle, "$default", "MESSAGE");
+        event.request_context.message_id = Some(new_id());
+        event.body = Some(body);
+        let response = invoke(&self.shared, event).await;
+        info!(route = "$default", connection_id = %self.handle.id, status = response.status_code, bytes, "routed");
+        if let Some(reply) = route_response(response) {
+            if let Err(Refused::Full) = self.handle.send(reply) {
+                warn!(connection_id = %self.handle.id, "route response dropped: the client is not reading");
+            }
+        }
+    }
+
+    /// Forgets the connection (when the socket loop has not already) and
+    /// fires `$disconnect`.
+    pub(super) async fn end(&self, status_code: u16, reason: &str) {
+        self.shared.registry.close(&self.handle, None);
+        let mut event = event(&self.shared, &self.handle, "$disconnect", "DISCONNECT");
+        event.request_context.disconnect_status_code = Some(i64::from(status_code));
+        event.request_context.disconnect_reason = Some(reason.to_owned());
+        let mut headers = HeaderMap::new();
+        if let Ok(host) = HeaderValue::from_str(&self.shared.domain) {
+            headers.insert(header::HOST, host);
+        }
+        if let Ok(ip) = HeaderValue::from_str(&self.handle.source_ip) {
+            headers.insert(HeaderName::from_static("x-forwarded-for"), ip);
+        }
+        event.multi_value_headers = headers.clone();
+        event.headers = headers;
+        let response = invoke(&self.shared, event).await;
+        info!(route = "$disconnect", connection_id = %self.handle.id, status_code, reason, status = response.status_code, "routed");
+        self.shared.emit(GatewayEvent::Disconnected {
+            connection_id: self.handle.id.clone(),
+            status_code,
+            reason: reason.to_owned(),
+        });
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.shared.live.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// The parts every WebSocket event of a connection shares.
+pub(super) fn event(
+    shared: &Shared,
+    handle: &ConnectionHandle,
+    route_key: &str,
+    event_type: &str,
+) -> ApiGatewayWebsocketProxyRequest {
+    let now = now_millis();
+    let request_id = new_id();
+    let mut event = ApiGatewayWebsocketProxyRequest::default();
+    let ctx = &mut event.request_context;
+    ctx.route_key = Some(route_key.to_owned());
+    ctx.event_type = Some(event_type.to_owned());
+    ctx.message_direction = Some("IN".to_owned());
+    ctx.connection_id = Some(handle.id.clone());
+    ctx.connected_at = handle.connected_at_ms;
+    ctx.request_time_epoch = now;
+    ctx.request_time = Some(clf_time(now));
+    ctx.extended_request_id = Some(request_id.clone());
+    ctx.request_id = Some(request_id);
+    ctx.domain_name = Some(shared.domain.clone());
+    ctx.stage = Some(shared.stage.clone());
+    ctx.apiid = Some(API_ID.to_owned());
+    ctx.identity.source_ip = Some(handle.source_ip.clone());
+    ctx.identity.user_agent = handle.user_agent.clone();
+    event
+}
+
+/// Calls the rx handler.
+pub(super) async fn invoke(
+    shared: &Shared,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    let request_id = event.request_context.request_id.clone().unwrap_or_default();
+    rx::handle(
+        LambdaEvent::new(event, lambda_context(&request_id)),
+        &shared.store,
+    )
+    .await
+}
+
+/// What a route response sends back: its body, as a text frame, or a binary
+/// one when the response is flagged base64.
+fn route_response(response: ApiGatewayProxyResponse) -> Option<Message> {
+    match response.body? {
+        Body::Text(text) if response.is_base64_encoded => {
+            match base64::engine::general_purpose::STANDARD.decode(&text) {
+                Ok(bytes) => Some(Message::Binary(bytes.into())),
+                Err(_) => Some(Message::Text(text.into())),
+            }
+        }
+        Body::Text(text) => Some(Message::Text(text.into())),
+        Body::Binary(bytes) => Some(Message::Binary(bytes.into())),
+        _ => None,
+    }
+}
