@@ -19,6 +19,7 @@
 //! either. Nothing here may name a type of an AWS SDK: the compiler keeps it
 //! so, because none is in scope.
 
+pub mod brake;
 pub mod channel;
 pub mod config;
 pub mod connection;
