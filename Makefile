@@ -1,6 +1,6 @@
 # lambda-rust-websocket
 #   make            build both Lambda packages (build/rx.zip, build/http.zip)
-#   make local      run the whole service on 127.0.0.1 (PORT=, STAGE=)
+#   make local      run the whole service on 127.0.0.1 (PORT=, STAGE=, AUTH=none|token)
 #   make test       every test: unit, handler, adapter (moto), gateway, terraform checks
 #   make bench      fan-out throughput benchmark (loopback only)
 #   make check      cargo fmt --check and clippy -D warnings
@@ -13,14 +13,16 @@ SHELL := /bin/bash
 ARCH  ?= arm64
 PORT  ?= 8080
 STAGE ?= staging
+AUTH  ?= none
 
 # Tools live in a project-local virtualenv; nothing is installed globally.
 VENV         := .venv
 PYTHON       ?= python3
 CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 MOTO_SERVER  := $(VENV)/bin/moto_server
-TOOLS_STAMP  := $(VENV)/.tools-1
-PIP_TOOLS    := cargo-lambda==1.9.2 'moto[server]==5.2.5'
+TOOLS_STAMP  := $(VENV)/.tools-2
+# PyJWT: an independent JOSE implementation the token tests verify against.
+PIP_TOOLS    := cargo-lambda==1.9.2 'moto[server]==5.2.5' 'PyJWT[crypto]==2.10.1'
 
 # Package paths Terraform reads (terraform/variables.tf: package_dir).
 BUILD    := build
@@ -72,14 +74,15 @@ rust-target:
 
 ## local: the whole service on 127.0.0.1 with the embedded in-memory store
 local:
-	@cargo run --release -p local-gateway -- --port $(PORT) --stage $(STAGE)
+	@cargo run --release -p local-gateway -- --port $(PORT) --stage $(STAGE) --auth $(AUTH)
 
 ## test: everything, including the tests that need moto_server
 test: setup test-rust tf-check
 
 # tf-schema (terraform.mk): the hashicorp/aws schema the contract tests check against.
 test-rust: setup tf-schema
-	MOTO_SERVER="$(abspath $(MOTO_SERVER))" $(TF_SCHEMA_ENV) cargo test --workspace -- --include-ignored
+	MOTO_SERVER="$(abspath $(MOTO_SERVER))" VENV_PYTHON="$(abspath $(VENV))/bin/python" $(TF_SCHEMA_ENV) \
+	  cargo test --workspace -- --include-ignored
 
 ## bench: fan-out throughput through the real SDK client to a loopback server
 bench:

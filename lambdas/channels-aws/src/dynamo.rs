@@ -42,6 +42,11 @@ impl DynamoStore {
         }
     }
 
+    /// A client for `table`, configured from `sdk`.
+    pub fn from_conf(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(sdk), table)
+    }
+
     /// Caps how many items one `Query` page examines (DynamoDB's own cap is
     /// 1 MB). Only the local gateway and tests need this.
     pub fn with_page_limit(mut self, limit: i32) -> Self {

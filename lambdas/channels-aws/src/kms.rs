@@ -23,6 +23,11 @@ impl KmsSigner {
         }
     }
 
+    /// A client for the key `key_id`, configured from `sdk`.
+    pub fn from_conf(sdk: &aws_config::SdkConfig, key_id: impl Into<String>) -> Self {
+        Self::new(Client::new(sdk), key_id)
+    }
+
     /// The key's public half, from `GetPublicKey` (for tools and tests: the
     /// functions get it from their configuration, with no call at start).
     pub async fn public_key(&self) -> Result<PublicKey, SignError> {

@@ -433,8 +433,42 @@ fn mint_requests_are_validated_field_by_field() {
         r#"{"channels":["a"],"ttlSeconds":1.5}"#,
     ] {
         let err = parse(body).unwrap_err();
-        assert!(matches!(err, MintError::Json(_)), "{body}: {err:?}");
+        assert!(matches!(err, MintError::Body(_)), "{body}: {err:?}");
         assert!(err.to_string().contains("channels"), "{err}");
+    }
+}
+
+#[test]
+fn mint_requests_may_be_forms_as_curl_d_sends_them() {
+    let parse = |body: &str| MintRequest::parse(body.as_bytes(), 7200);
+    let names = |m: &channels::token::ValidMint| -> Vec<String> {
+        m.channels.iter().map(ToString::to_string).collect()
+    };
+    let ok = parse("channels=lobby,room-1&ttlSeconds=900&subject=user%2042").unwrap();
+    assert_eq!(names(&ok), ["lobby", "room-1"]);
+    assert_eq!((ok.ttl_secs, ok.subject.as_deref()), (900, Some("user 42")));
+    let repeated = parse("channels=a&channels=b,c").unwrap();
+    assert_eq!(names(&repeated), ["a", "b", "c"]);
+    // The same validation as JSON.
+    assert_eq!(
+        parse("channels=a&ttlSeconds=0"),
+        Err(MintError::Ttl { got: 0, max: 7200 })
+    );
+    assert_eq!(
+        parse("channels="),
+        Err(MintError::Channel {
+            index: 0,
+            error: channels::ChannelError::Empty,
+        })
+    );
+    for body in [
+        "",
+        "channel=a",
+        "channels=a&ttl=5",
+        "channels=a&ttlSeconds=soon",
+    ] {
+        let err = parse(body).unwrap_err();
+        assert!(matches!(err, MintError::Body(_)), "{body}: {err:?}");
     }
 }
 

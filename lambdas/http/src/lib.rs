@@ -5,8 +5,11 @@
 //! | `POST /`                      | publish the body to the `default` channel               |
 //! | `POST /channels/{channel}`    | publish the body to that channel                        |
 //! | `GET /channels/{channel}`     | `{"channel","connections"}`                             |
+//! | `POST /tokens`                | mint a subscriber token: `{"token","expiresAt","channels"}` |
+//! | `GET /.well-known/jwks.json`  | the token verification keys (RFC 7517)                  |
 //!
 //! Publish answers `200 {"channel","recipients","delivered","gone","failed"}`.
+//! With subscriber tokens off, the two token routes answer 404.
 //! Errors are JSON `{"message"}`: 400 bad channel, empty body or bad base64;
 //! 404 unknown path; 405 wrong method; 413 body over 128 KiB; 503 when the
 //! connection store fails (details go to the log, not to the client).
@@ -20,6 +23,7 @@
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use base64::Engine as _;
+use channels::token::{mint, Jwks, MintRequest, Minter, SignError, TokenSigner, Verifier};
 use channels::{
     publish, ChannelName, ConnectionNotifier, ConnectionStore, PublishOptions, MAX_MESSAGE_BYTES,
 };
@@ -34,11 +38,19 @@ const POST_ROOT: (&str, &str) = ("POST", "/");
 const POST_CHANNEL: (&str, &str) = ("POST", "/channels/{channel}");
 /// `GET /channels/{channel}`: count its connections.
 const GET_CHANNEL: (&str, &str) = ("GET", "/channels/{channel}");
+/// `POST /tokens`: mint a subscriber token.
+const POST_TOKENS: (&str, &str) = ("POST", "/tokens");
+/// `GET /.well-known/jwks.json`: the verification keys, for anyone.
+const GET_JWKS: (&str, &str) = ("GET", "/.well-known/jwks.json");
 
 /// The routes this handler serves, as `(method, path)` in API Gateway's
 /// route-key syntax. Terraform declares exactly these (checked by a test),
 /// plus `$default`, whose events this handler answers with 404 or 405.
-pub const ROUTES: &[(&str, &str)] = &[POST_ROOT, POST_CHANNEL, GET_CHANNEL];
+pub const ROUTES: &[(&str, &str)] = &[POST_ROOT, POST_CHANNEL, GET_CHANNEL, POST_TOKENS, GET_JWKS];
+
+/// The routes anyone may call: Terraform gives them no authorization, and
+/// every other route the publish authorization (checked by a test).
+pub const OPEN_ROUTES: &[(&str, &str)] = &[GET_JWKS];
 
 /// The route key of an event no declared route matched.
 pub const DEFAULT_ROUTE_KEY: &str = "$default";
@@ -125,28 +137,55 @@ fn match_path<'a>(pattern: &'static str, path: &'a str) -> Option<Vec<(&'static 
 
 /// What the handler needs, built once per execution environment.
 #[derive(Debug)]
-pub struct Deps<S, N> {
+pub struct Deps<S, N, K> {
     pub store: S,
     pub notifier: N,
     pub publish: PublishOptions,
+    /// Minting and the JWKS; `None` when subscriber tokens are off.
+    pub tokens: Option<Tokens<K>>,
+}
+
+/// What the token routes need.
+#[derive(Debug)]
+pub struct Tokens<K> {
+    pub signer: K,
+    pub minter: Minter,
+    /// The JWKS document, written once.
+    jwks: String,
+}
+
+impl<K> Tokens<K> {
+    /// `signer` signs with the private half of `minter.key`; `verifier`
+    /// holds every key tokens may be verified with (the JWKS).
+    pub fn new(signer: K, minter: Minter, verifier: &Verifier) -> Self {
+        let jwks = serde_json::to_string(&Jwks::new(verifier.keys())).unwrap_or_default();
+        Self {
+            signer,
+            minter,
+            jwks,
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
 enum Route<'a> {
     Publish(&'a str),
     Count(&'a str),
+    Mint,
+    Jwks,
     MethodNotAllowed(String),
     NotFound,
 }
 
 /// Handles one HTTP API request. Always answers.
-pub async fn handle<S, N>(
+pub async fn handle<S, N, K>(
     event: LambdaEvent<ApiGatewayV2httpRequest>,
-    deps: &Deps<S, N>,
+    deps: &Deps<S, N, K>,
 ) -> ApiGatewayV2httpResponse
 where
     S: ConnectionStore,
     N: ConnectionNotifier,
+    K: TokenSigner,
 {
     let LambdaEvent {
         payload: request,
@@ -169,6 +208,14 @@ where
         match resolve(&request, &method, &path) {
             Route::Publish(channel) => publish_to(&request, channel, deps).await,
             Route::Count(channel) => count(channel, deps).await,
+            Route::Mint => match &deps.tokens {
+                Some(tokens) => mint_token(&request, tokens).await,
+                None => tokens_off(),
+            },
+            Route::Jwks => match &deps.tokens {
+                Some(tokens) => jwks_response(tokens),
+                None => tokens_off(),
+            },
             Route::MethodNotAllowed(allow) => {
                 let mut response = error_response(
                     405,
@@ -179,10 +226,7 @@ where
                 }
                 response
             }
-            Route::NotFound => error_response(
-                404,
-                "no such route; use POST /, POST /channels/{channel} or GET /channels/{channel}",
-            ),
+            Route::NotFound => error_response(404, &not_found_message()),
         }
     }
     .instrument(span)
@@ -211,6 +255,8 @@ fn resolve<'a>(request: &'a ApiGatewayV2httpRequest, method: &Method, path: &'a 
         Some(POST_ROOT) => return Route::Publish(channels::DEFAULT_CHANNEL),
         Some(POST_CHANNEL) => return Route::Publish(param()),
         Some(GET_CHANNEL) => return Route::Count(param()),
+        Some(POST_TOKENS) => return Route::Mint,
+        Some(GET_JWKS) => return Route::Jwks,
         _ => {}
     }
     match match_route(method.as_str(), route_path(request, path)) {
@@ -275,15 +321,20 @@ fn channel(name: &str) -> Result<ChannelName, Rejection> {
 }
 
 /// The request body as bytes, decoded from base64 when API Gateway says so.
-fn message(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, Rejection> {
+fn body(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, Rejection> {
     let body = request.body.as_deref().unwrap_or("");
-    let bytes = if request.is_base64_encoded {
+    if request.is_base64_encoded {
         base64::engine::general_purpose::STANDARD
             .decode(body)
-            .map_err(|_| Rejection::new(400, "the body is flagged base64 but does not decode"))?
+            .map_err(|_| Rejection::new(400, "the body is flagged base64 but does not decode"))
     } else {
-        body.as_bytes().to_vec()
-    };
+        Ok(body.as_bytes().to_vec())
+    }
+}
+
+/// The message to publish: the body, 1 byte to 128 KiB.
+fn message(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, Rejection> {
+    let bytes = body(request)?;
     if bytes.is_empty() {
         return Err(Rejection::new(
             400,
@@ -302,10 +353,10 @@ fn message(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, Rejection> {
     Ok(bytes)
 }
 
-async fn publish_to<S, N>(
+async fn publish_to<S, N, K>(
     request: &ApiGatewayV2httpRequest,
     name: &str,
-    deps: &Deps<S, N>,
+    deps: &Deps<S, N, K>,
 ) -> ApiGatewayV2httpResponse
 where
     S: ConnectionStore,
@@ -344,7 +395,7 @@ where
     }
 }
 
-async fn count<S, N>(name: &str, deps: &Deps<S, N>) -> ApiGatewayV2httpResponse
+async fn count<S, N, K>(name: &str, deps: &Deps<S, N, K>) -> ApiGatewayV2httpResponse
 where
     S: ConnectionStore,
 {
@@ -365,6 +416,78 @@ where
             error_response(503, "the connection store is unavailable; try again")
         }
     }
+}
+
+/// `POST /tokens`: validates the request, signs, answers
+/// `{"token","expiresAt","channels"}`. The token itself is never logged.
+async fn mint_token<K: TokenSigner>(
+    request: &ApiGatewayV2httpRequest,
+    tokens: &Tokens<K>,
+) -> ApiGatewayV2httpResponse {
+    let body = match body(request) {
+        Ok(body) => body,
+        Err(rejection) => return rejection.response(),
+    };
+    let mint_request = match MintRequest::parse(&body, tokens.minter.max_ttl_secs) {
+        Ok(valid) => valid,
+        Err(err) => return error_response(400, &err.to_string()),
+    };
+    let subject = mint_request.subject.clone().unwrap_or_default();
+    let now = channels::now_millis() / 1000;
+    match mint(&tokens.signer, &tokens.minter, mint_request, now).await {
+        Ok(minted) => {
+            info!(
+                channels = ?minted.channels,
+                expires_at = minted.expires_at,
+                subject = %subject,
+                kid = tokens.minter.key.kid(),
+                "token minted"
+            );
+            json_response(200, &minted)
+        }
+        Err(err @ SignError::Unavailable(_)) => {
+            error!(error = %err, "could not sign a token");
+            error_response(503, "the token signer is unavailable; try again")
+        }
+        Err(err @ SignError::KeyMismatch { .. }) => {
+            error!(error = %err, "could not sign a token");
+            error_response(500, "the token signer is misconfigured")
+        }
+    }
+}
+
+/// `GET /.well-known/jwks.json`.
+fn jwks_response<K>(tokens: &Tokens<K>) -> ApiGatewayV2httpResponse {
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = 200;
+    response.headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    // Keys change only with a deployment; let verifiers cache them a while.
+    response.headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response.body = Some(Body::Text(tokens.jwks.clone()));
+    response
+}
+
+/// "no such route; use POST /, …, or GET /.well-known/jwks.json", from [`ROUTES`].
+fn not_found_message() -> String {
+    let routes: Vec<String> = ROUTES.iter().map(|(m, p)| format!("{m} {p}")).collect();
+    match routes.split_last() {
+        Some((last, [])) => format!("no such route; use {last}"),
+        Some((last, rest)) => format!("no such route; use {} or {last}", rest.join(", ")),
+        None => "no such route".to_owned(),
+    }
+}
+
+fn tokens_off() -> ApiGatewayV2httpResponse {
+    error_response(
+        404,
+        "subscriber tokens are off in this deployment (SUBSCRIBER_AUTH=none): anyone may connect",
+    )
 }
 
 fn error_response(status: i64, message: &str) -> ApiGatewayV2httpResponse {

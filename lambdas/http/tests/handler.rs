@@ -10,9 +10,10 @@ use aws_lambda_events::encodings::Body;
 use channels::memory::MemoryStore;
 use channels::testing::FailingStore;
 use channels::testing::MemoryNotifier;
+use channels::token::{LocalSigner, Minter, Verifier};
 use channels::{ChannelName, Connection, ConnectionStore, PublishOptions};
 use http::Method;
-use http_lambda::{handle, Deps, ROUTES};
+use http_lambda::{handle, Deps, Tokens, ROUTES};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -29,7 +30,15 @@ fn event(request: ApiGatewayV2httpRequest) -> LambdaEvent<ApiGatewayV2httpReques
     LambdaEvent::new(request, context)
 }
 
-fn deps() -> Deps<MemoryStore, MemoryNotifier> {
+fn deps() -> Deps<MemoryStore, MemoryNotifier, LocalSigner> {
+    let signer = LocalSigner::generate().expect("a key");
+    let verifier = Verifier::new(vec![signer.public_key().clone()], AUD, ISS);
+    let minter = Minter {
+        key: signer.public_key().clone(),
+        audience: AUD.into(),
+        issuer: ISS.into(),
+        max_ttl_secs: 7200,
+    };
     Deps {
         store: MemoryStore::new(),
         notifier: MemoryNotifier::new(),
@@ -37,10 +46,14 @@ fn deps() -> Deps<MemoryStore, MemoryNotifier> {
             backoff_base: Duration::from_millis(1),
             ..PublishOptions::default()
         },
+        tokens: Some(Tokens::new(signer, minter, &verifier)),
     }
 }
 
-async fn join<N>(deps: &Deps<MemoryStore, N>, id: &str, channel: &str) {
+const AUD: &str = "wss://abcd123456.execute-api.us-east-1.amazonaws.com/staging";
+const ISS: &str = "https://wxyz987654.execute-api.us-east-1.amazonaws.com/staging";
+
+async fn join<N, K>(deps: &Deps<MemoryStore, N, K>, id: &str, channel: &str) {
     let channel = ChannelName::parse(channel).expect("channel");
     deps.store
         .put(&Connection::new(id, channel, channels::now_millis()))
@@ -282,7 +295,8 @@ async fn a_default_event_for_an_unknown_path_is_404() {
     assert!(response.headers.get("allow").is_none());
     assert_eq!(
         json_of(&response),
-        json!({"message": "no such route; use POST /, POST /channels/{channel} or GET /channels/{channel}"})
+        json!({"message": "no such route; use POST /, POST /channels/{channel}, GET /channels/{channel}, \
+                           POST /tokens or GET /.well-known/jwks.json"})
     );
 }
 
@@ -385,6 +399,10 @@ async fn every_declared_route_is_served() {
         request.route_key = Some(key.clone());
         request.request_context.route_key = Some(key.clone());
         request.request_context.http.method = Method::from_bytes(method.as_bytes()).unwrap();
+        if key == "POST /tokens" {
+            request.body = Some(r#"{"channels":["lobby"]}"#.into());
+            request.is_base64_encoded = false;
+        }
         let response = handle(event(request), &deps).await;
         assert_eq!(response.status_code, 200, "{key}: {:?}", json_of(&response));
     }
@@ -392,10 +410,11 @@ async fn every_declared_route_is_served() {
 
 #[tokio::test]
 async fn a_store_failure_is_503_and_leaks_nothing() {
-    let deps = Deps {
+    let deps: Deps<_, _, LocalSigner> = Deps {
         store: FailingStore,
         notifier: MemoryNotifier::new(),
         publish: PublishOptions::default(),
+        tokens: None,
     };
     for name in ["post_root.json", "get_channel.json"] {
         let response = handle(event(fixture(name)), &deps).await;

@@ -60,9 +60,11 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
+use channels::config::{SubscriberAuth, DEFAULT_TOKEN_MAX_TTL_SECS};
+use channels::token::{mint, LocalSigner, MintRequest, Minted, Minter, SignError, Verifier};
 use channels::{PublishOptions, StoreError};
 use channels_aws::apigw::ApiGatewayNotifier;
-use http_lambda::Deps;
+use http_lambda::{Deps, Tokens};
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -104,6 +106,20 @@ pub enum GatewayError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot make a token signing key: {0}")]
+    Signer(#[from] SignError),
+}
+
+/// Who may listen, as `SUBSCRIBER_AUTH` says on AWS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SubscriberAuthMode {
+    /// Anyone may join any channel (the seed's `wscat --connect` demo).
+    #[default]
+    None,
+    /// `$connect` needs a token; the gateway generates a P-256 key at start,
+    /// mints with it at `POST /tokens` and publishes it at
+    /// `/.well-known/jwks.json`.
+    Token,
 }
 
 /// Entry point: [`Gateway::builder`].
@@ -125,6 +141,8 @@ pub struct GatewayBuilder {
     store: StoreConfig,
     outbound_buffer: usize,
     publish: PublishOptions,
+    auth: SubscriberAuthMode,
+    token_max_ttl_secs: u64,
 }
 
 impl Default for GatewayBuilder {
@@ -136,6 +154,8 @@ impl Default for GatewayBuilder {
             store: StoreConfig::Memory,
             outbound_buffer: DEFAULT_OUTBOUND_BUFFER,
             publish: PublishOptions::default(),
+            auth: SubscriberAuthMode::None,
+            token_max_ttl_secs: DEFAULT_TOKEN_MAX_TTL_SECS,
         }
     }
 }
@@ -177,6 +197,18 @@ impl GatewayBuilder {
         self
     }
 
+    /// Who may listen (default: anyone).
+    pub fn subscriber_auth(mut self, auth: SubscriberAuthMode) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// The longest lifetime `POST /tokens` grants (default one day).
+    pub fn token_max_ttl_secs(mut self, secs: u64) -> Self {
+        self.token_max_ttl_secs = secs.max(1);
+        self
+    }
+
     /// Listens on `addr` (`127.0.0.1:0` picks a free port), opens the store
     /// and serves until [`RunningGateway::shutdown`].
     pub async fn bind(self, addr: &str) -> Result<RunningGateway, GatewayError> {
@@ -197,6 +229,27 @@ impl GatewayBuilder {
         let domain = local.to_string();
         let stage_url = format!("http://{domain}/{}", self.stage);
         let notifier = ApiGatewayNotifier::from_conf(&local_sdk_config().await, &stage_url);
+        // As Terraform sets them: the audience is the WebSocket stage URL,
+        // the issuer the HTTP API stage URL.
+        let (auth, tokens) = match self.auth {
+            SubscriberAuthMode::None => (SubscriberAuth::None, None),
+            SubscriberAuthMode::Token => {
+                let signer = LocalSigner::generate()?;
+                let verifier = Verifier::new(
+                    vec![signer.public_key().clone()],
+                    format!("ws://{domain}/{}", self.stage),
+                    stage_url.clone(),
+                );
+                let minter = Minter {
+                    key: signer.public_key().clone(),
+                    audience: verifier.audience().to_owned(),
+                    issuer: verifier.issuer().to_owned(),
+                    max_ttl_secs: self.token_max_ttl_secs,
+                };
+                let tokens = Tokens::new(signer, minter, &verifier);
+                (SubscriberAuth::Token(verifier), Some(tokens))
+            }
+        };
         let (shutdown, _) = watch::channel(false);
         let (live, _) = watch::channel(0usize);
         let (events, _) = broadcast::channel(1024);
@@ -206,10 +259,15 @@ impl GatewayBuilder {
             idle_timeout: self.idle_timeout,
             max_lifetime: self.max_lifetime,
             outbound_buffer: self.outbound_buffer,
+            rx: rx::Deps {
+                store: store.clone(),
+                auth,
+            },
             http: Deps {
                 store: store.clone(),
                 notifier,
                 publish: self.publish,
+                tokens,
             },
             store,
             registry: Registry::default(),
@@ -285,6 +343,37 @@ impl RunningGateway {
     /// The store both handlers use.
     pub fn store(&self) -> &Store {
         &self.shared.store
+    }
+
+    /// Who may listen.
+    pub fn subscriber_auth(&self) -> SubscriberAuthMode {
+        match self.shared.http.tokens {
+            Some(_) => SubscriberAuthMode::Token,
+            None => SubscriberAuthMode::None,
+        }
+    }
+
+    /// A token for `channels`, valid for `ttl_secs`, minted as `POST /tokens`
+    /// mints it; `None` when subscriber tokens are off.
+    pub async fn mint(&self, channels: &[&str], ttl_secs: u64) -> Option<Result<Minted, String>> {
+        let tokens = self.shared.http.tokens.as_ref()?;
+        let request = MintRequest {
+            channels: channels.iter().map(|c| (*c).to_owned()).collect(),
+            ttl_seconds: Some(ttl_secs),
+            subject: None,
+        };
+        let minted = match request.validate(tokens.minter.max_ttl_secs) {
+            Ok(valid) => mint(
+                &tokens.signer,
+                &tokens.minter,
+                valid,
+                channels::now_millis() / 1000,
+            )
+            .await
+            .map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        Some(minted)
     }
 
     /// What the gateway does from now on.

@@ -1,7 +1,7 @@
 //! `local-gateway`: the whole service on 127.0.0.1 (`make local`).
 //!
-//! Prints the two lines `terraform apply` prints, then the management
-//! endpoint, on stdout; logs every routed event on stderr. Ctrl-C (or
+//! Prints the lines `terraform apply` prints (`wscat`, `curl`, and with
+//! `--auth token` a `token` line), then the management endpoint, on stdout; logs every routed event on stderr. Ctrl-C (or
 //! SIGTERM) closes every connection with 1001 and runs its `$disconnect`.
 
 use std::io::Write as _;
@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use local_gateway::{Gateway, StoreConfig, DEFAULT_PORT, DEFAULT_STAGE, DEFAULT_TABLE};
+use local_gateway::{
+    Gateway, StoreConfig, SubscriberAuthMode, DEFAULT_PORT, DEFAULT_STAGE, DEFAULT_TABLE,
+};
 use tracing::{error, info};
 
 /// Plays API Gateway (WebSocket API, HTTP API and @connections) on
@@ -36,6 +38,13 @@ struct Args {
     /// Close every connection this long after it opened (API Gateway: 7200).
     #[arg(long, default_value_t = 7200, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     max_lifetime_secs: u64,
+    /// Who may listen: `none` (anyone), or `token` (a subscriber token on
+    /// $connect, signed with a key generated at start).
+    #[arg(long, env = "SUBSCRIBER_AUTH", default_value = "none", value_parser = ["none", "token"], ignore_case = true)]
+    auth: String,
+    /// With --auth token: the longest lifetime POST /tokens grants.
+    #[arg(long, default_value_t = 86_400, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    token_max_ttl_secs: u64,
 }
 
 #[tokio::main]
@@ -50,8 +59,15 @@ async fn main() -> ExitCode {
         },
         None => StoreConfig::Memory,
     };
+    let auth = if args.auth.eq_ignore_ascii_case("token") {
+        SubscriberAuthMode::Token
+    } else {
+        SubscriberAuthMode::None
+    };
     let started = Gateway::builder()
         .stage(args.stage)
+        .subscriber_auth(auth)
+        .token_max_ttl_secs(args.token_max_ttl_secs)
         .idle_timeout(Duration::from_secs(args.idle_timeout_secs))
         .max_lifetime(Duration::from_secs(args.max_lifetime_secs))
         .store(store)
@@ -64,18 +80,39 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "wscat = \"wscat --connect {}\"", gateway.ws_url());
-    let _ = writeln!(
-        stdout,
+    // The lines `terraform apply` prints; with tokens on, the wscat line
+    // carries a fresh token for `default` (valid for an hour).
+    let mut lines = Vec::new();
+    match gateway.mint(&["default"], 3600).await {
+        None => lines.push(format!("wscat = \"wscat --connect {}\"", gateway.ws_url())),
+        Some(Ok(minted)) => lines.push(format!(
+            "wscat = \"wscat --connect '{}?channel=default&token={}'\"",
+            gateway.ws_url(),
+            minted.token
+        )),
+        Some(Err(err)) => {
+            error!(error = %err, "cannot mint the demo token");
+            return ExitCode::FAILURE;
+        }
+    }
+    lines.push(format!(
         "curl = \"curl -XPOST -d'message' {}/\"",
         gateway.http_url()
-    );
-    let _ = writeln!(
-        stdout,
+    ));
+    if auth == SubscriberAuthMode::Token {
+        lines.push(format!(
+            "token = \"curl -XPOST -d'{{\\\"channels\\\":[\\\"default\\\"]}}' {}/tokens\"",
+            gateway.http_url()
+        ));
+    }
+    lines.push(format!(
         "management_endpoint = \"{}\"",
         gateway.management_endpoint()
-    );
+    ));
+    let mut stdout = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(stdout, "{line}");
+    }
     let _ = stdout.flush();
     drop(stdout);
     info!(addr = %gateway.addr(), stage = gateway.stage(), "serving; Ctrl-C stops");

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use channels::token::LocalSigner;
 use channels_aws::apigw::ApiGatewayNotifier;
 use http_lambda::Deps;
 use tokio::sync::{broadcast, watch};
@@ -34,7 +35,10 @@ pub(crate) struct Shared {
     pub(crate) max_lifetime: Duration,
     pub(crate) outbound_buffer: usize,
     pub(crate) store: Store,
-    pub(crate) http: Deps<Store, ApiGatewayNotifier>,
+    /// What the rx handler gets: the store and who may listen.
+    pub(crate) rx: rx::Deps<Store>,
+    /// What the http handler gets; its signer is a key made at start.
+    pub(crate) http: Deps<Store, ApiGatewayNotifier, LocalSigner>,
     pub(crate) registry: Registry,
     pub(crate) events: broadcast::Sender<GatewayEvent>,
     /// `true` once shutdown began.

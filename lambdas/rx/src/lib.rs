@@ -2,7 +2,12 @@
 //!
 //! - `$connect` stores the connection under the channel named by the
 //!   `channel` query parameter (`default` when absent). A bad name answers
-//!   400, which refuses the handshake.
+//!   400, which refuses the handshake. With subscriber tokens on
+//!   ([`SubscriberAuth::Token`]), the connection also needs a token granting
+//!   that channel, as `?token=JWT` or `Authorization: Bearer JWT`: 401
+//!   `{"message":"Unauthorized"}` without a valid one, 403
+//!   `{"message":"Forbidden"}` when it does not grant the channel; the
+//!   reason goes to the log (never the token), and nothing is stored.
 //! - `$disconnect` removes the connection (an unknown one is fine).
 //! - `$default` echoes the message to its sender as the route response: no
 //!   extra API call, and rx needs no permission on `@connections`.
@@ -13,15 +18,23 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
+pub use channels::config::SubscriberAuth;
 use channels::{ChannelName, Connection, ConnectionStore};
 use lambda_runtime::LambdaEvent;
 use tracing::{error, info, warn, Instrument};
+
+/// What the handler needs, built once per execution environment.
+#[derive(Debug)]
+pub struct Deps<S> {
+    pub store: S,
+    pub auth: SubscriberAuth,
+}
 
 /// Handles one WebSocket event. Always answers; the status tells API Gateway
 /// (and, on `$connect`, the client) what happened.
 pub async fn handle<S: ConnectionStore>(
     event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
-    store: &S,
+    deps: &Deps<S>,
 ) -> ApiGatewayProxyResponse {
     let LambdaEvent {
         payload: request,
@@ -36,8 +49,9 @@ pub async fn handle<S: ConnectionStore>(
         route = %route,
         connection_id = %connection_id,
         channel = tracing::field::Empty,
+        subject = tracing::field::Empty,
     );
-    route_event(request, route, connection_id, store)
+    route_event(request, route, connection_id, deps)
         .instrument(span)
         .await
 }
@@ -46,15 +60,15 @@ async fn route_event<S: ConnectionStore>(
     request: ApiGatewayWebsocketProxyRequest,
     route: String,
     connection_id: String,
-    store: &S,
+    deps: &Deps<S>,
 ) -> ApiGatewayProxyResponse {
     if connection_id.is_empty() {
         warn!("event without requestContext.connectionId");
         return respond(400, "missing connection id");
     }
     match route.as_str() {
-        "$connect" => connect(&request, connection_id, store).await,
-        "$disconnect" => disconnect(&request, &connection_id, store).await,
+        "$connect" => connect(&request, connection_id, deps).await,
+        "$disconnect" => disconnect(&request, &connection_id, &deps.store).await,
         "$default" => echo(request),
         "" => {
             warn!("event without requestContext.routeKey");
@@ -70,7 +84,7 @@ async fn route_event<S: ConnectionStore>(
 async fn connect<S: ConnectionStore>(
     request: &ApiGatewayWebsocketProxyRequest,
     connection_id: String,
-    store: &S,
+    deps: &Deps<S>,
 ) -> ApiGatewayProxyResponse {
     let channel =
         match ChannelName::parse_or_default(request.query_string_parameters.first("channel")) {
@@ -81,6 +95,21 @@ async fn connect<S: ConnectionStore>(
             }
         };
     tracing::Span::current().record("channel", channel.as_str());
+    if let SubscriberAuth::Token(verifier) = &deps.auth {
+        let now = channels::now_millis() / 1000;
+        match verifier.authorize(token(request), &channel, now) {
+            Ok(claims) => {
+                if let Some(subject) = &claims.sub {
+                    tracing::Span::current().record("subject", subject.as_str());
+                }
+            }
+            Err(err) => {
+                // The reason, never the token.
+                info!(reason = %err, status = err.status(), "connection refused: subscriber token");
+                return respond(i64::from(err.status()), err.category());
+            }
+        }
+    }
     let ctx = &request.request_context;
     let connected_at = if ctx.connected_at > 0 {
         ctx.connected_at
@@ -88,7 +117,7 @@ async fn connect<S: ConnectionStore>(
         channels::now_millis()
     };
     let connection = Connection::new(connection_id, channel, connected_at);
-    match store.put(&connection).await {
+    match deps.store.put(&connection).await {
         Ok(()) => {
             info!("connected");
             response(200, None, false)
@@ -121,6 +150,23 @@ async fn disconnect<S: ConnectionStore>(
             respond(500, "internal error")
         }
     }
+}
+
+/// The subscriber token: `?token=`, else `Authorization: Bearer …`.
+fn token(request: &ApiGatewayWebsocketProxyRequest) -> Option<&str> {
+    if let Some(token) = request.query_string_parameters.first("token") {
+        return Some(token);
+    }
+    let value = request
+        .headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// The message goes back verbatim as the route response.

@@ -6,10 +6,13 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     let config = channels_aws::runtime::start(RxConfig::from_env)?;
     let sdk = aws_config::load_from_env().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table);
-    let store = &store;
+    let deps = rx::Deps {
+        store: DynamoStore::from_conf(&sdk, config.table),
+        auth: config.auth,
+    };
+    let deps = &deps;
     run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(rx::handle(event, store).await)
+        Ok::<_, Error>(rx::handle(event, deps).await)
     }))
     .await
 }

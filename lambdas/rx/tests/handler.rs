@@ -22,6 +22,14 @@ fn event(request: ApiGatewayWebsocketProxyRequest) -> LambdaEvent<ApiGatewayWebs
     LambdaEvent::new(request, context)
 }
 
+/// The handler's dependencies with subscriber tokens off (the open mode).
+fn open<S>(store: S) -> rx::Deps<S> {
+    rx::Deps {
+        store,
+        auth: rx::SubscriberAuth::None,
+    }
+}
+
 fn body_text(response: &ApiGatewayProxyResponse) -> &str {
     match &response.body {
         Some(Body::Text(text)) => text,
@@ -38,10 +46,11 @@ fn message_of(response: &ApiGatewayProxyResponse) -> String {
 #[tokio::test]
 async fn connect_stores_the_connection_under_its_channel() {
     // GIVEN a $connect with ?channel=lobby
-    let store = MemoryStore::new();
+    let deps = open(MemoryStore::new());
+    let store = &deps.store;
 
     // WHEN rx handles it
-    let response = rx::handle(event(fixture("connect.json")), &store).await;
+    let response = rx::handle(event(fixture("connect.json")), &deps).await;
 
     // THEN the handshake is accepted and the connection is stored with the
     // event's connectedAt and an expiry 2 h 10 min later
@@ -55,14 +64,15 @@ async fn connect_stores_the_connection_under_its_channel() {
     assert_eq!(store.count(&lobby).await.ok(), Some(0));
     let mut now = fixture("connect.json");
     now.request_context.connected_at = channels::now_millis();
-    assert_eq!(rx::handle(event(now), &store).await.status_code, 200);
+    assert_eq!(rx::handle(event(now), &deps).await.status_code, 200);
     assert_eq!(store.count(&lobby).await.ok(), Some(1));
 }
 
 #[tokio::test]
 async fn connect_without_a_channel_joins_the_default_channel() {
-    let store = MemoryStore::new();
-    let response = rx::handle(event(fixture("connect_no_channel.json")), &store).await;
+    let deps = open(MemoryStore::new());
+    let store = &deps.store;
+    let response = rx::handle(event(fixture("connect_no_channel.json")), &deps).await;
     assert_eq!(response.status_code, 200);
     assert_eq!(
         store.get("TWegAcC4EowDDnA=").map(|c| c.channel.to_string()),
@@ -72,8 +82,9 @@ async fn connect_without_a_channel_joins_the_default_channel() {
 
 #[tokio::test]
 async fn connect_with_a_bad_channel_is_refused_with_400() {
-    let store = MemoryStore::new();
-    let response = rx::handle(event(fixture("connect_bad_channel.json")), &store).await;
+    let deps = open(MemoryStore::new());
+    let store = &deps.store;
+    let response = rx::handle(event(fixture("connect_bad_channel.json")), &deps).await;
     assert_eq!(response.status_code, 400);
     assert!(
         message_of(&response).contains("allowed are A-Z a-z 0-9 _ - . :"),
@@ -85,11 +96,12 @@ async fn connect_with_a_bad_channel_is_refused_with_400() {
 
 #[tokio::test]
 async fn connect_with_a_too_long_channel_is_refused_with_400() {
-    let store = MemoryStore::new();
+    let deps = open(MemoryStore::new());
+    let store = &deps.store;
     let mut request = fixture("connect.json");
     request.query_string_parameters =
         std::collections::HashMap::from([("channel".to_owned(), "x".repeat(129))]).into();
-    let response = rx::handle(event(request), &store).await;
+    let response = rx::handle(event(request), &deps).await;
     assert_eq!(response.status_code, 400);
     assert!(message_of(&response).contains("128"));
     assert!(store.is_empty());
@@ -98,17 +110,18 @@ async fn connect_with_a_too_long_channel_is_refused_with_400() {
 #[tokio::test]
 async fn disconnect_removes_the_connection_and_repeating_it_is_fine() {
     // GIVEN a connected client
-    let store = MemoryStore::new();
+    let deps = open(MemoryStore::new());
+    let store = &deps.store;
     assert_eq!(
-        rx::handle(event(fixture("connect.json")), &store)
+        rx::handle(event(fixture("connect.json")), &deps)
             .await
             .status_code,
         200
     );
 
     // WHEN its $disconnect arrives, twice
-    let first = rx::handle(event(fixture("disconnect.json")), &store).await;
-    let second = rx::handle(event(fixture("disconnect.json")), &store).await;
+    let first = rx::handle(event(fixture("disconnect.json")), &deps).await;
+    let second = rx::handle(event(fixture("disconnect.json")), &deps).await;
 
     // THEN it is gone and both succeed
     assert_eq!((first.status_code, second.status_code), (200, 200));
@@ -117,8 +130,9 @@ async fn disconnect_removes_the_connection_and_repeating_it_is_fine() {
 
 #[tokio::test]
 async fn a_message_comes_back_verbatim_as_the_route_response() {
-    let store = MemoryStore::new();
-    let response = rx::handle(event(fixture("message.json")), &store).await;
+    let deps = open(MemoryStore::new());
+    let store = &deps.store;
+    let response = rx::handle(event(fixture("message.json")), &deps).await;
     assert_eq!(response.status_code, 200);
     assert_eq!(body_text(&response), "{\"hello\": \"wörld\"} 🦀");
     assert!(!response.is_base64_encoded);
@@ -132,7 +146,7 @@ async fn a_binary_message_comes_back_still_base64_flagged() {
     let mut request = fixture("message.json");
     request.body = Some("AAEC/w==".into());
     request.is_base64_encoded = true;
-    let response = rx::handle(event(request), &MemoryStore::new()).await;
+    let response = rx::handle(event(request), &open(MemoryStore::new())).await;
     assert_eq!(
         (
             response.status_code,
@@ -147,18 +161,19 @@ async fn a_binary_message_comes_back_still_base64_flagged() {
 async fn an_empty_message_gets_an_empty_route_response() {
     let mut request = fixture("message.json");
     request.body = None;
-    let response = rx::handle(event(request), &MemoryStore::new()).await;
+    let response = rx::handle(event(request), &open(MemoryStore::new())).await;
     assert_eq!(response.status_code, 200);
     assert_eq!(response.body, None);
 }
 
 #[tokio::test]
 async fn malformed_events_get_400_not_a_panic() {
-    let store = MemoryStore::new();
+    let deps = open(MemoryStore::new());
+    let store = &deps.store;
 
     let mut unknown_route = fixture("message.json");
     unknown_route.request_context.route_key = Some("sendmessage".into());
-    let response = rx::handle(event(unknown_route), &store).await;
+    let response = rx::handle(event(unknown_route), &deps).await;
     assert_eq!(
         (response.status_code, message_of(&response).as_str()),
         (400, "unsupported route")
@@ -166,11 +181,11 @@ async fn malformed_events_get_400_not_a_panic() {
 
     let mut no_route = fixture("message.json");
     no_route.request_context.route_key = None;
-    assert_eq!(rx::handle(event(no_route), &store).await.status_code, 400);
+    assert_eq!(rx::handle(event(no_route), &deps).await.status_code, 400);
 
     let mut no_id = fixture("connect.json");
     no_id.request_context.connection_id = None;
-    let response = rx::handle(event(no_id), &store).await;
+    let response = rx::handle(event(no_id), &deps).await;
     assert_eq!(
         (response.status_code, message_of(&response).as_str()),
         (400, "missing connection id")
@@ -181,13 +196,13 @@ async fn malformed_events_get_400_not_a_panic() {
     let empty: ApiGatewayWebsocketProxyRequest = serde_json::from_str(r#"{"requestContext":{"connectedAt":0,"requestTimeEpoch":0,"identity":{},"authorizer":null}}"#)
         .or_else(|_| serde_json::from_str(r#"{"requestContext":{"connectedAt":0,"requestTimeEpoch":0,"identity":{}}}"#))
         .expect("minimal event");
-    assert_eq!(rx::handle(event(empty), &store).await.status_code, 400);
+    assert_eq!(rx::handle(event(empty), &deps).await.status_code, 400);
 }
 
 #[tokio::test]
 async fn a_store_failure_is_a_500_without_details() {
     for name in ["connect.json", "disconnect.json"] {
-        let response = rx::handle(event(fixture(name)), &FailingStore).await;
+        let response = rx::handle(event(fixture(name)), &open(FailingStore)).await;
         assert_eq!(response.status_code, 500, "{name}");
         assert_eq!(message_of(&response), "internal error", "{name}");
         assert!(

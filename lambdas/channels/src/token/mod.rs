@@ -351,8 +351,10 @@ impl TokenSigner for LocalSigner {
     }
 }
 
-/// What `POST /tokens` takes: `{"channels":[…],"ttlSeconds":N,"subject":"…"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+/// What `POST /tokens` takes: JSON `{"channels":[…],"ttlSeconds":N,"subject":"…"}`,
+/// or the same fields form-encoded (`channels=lobby,room-1&ttlSeconds=900`),
+/// which is what `curl -d` sends.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MintRequest {
     pub channels: Vec<String>,
@@ -373,8 +375,8 @@ pub struct ValidMint {
 /// Why a mint request was refused (400); the message is for the client.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MintError {
-    #[error("the body must be JSON like {{\"channels\":[\"lobby\"],\"ttlSeconds\":900,\"subject\":\"user-42\"}}: {0}")]
-    Json(String),
+    #[error("the body must be JSON like {{\"channels\":[\"lobby\"],\"ttlSeconds\":900,\"subject\":\"user-42\"}} or a form like channels=lobby,room-1&ttlSeconds=900: {0}")]
+    Body(String),
     #[error("channels must name 1 to 16 channels; it names {0}")]
     ChannelCount(usize),
     #[error("channels[{index}]: {error}")]
@@ -387,11 +389,47 @@ pub enum MintError {
 
 impl MintRequest {
     /// Parses and validates a request body against the deployment's maximum
-    /// lifetime. Repeated channel names are kept once.
+    /// lifetime: JSON when it starts with `{`, a form otherwise. Repeated
+    /// channel names are kept once.
     pub fn parse(body: &[u8], max_ttl_secs: u64) -> Result<ValidMint, MintError> {
-        let request: Self =
-            serde_json::from_slice(body).map_err(|e| MintError::Json(e.to_string()))?;
+        let request = if body.trim_ascii_start().starts_with(b"{") {
+            serde_json::from_slice(body).map_err(|e| MintError::Body(e.to_string()))?
+        } else {
+            Self::from_form(body)?
+        };
         request.validate(max_ttl_secs)
+    }
+
+    /// `channels` (comma-separated, or repeated), `ttlSeconds`, `subject`.
+    fn from_form(body: &[u8]) -> Result<Self, MintError> {
+        let mut request = Self::default();
+        let mut named_channels = false;
+        for (name, value) in form_urlencoded::parse(body) {
+            match name.as_ref() {
+                "channels" => {
+                    named_channels = true;
+                    request
+                        .channels
+                        .extend(value.split(',').map(str::trim).map(str::to_owned));
+                }
+                "ttlSeconds" => {
+                    let ttl = value.trim().parse().map_err(|_| {
+                        MintError::Body(format!("ttlSeconds {value:?} is not a whole number"))
+                    })?;
+                    request.ttl_seconds = Some(ttl);
+                }
+                "subject" => request.subject = Some(value.into_owned()),
+                other => {
+                    return Err(MintError::Body(format!(
+                        "unknown field {other:?}, expected one of channels, ttlSeconds, subject"
+                    )))
+                }
+            }
+        }
+        if !named_channels {
+            return Err(MintError::Body("missing field `channels`".to_owned()));
+        }
+        Ok(request)
     }
 
     pub fn validate(self, max_ttl_secs: u64) -> Result<ValidMint, MintError> {

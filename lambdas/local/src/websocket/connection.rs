@@ -115,7 +115,7 @@ pub(super) async fn invoke(
     let request_id = event.request_context.request_id.clone().unwrap_or_default();
     rx::handle(
         LambdaEvent::new(event, lambda_context(&request_id)),
-        &shared.store,
+        &shared.rx,
     )
     .await
 }
