@@ -29,7 +29,7 @@ impl ApiGatewayNotifier {
     /// The SDK's own retries are off: the fan-out retries throttled and
     /// failing posts itself, with jittered backoff, and counts each try;
     /// both layers retrying would multiply the calls made under throttling.
-    pub fn from_conf(sdk: &aws_config::SdkConfig, endpoint: &str) -> Self {
+    pub fn from_conf(sdk: &aws_types::SdkConfig, endpoint: &str) -> Self {
         let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
             .endpoint_url(endpoint)
             .retry_config(RetryConfig::disabled())

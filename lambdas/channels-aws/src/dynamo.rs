@@ -42,9 +42,14 @@ impl DynamoStore {
         }
     }
 
-    /// A client for `table`, configured from `sdk`.
-    pub fn from_conf(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        Self::new(Client::new(sdk), table)
+    /// A client for `table`, configured from `sdk` (and
+    /// `AWS_ENDPOINT_URL_DYNAMODB`, as the SDKs honour it).
+    pub fn from_conf(sdk: &aws_types::SdkConfig, table: impl Into<String>) -> Self {
+        let mut config = aws_sdk_dynamodb::config::Builder::from(sdk);
+        if let Some(url) = crate::sdk::service_endpoint("DYNAMODB") {
+            config = config.endpoint_url(url);
+        }
+        Self::new(Client::from_conf(config.build()), table)
     }
 
     /// Caps how many items one `Query` page examines (DynamoDB's own cap is

@@ -23,9 +23,14 @@ impl KmsSigner {
         }
     }
 
-    /// A client for the key `key_id`, configured from `sdk`.
-    pub fn from_conf(sdk: &aws_config::SdkConfig, key_id: impl Into<String>) -> Self {
-        Self::new(Client::new(sdk), key_id)
+    /// A client for the key `key_id`, configured from `sdk` (and
+    /// `AWS_ENDPOINT_URL_KMS`, as the SDKs honour it).
+    pub fn from_conf(sdk: &aws_types::SdkConfig, key_id: impl Into<String>) -> Self {
+        let mut config = aws_sdk_kms::config::Builder::from(sdk);
+        if let Some(url) = crate::sdk::service_endpoint("KMS") {
+            config = config.endpoint_url(url);
+        }
+        Self::new(Client::from_conf(config.build()), key_id)
     }
 
     /// The key's public half, from `GetPublicKey` (for tools and tests: the

@@ -7,6 +7,7 @@
 //! | [`apigw`]   | `apigw`    | `ConnectionNotifier` on the API Gateway Management API          |
 //! | [`kms`]     | `kms`      | `TokenSigner` on an asymmetric KMS key (`ECC_NIST_P256`)       |
 //! | [`runtime`] | always     | logging as Lambda expects, configuration read at init          |
+//! | [`sdk`]     | always     | the SDK configuration from Lambda's variables, one HTTPS client |
 //!
 //! Dependencies point one way: this crate depends on `channels`, never the
 //! reverse. Each adapter is behind its own feature so that a binary links only
@@ -21,5 +22,6 @@ pub mod dynamo;
 pub mod kms;
 pub mod runtime;
 pub mod schema;
+pub mod sdk;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -35,6 +35,17 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// Reads more configuration once logging is up (the SDK's, say); fails the
+/// init phase the same way [`start`] does.
+pub fn init<C>(
+    from_env: impl FnOnce() -> Result<C, ConfigError>,
+) -> Result<C, lambda_runtime::Error> {
+    from_env().map_err(|err| {
+        tracing::error!(error = %err, "invalid configuration");
+        lambda_runtime::Error::from(err.to_string())
+    })
+}
+
 /// Logging, then the configuration `from_env` reads. A bad configuration
 /// fails the init phase with a message naming the variable, logged and
 /// returned as text (never as a `Debug` form).
@@ -42,8 +53,5 @@ pub fn start<C>(
     from_env: impl FnOnce() -> Result<C, ConfigError>,
 ) -> Result<C, lambda_runtime::Error> {
     init_logging();
-    from_env().map_err(|err| {
-        tracing::error!(error = %err, "invalid configuration");
-        lambda_runtime::Error::from(err.to_string())
-    })
+    init(from_env)
 }

@@ -103,8 +103,9 @@ pub fn kms_client(endpoint: &str) -> aws_sdk_kms::Client {
 
 /// SDK configuration for servers on 127.0.0.1: region us-east-1 and dummy
 /// static credentials (requests are signed; nothing checks the signature).
-pub fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
+pub fn sdk_config() -> aws_types::SdkConfig {
+    aws_types::SdkConfig::builder()
+        .http_client(crate::sdk::https_client())
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(

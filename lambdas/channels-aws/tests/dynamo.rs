@@ -1,6 +1,6 @@
 //! The DynamoDB adapter against moto_server on 127.0.0.1, with the table
 //! layout Terraform declares (`channels_aws::schema`, checked against
-//! terraform/dynamodb.tf by the http crate's terraform_contract test).
+//! terraform/dynamodb.tf by the contract-tests crate's terraform_contract test).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 

@@ -312,6 +312,8 @@ fn base_env(addr: SocketAddr) -> Vec<(String, String)> {
         ("LAMBDA_TASK_ROOT", "/var/task".to_owned()),
         ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
         ("AWS_ENDPOINT_URL_DYNAMODB", format!("http://{addr}")),
+        // Any other call lands here too (and is answered 400), never on AWS.
+        ("AWS_ENDPOINT_URL", format!("http://{addr}")),
         ("PATH", "/usr/local/bin:/usr/bin:/bin".to_owned()),
         ("TZ", ":UTC".to_owned()),
     ]

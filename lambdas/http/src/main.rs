@@ -8,7 +8,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let config = channels_aws::runtime::start(HttpConfig::from_env)?;
-    let sdk = aws_config::load_from_env().await;
+    let sdk = channels_aws::runtime::init(channels_aws::sdk::from_env)?;
     let deps = Deps {
         store: DynamoStore::from_conf(&sdk, config.table),
         notifier: ApiGatewayNotifier::from_conf(&sdk, &config.management_endpoint),

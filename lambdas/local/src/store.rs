@@ -128,7 +128,11 @@ fn dynamo_credentials() -> Option<Credentials> {
 }
 
 async fn sdk_config(region: Region, credentials: Option<Credentials>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
+    // The same HTTPS client the Lambda functions use (plain HTTP for local
+    // endpoints).
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .http_client(channels_aws::sdk::https_client());
     if let Some(credentials) = credentials {
         loader = loader.credentials_provider(credentials);
     }

@@ -5,7 +5,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let config = channels_aws::runtime::start(RxConfig::from_env)?;
-    let sdk = aws_config::load_from_env().await;
+    let sdk = channels_aws::runtime::init(channels_aws::sdk::from_env)?;
     let deps = rx::Deps {
         store: DynamoStore::from_conf(&sdk, config.table),
         auth: config.auth,
