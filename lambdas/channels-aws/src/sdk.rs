@@ -22,13 +22,13 @@
 
 use std::sync::OnceLock;
 
-use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
-use aws_types::region::Region;
-use aws_types::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_types::region::Region;
+use aws_types::SdkConfig;
 use channels::config::ConfigError;
 
 /// The Amazon Trust Services roots (Amazon Root CA 1–4 and the Starfield
@@ -157,12 +157,23 @@ mod tests {
     #[test]
     fn a_missing_region_or_key_is_named() {
         for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-            let pairs: Vec<(&str, &str)> = LAMBDA.iter().copied().filter(|(k, _)| *k != missing).collect();
+            let pairs: Vec<(&str, &str)> = LAMBDA
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
             let err = from_lookup(env(&pairs)).unwrap_err();
             assert_eq!(err, ConfigError::Missing(missing));
         }
-        let pairs: Vec<(&str, &str)> = LAMBDA.iter().copied().filter(|(k, _)| *k != "AWS_SESSION_TOKEN").collect();
-        assert!(from_lookup(env(&pairs)).is_ok(), "long-term keys have no session token");
+        let pairs: Vec<(&str, &str)> = LAMBDA
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "AWS_SESSION_TOKEN")
+            .collect();
+        assert!(
+            from_lookup(env(&pairs)).is_ok(),
+            "long-term keys have no session token"
+        );
     }
 
     #[test]
@@ -171,9 +182,18 @@ mod tests {
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
             ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:2"),
         ]);
-        assert_eq!(endpoint_url(&lookup, Some("DYNAMODB")).as_deref(), Some("http://127.0.0.1:2"));
-        assert_eq!(endpoint_url(&lookup, Some("KMS")).as_deref(), Some("http://127.0.0.1:1"));
-        assert_eq!(endpoint_url(&lookup, None).as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(
+            endpoint_url(&lookup, Some("DYNAMODB")).as_deref(),
+            Some("http://127.0.0.1:2")
+        );
+        assert_eq!(
+            endpoint_url(&lookup, Some("KMS")).as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+        assert_eq!(
+            endpoint_url(&lookup, None).as_deref(),
+            Some("http://127.0.0.1:1")
+        );
         let ignored = env(&[
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
             ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
@@ -183,13 +203,18 @@ mod tests {
 
     #[test]
     fn the_trust_store_is_the_five_amazon_roots() {
-        let blocks = AMAZON_ROOTS_PEM.matches("-----BEGIN CERTIFICATE-----").count();
+        let blocks = AMAZON_ROOTS_PEM
+            .matches("-----BEGIN CERTIFICATE-----")
+            .count();
         assert_eq!(blocks, 5);
         // Each block decodes to a certificate (DER SEQUENCE) whose SHA-256
         // is one of the published fingerprints in the file's header.
         use base64::Engine as _;
         let mut seen = 0;
-        for block in AMAZON_ROOTS_PEM.split("-----BEGIN CERTIFICATE-----").skip(1) {
+        for block in AMAZON_ROOTS_PEM
+            .split("-----BEGIN CERTIFICATE-----")
+            .skip(1)
+        {
             let body: String = block
                 .split("-----END CERTIFICATE-----")
                 .next()
@@ -197,14 +222,19 @@ mod tests {
                 .chars()
                 .filter(|c| !c.is_whitespace())
                 .collect();
-            let der = base64::engine::general_purpose::STANDARD.decode(body).expect("base64");
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .expect("base64");
             assert_eq!(der[0], 0x30, "a DER SEQUENCE");
             let fingerprint: Vec<String> = ring::digest::digest(&ring::digest::SHA256, &der)
                 .as_ref()
                 .iter()
                 .map(|b| format!("{b:02X}"))
                 .collect();
-            assert!(AMAZON_ROOTS_PEM.contains(&fingerprint.join(":")), "unlisted certificate");
+            assert!(
+                AMAZON_ROOTS_PEM.contains(&fingerprint.join(":")),
+                "unlisted certificate"
+            );
             seen += 1;
         }
         assert_eq!(seen, 5);
