@@ -1,19 +1,26 @@
-# HTTP API: publish and count, all served by the http function. The route keys
-# are http_lambda::ROUTES plus $default (so unknown paths and methods get the
-# handler's JSON 404/405), checked by lambdas/http/tests/terraform_contract.rs.
+# HTTP API: publish, count, mint subscriber tokens and publish their
+# verification keys, all served by the http function. The route keys are
+# http_lambda::ROUTES plus $default (so unknown paths and methods get the
+# handler's JSON 404/405), each with its authorization: NONE exactly for
+# http_lambda::OPEN_ROUTES (the JWKS, which verifiers fetch anonymously), the
+# publish authorization (AWS_IAM by default) for every other route, $default
+# included. Both checked by lambdas/contract/tests/terraform_contract.rs.
 
 locals {
-  http_routes = [
-    "POST /",
-    "POST /channels/{channel}",
-    "GET /channels/{channel}",
-    "$default",
-  ]
+  # Route key => authorization_type.
+  http_routes = {
+    "POST /"                     = var.publish_authorization
+    "POST /channels/{channel}"   = var.publish_authorization
+    "GET /channels/{channel}"    = var.publish_authorization
+    "POST /tokens"               = var.publish_authorization
+    "GET /.well-known/jwks.json" = "NONE"
+    "$default"                   = var.publish_authorization
+  }
 }
 
 resource "aws_apigatewayv2_api" "http" {
   name          = "${var.name}-http"
-  description   = "Publish to a channel (POST / and POST /channels/{channel}) and count it (GET /channels/{channel})"
+  description   = "Publish to a channel (POST / and POST /channels/{channel}), count it (GET /channels/{channel}), mint subscriber tokens (POST /tokens) and serve their verification keys (GET /.well-known/jwks.json)"
   protocol_type = "HTTP"
 }
 
@@ -27,13 +34,15 @@ resource "aws_apigatewayv2_integration" "http" {
 }
 
 resource "aws_apigatewayv2_route" "http" {
-  for_each = toset(local.http_routes)
+  #checkov:skip=CKV_AWS_309:Only GET /.well-known/jwks.json is NONE, by design: it serves the public keys that verify subscriber tokens, to anyone (RFC 7517); every other route takes var.publish_authorization (AWS_IAM by default), route by route, as lambdas/contract/tests/terraform_contract.rs checks against http_lambda::OPEN_ROUTES.
+  for_each = local.http_routes
 
   api_id    = aws_apigatewayv2_api.http.id
   route_key = each.key
   target    = "integrations/${aws_apigatewayv2_integration.http.id}"
   # AWS_IAM by default: callers sign with SigV4 and need execute-api:Invoke.
-  authorization_type = var.publish_authorization
+  # NONE for the JWKS: public keys, for anyone who verifies tokens.
+  authorization_type = each.value
 }
 
 resource "aws_cloudwatch_log_group" "http_access" {
@@ -46,7 +55,7 @@ resource "aws_cloudwatch_log_group" "http_access" {
 resource "aws_apigatewayv2_stage" "http" {
   api_id      = aws_apigatewayv2_api.http.id
   name        = var.stage_name
-  description = "HTTP publish stage"
+  description = "HTTP publish and token stage"
   auto_deploy = true
 
   default_route_settings {

@@ -13,7 +13,8 @@ data "aws_iam_policy_document" "lambda_assume" {
 }
 
 # --- rx: $connect PutItem, $disconnect DeleteItem; $default echoes through the
-# route response, so no @connections permission at all.
+# route response, so no @connections permission at all. Subscriber tokens are
+# verified with the public key in TOKEN_PUBLIC_KEYS: no KMS call, no permission.
 resource "aws_iam_role" "rx" {
   name               = "${var.name}-${var.region}-rx"
   description        = "Lambda ${local.rx_function_name}: WebSocket connect/disconnect/echo"
@@ -69,9 +70,15 @@ resource "aws_iam_role_policy" "rx" {
 
 # --- http: Query the channel index, PostToConnection on this stage, and delete
 # the connections API Gateway reports as gone (410).
+#
+# It also signs subscriber tokens (kms:Sign on aws_kms_key.tokens), but that
+# permission is in the key's policy (kms.tf), which names this role directly,
+# and deliberately not here: a key policy that names a principal needs no IAM
+# statement besides it, and keeping kms:Sign out of the account's statement
+# there means no IAM policy, this one included, can hand it to anyone else.
 resource "aws_iam_role" "http" {
   name               = "${var.name}-${var.region}-http"
-  description        = "Lambda ${local.http_function_name}: publish to a channel, count a channel"
+  description        = "Lambda ${local.http_function_name}: publish to a channel, count a channel, mint subscriber tokens"
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 }
 

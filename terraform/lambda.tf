@@ -1,8 +1,15 @@
 # Both functions run the `bootstrap` binary that `make` packs into a zip, on
 # provided.al2023. Their `environment` holds exactly the variables the binaries
 # read (channels::config::RX_ENV / HTTP_ENV, checked by
-# lambdas/http/tests/terraform_contract.rs). Logs are JSON (logging_config): the
-# runtime sets AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL itself.
+# lambdas/contract/tests/terraform_contract.rs). Logs are JSON (logging_config):
+# the runtime sets AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL itself.
+#
+# Subscriber tokens: both functions get the same TOKEN_PUBLIC_KEYS (the KMS
+# signing key's public key, read at deploy time, then earlier keys),
+# TOKEN_AUDIENCE (the WebSocket stage URL: a token opens this deployment only)
+# and TOKEN_ISSUER (the HTTP stage URL, where tokens are minted). With
+# subscriber_auth = "none" the TOKEN_* values are empty strings, which the
+# binaries ignore then; the keys stay, so the set is always RX_ENV / HTTP_ENV.
 
 resource "aws_cloudwatch_log_group" "rx" {
   #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days (default 30): operational logs of a stateless relay; set 365+ where a policy asks for a year.
@@ -24,7 +31,7 @@ resource "aws_lambda_function" "rx" {
   #checkov:skip=CKV_AWS_272:The package is built locally by make and deployed from a file; there is no signing profile in this pipeline.
   #checkov:skip=CKV_AWS_115:var.rx_reserved_concurrency sets it; default -1 because fresh accounts can have a quota of 10, from which nothing can be reserved.
   function_name = local.rx_function_name
-  description   = "WebSocket $connect/$disconnect/$default: store, remove, echo"
+  description   = "WebSocket $connect/$disconnect/$default: check the subscriber token, store, remove, echo"
   role          = aws_iam_role.rx.arn
   runtime       = "provided.al2023"
   handler       = "bootstrap"
@@ -40,7 +47,11 @@ resource "aws_lambda_function" "rx" {
 
   environment {
     variables = {
-      LAMBDA_TABLE = aws_dynamodb_table.connections.name
+      LAMBDA_TABLE      = aws_dynamodb_table.connections.name
+      SUBSCRIBER_AUTH   = var.subscriber_auth
+      TOKEN_PUBLIC_KEYS = local.token_public_keys
+      TOKEN_AUDIENCE    = local.tokens_on ? local.websocket_url : ""
+      TOKEN_ISSUER      = local.tokens_on ? local.http_url : ""
     }
   }
 
@@ -79,7 +90,7 @@ resource "aws_lambda_function" "http" {
   #checkov:skip=CKV_AWS_272:The package is built locally by make and deployed from a file; there is no signing profile in this pipeline.
   #checkov:skip=CKV_AWS_115:var.http_reserved_concurrency sets it; default -1 because fresh accounts can have a quota of 10, from which nothing can be reserved.
   function_name = local.http_function_name
-  description   = "HTTP API: publish a message to a channel, count a channel"
+  description   = "HTTP API: publish a message to a channel, count a channel, mint subscriber tokens"
   role          = aws_iam_role.http.arn
   runtime       = "provided.al2023"
   handler       = "bootstrap"
@@ -95,10 +106,16 @@ resource "aws_lambda_function" "http" {
 
   environment {
     variables = {
-      LAMBDA_TABLE         = aws_dynamodb_table.connections.name
-      MANAGEMENT_ENDPOINT  = local.management_endpoint
-      PUBLISH_CONCURRENCY  = tostring(var.publish_concurrency)
-      PUBLISH_MAX_ATTEMPTS = tostring(var.publish_max_attempts)
+      LAMBDA_TABLE          = aws_dynamodb_table.connections.name
+      MANAGEMENT_ENDPOINT   = local.management_endpoint
+      PUBLISH_CONCURRENCY   = tostring(var.publish_concurrency)
+      PUBLISH_MAX_ATTEMPTS  = tostring(var.publish_max_attempts)
+      SUBSCRIBER_AUTH       = var.subscriber_auth
+      TOKEN_PUBLIC_KEYS     = local.token_public_keys
+      TOKEN_AUDIENCE        = local.tokens_on ? local.websocket_url : ""
+      TOKEN_ISSUER          = local.tokens_on ? local.http_url : ""
+      TOKEN_SIGNING_KEY     = local.tokens_on ? aws_kms_key.tokens[0].arn : ""
+      TOKEN_MAX_TTL_SECONDS = local.tokens_on ? tostring(var.token_max_ttl_seconds) : ""
     }
   }
 

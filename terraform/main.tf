@@ -4,13 +4,25 @@ locals {
 
   # Packages as `make` writes them (Makefile: BUILD, RX_ZIP, HTTP_ZIP, and
   # $(BUILD)/ARCH). Checked against the Makefile by
-  # lambdas/http/tests/terraform_contract.rs.
+  # lambdas/contract/tests/terraform_contract.rs.
   package_dir  = var.package_dir != null ? var.package_dir : "${path.module}/../build"
   rx_package   = "${local.package_dir}/rx.zip"
   http_package = "${local.package_dir}/http.zip"
   arch_file    = "${local.package_dir}/ARCH"
   built_arch   = fileexists(local.arch_file) ? trimspace(file(local.arch_file)) : null
   architecture = coalesce(var.architecture, local.built_arch, "arm64")
+
+  # Subscriber tokens (var.subscriber_auth): the signing key, its public key
+  # and the token routes' outputs exist only then (kms.tf, lambda.tf).
+  tokens_on = var.subscriber_auth == "token"
+
+  # TOKEN_PUBLIC_KEYS of both functions: the signing key's public key first
+  # (base64 DER, as KMS GetPublicKey gives it), then the keys of replaced
+  # signing keys whose tokens are still valid.
+  token_public_keys = local.tokens_on ? join(",", concat(
+    [data.aws_kms_public_key.tokens[0].public_key],
+    var.token_previous_public_keys,
+  )) : ""
 
   table_name         = "${var.name}-connections"
   rx_function_name   = "${var.name}-rx"

@@ -5,24 +5,66 @@ locals {
   # long-term keys. (Relying on curl dropping an empty `-H name:` is not enough:
   # curl before 8.3.0 still names the dropped header in SignedHeaders, and AWS
   # rejects the signature.) `-Hname:value` is one word in bash, zsh and sh alike.
-  # No double quotes: keys and tokens hold no blanks, and Terraform prints a `"`
-  # inside an output as `\"`, which would break the line when copied.
+  # No double quotes and no backslashes in any printed command: keys and tokens
+  # hold no blanks, and Terraform prints a `"` inside an output as `\"` and a
+  # `\` as `\\`, which would break the line when copied from `terraform apply`.
   sigv4_options = join(" ", [
     "--aws-sigv4 aws:amz:${var.region}:execute-api",
     "--user $AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY",
     "$${AWS_SESSION_TOKEN:+-Hx-amz-security-token:$AWS_SESSION_TOKEN}",
   ])
   curl_auth = var.publish_authorization == "AWS_IAM" ? " ${local.sigv4_options}" : ""
+
+  # POST /tokens answers {"token":"<JWT>","expiresAt":…,"channels":[…]}, token
+  # first: the first comma-separated field is {"token":"<JWT>", its second
+  # colon-separated field is "<JWT>", and tr keeps only the characters of a JWT
+  # (base64url and dots), dropping the quotes. No jq needed. -f turns an HTTP
+  # error into an empty token (and a message on stderr) rather than a token
+  # made of the error's words.
+  mint_default_token = join(" | ", [
+    "curl -fsS -XPOST -d channels=default${local.curl_auth} ${local.http_url}/tokens",
+    "cut -d, -f1",
+    "cut -d: -f2",
+    "tr -dc A-Za-z0-9._-",
+  ])
 }
 
 output "wscat" {
-  description = "Connect to the default channel (append ?channel=NAME for another)."
-  value       = "wscat --connect ${local.websocket_url}"
+  description = "Connect to the default channel. With subscriber_auth = \"token\" the line first mints a token for it with curl (signed with the AWS credentials of the shell when publish_authorization = \"AWS_IAM\"; curl 7.75 or later); for another channel, change both `default`s. With \"none\", append ?channel=NAME for another channel."
+  value = (local.tokens_on
+    ? "wscat --connect '${local.websocket_url}?channel=default&token='$(${local.mint_default_token})"
+    : "wscat --connect ${local.websocket_url}"
+  )
 }
 
 output "curl" {
   description = "Publish 'message' to the default channel (POST /channels/NAME for another)."
   value       = "curl -XPOST -d'message'${local.curl_auth} ${local.http_url}/"
+}
+
+output "token" {
+  description = "Mint a subscriber token (POST /tokens, form-encoded or JSON {\"channels\",\"ttlSeconds\",\"subject\"}): channels is a comma-separated list, ttlSeconds at most token_max_ttl_seconds. The answer is {\"token\",\"expiresAt\",\"channels\"}; connect with wss://.../STAGE?channel=NAME&token=TOKEN. null with subscriber_auth = \"none\"."
+  value       = local.tokens_on ? "curl -XPOST -d channels=default -d ttlSeconds=3600${local.curl_auth} ${local.http_url}/tokens" : null
+}
+
+output "jwks_url" {
+  description = "The token verification keys as a JSON Web Key Set (RFC 7517), open to anyone, for services that verify the same tokens. null with subscriber_auth = \"none\"."
+  value       = local.tokens_on ? "${local.http_url}/.well-known/jwks.json" : null
+}
+
+output "subscriber_auth" {
+  description = "Who may listen: token (a token from POST /tokens on $connect) or none (anyone with the URL)."
+  value       = var.subscriber_auth
+}
+
+output "token_public_key" {
+  description = "Public key of the token signing key (base64 DER). Keep it in token_previous_public_keys when replacing the key, until its tokens expire. null with subscriber_auth = \"none\"."
+  value       = local.tokens_on ? data.aws_kms_public_key.tokens[0].public_key : null
+}
+
+output "token_signing_key_arn" {
+  description = "The KMS key that signs subscriber tokens (TOKEN_SIGNING_KEY); only the http function's role may use it to sign. null with subscriber_auth = \"none\"."
+  value       = local.tokens_on ? aws_kms_key.tokens[0].arn : null
 }
 
 output "websocket_url" {
@@ -41,13 +83,18 @@ output "management_endpoint" {
 }
 
 output "publish_authorization" {
-  description = "Authorization of the HTTP routes: AWS_IAM or NONE."
+  description = "Authorization of the HTTP routes that publish, count and mint tokens: AWS_IAM or NONE (the JWKS route is always open)."
   value       = var.publish_authorization
 }
 
 output "publish_invoke_arn" {
-  description = "Resource for an IAM policy that lets a caller publish and count: execute-api:Invoke on this ARN."
+  description = "Resource for an IAM policy that lets a caller publish, count and mint tokens: execute-api:Invoke on this ARN."
   value       = "${aws_apigatewayv2_api.http.execution_arn}/${var.stage_name}/*"
+}
+
+output "token_invoke_arn" {
+  description = "Resource for an IAM policy that lets a caller (say, the backend that logs users in) mint subscriber tokens and nothing else: execute-api:Invoke on this ARN. null with subscriber_auth = \"none\"."
+  value       = local.tokens_on ? "${aws_apigatewayv2_api.http.execution_arn}/${var.stage_name}/POST/tokens" : null
 }
 
 output "table_name" {

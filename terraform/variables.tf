@@ -146,12 +146,48 @@ variable "publish_max_attempts" {
 
 variable "publish_authorization" {
   type        = string
-  description = "Authorization of the HTTP API routes (publish and count): AWS_IAM requires SigV4-signed requests with execute-api:Invoke; NONE opens them to the internet."
+  description = "Authorization of the HTTP API routes that publish, count and mint subscriber tokens (all but GET /.well-known/jwks.json, which is always open): AWS_IAM requires SigV4-signed requests with execute-api:Invoke; NONE opens them to the internet, so anyone may publish and, with subscriber_auth = \"token\", mint tokens."
   default     = "AWS_IAM"
 
   validation {
     condition     = contains(["AWS_IAM", "NONE"], var.publish_authorization)
     error_message = "publish_authorization must be AWS_IAM or NONE."
+  }
+}
+
+variable "subscriber_auth" {
+  type        = string
+  description = "Who may listen (SUBSCRIBER_AUTH of both functions). token: $connect needs a subscriber token (?token=JWT) granting the channel, minted by POST /tokens and signed by a KMS asymmetric key created for it ($1/month, plus KMS requests). none: anyone who knows the WebSocket URL may join any channel (the open demo; no signing key)."
+  default     = "token"
+
+  validation {
+    condition     = contains(["token", "none"], var.subscriber_auth)
+    error_message = "subscriber_auth must be token or none."
+  }
+}
+
+variable "token_max_ttl_seconds" {
+  type        = number
+  description = "TOKEN_MAX_TTL_SECONDS: the longest lifetime, in seconds, POST /tokens grants a subscriber token. Tokens cannot be revoked one by one, so this bounds how long a leaked token opens its channels. Ignored with subscriber_auth = \"none\"."
+  default     = 86400
+
+  validation {
+    condition     = var.token_max_ttl_seconds >= 1 && var.token_max_ttl_seconds <= 604800 && floor(var.token_max_ttl_seconds) == var.token_max_ttl_seconds
+    error_message = "token_max_ttl_seconds must be a whole number of seconds between 1 and 604800 (a week)."
+  }
+}
+
+variable "token_previous_public_keys" {
+  type        = list(string)
+  description = "Public keys of earlier token signing keys that rx still accepts (and the JWKS still lists) after the signing key was replaced, e.g. with `terraform apply -replace='aws_kms_key.tokens[0]'`: each the base64 DER `public_key` of data.aws_kms_public_key, as the `token_public_key` output showed it. Drop them once the tokens they signed have expired (token_max_ttl_seconds)."
+  default     = []
+
+  validation {
+    condition = alltrue([
+      for key in var.token_previous_public_keys :
+      can(regex("^MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE[A-Za-z0-9+/]{86}==$", key))
+    ])
+    error_message = "token_previous_public_keys must hold P-256 public keys as base64 DER SubjectPublicKeyInfo (124 characters starting MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE), as KMS GetPublicKey returns them."
   }
 }
 
@@ -257,7 +293,7 @@ variable "table_deletion_protection" {
 
 variable "kms_deletion_window_days" {
   type        = number
-  description = "Waiting period before the customer managed KMS key is deleted after `terraform destroy`."
+  description = "Waiting period before the customer managed KMS keys (the data key and, with subscriber_auth = \"token\", the token signing key) are deleted after `terraform destroy`."
   default     = 7
 
   validation {

@@ -2,8 +2,10 @@
 //! provider, without Terraform, a provider download or a network:
 //!
 //! - [`checks`]: the contract between `terraform/*.tf`, the `Makefile` and the
-//!   constants the binaries use (`channels::config::RX_ENV` / `HTTP_ENV`,
-//!   `channels_aws::schema`, `http_lambda::ROUTES`);
+//!   constants the binaries use (`channels::config::RX_ENV` / `HTTP_ENV` and
+//!   where the token variables come from, `channels_aws::schema`,
+//!   `http_lambda::ROUTES` / `OPEN_ROUTES` and each route's authorization, the
+//!   KMS key that signs subscriber tokens and who may sign with it);
 //! - [`provider`]: every resource, data source, argument and nested block used
 //!   in `terraform/` exists in the hashicorp/aws schema, and every required one
 //!   is set. The schema is distilled by `provider_schema/distill.py` from the

@@ -221,20 +221,68 @@ pub fn string_list(expr: &Expression) -> Result<Vec<String>, String> {
 
 /// The keys of an object constructor `{ KEY = value, … }`.
 pub fn object_keys(expr: &Expression) -> Result<Vec<String>, String> {
+    object_entries(expr).map(|entries| entries.into_iter().map(|(key, _)| key).collect())
+}
+
+/// The text of an object key: a bare identifier or a string.
+fn key_text(key: &ObjectKey) -> Result<String, String> {
+    match key {
+        ObjectKey::Identifier(ident) => Ok(ident.as_str().to_string()),
+        ObjectKey::Expression(expr) => {
+            string(expr).ok_or_else(|| format!("a computed key `{expr}`"))
+        }
+        other => Err(format!("an unexpected key `{other}`")),
+    }
+}
+
+/// The entries of an object constructor `{ KEY = value, … }`, keys as text.
+pub fn object_entries(expr: &Expression) -> Result<Vec<(String, &Expression)>, String> {
     match expr {
         Expression::Object(object) => object
-            .keys()
-            .map(|key| match key {
-                ObjectKey::Identifier(ident) => Ok(ident.as_str().to_string()),
-                ObjectKey::Expression(expr) => {
-                    string(expr).ok_or_else(|| format!("a computed key `{expr}`"))
-                }
-                other => Err(format!("an unexpected key `{other}`")),
-            })
+            .iter()
+            .map(|(key, value)| key_text(key).map(|key| (key, value)))
             .collect(),
         other => Err(format!(
             "expected an object `{{ KEY = value }}`, found `{other}`"
         )),
+    }
+}
+
+/// The value of `key` in an object constructor (a bare or a quoted key).
+pub fn object_get<'a>(expr: &'a Expression, key: &str) -> Option<&'a Expression> {
+    match unparen(expr) {
+        Expression::Object(object) => object
+            .iter()
+            .find_map(|(k, value)| (key_text(k).ok().as_deref() == Some(key)).then_some(value)),
+        _ => None,
+    }
+}
+
+/// `expr` without the parentheses around it.
+pub fn unparen(mut expr: &Expression) -> &Expression {
+    while let Expression::Parenthesis(inner) = expr {
+        expr = inner;
+    }
+    expr
+}
+
+/// The names along a traversal, skipping indexes and splats:
+/// `data.aws_kms_public_key.tokens[0].public_key` gives `["data",
+/// "aws_kms_public_key", "tokens", "public_key"]`, `local.tokens_on` gives
+/// `["local", "tokens_on"]`; None for any other expression.
+pub fn traversal_names(expr: &Expression) -> Option<Vec<String>> {
+    match unparen(expr) {
+        Expression::Variable(var) => Some(vec![var.as_str().to_string()]),
+        Expression::Traversal(traversal) => {
+            let mut names = traversal_names(&traversal.expr)?;
+            for op in &traversal.operators {
+                if let TraversalOperator::GetAttr(ident) = op {
+                    names.push(ident.as_str().to_string());
+                }
+            }
+            Some(names)
+        }
+        _ => None,
     }
 }
 

@@ -6,7 +6,8 @@
 
 use contract::checks::{
     all_problems, architecture_problems, env_problems, log_format_problems, package_problems,
-    payload_format_problems, query_index_problems, route_problems, table_problems, Check, CHECKS,
+    payload_format_problems, query_index_problems, route_authorization_problems, route_problems,
+    table_problems, token_env_problems, token_key_problems, Check, CHECKS,
 };
 use contract::{Makefile, Sources, Terraform};
 
@@ -48,6 +49,7 @@ fn every_terraform_file_parses() {
         "dynamodb.tf",
         "iam.tf",
         "http_api.tf",
+        "kms.tf",
         "variables.tf",
     ] {
         assert!(
@@ -100,16 +102,34 @@ fn http_routes_match_the_handler() {
 }
 
 #[test]
+fn only_the_open_routes_skip_the_publish_authorization() {
+    let (tf, _) = parsed(&sources());
+    report("route authorization", &route_authorization_problems(&tf));
+}
+
+#[test]
 fn http_integration_sends_payload_format_2_0() {
     let (tf, _) = parsed(&sources());
     report("payload format", &payload_format_problems(&tf));
 }
 
 #[test]
+fn token_variables_come_from_the_stages_and_the_kms_public_key() {
+    let (tf, _) = parsed(&sources());
+    report("token environment", &token_env_problems(&tf));
+}
+
+#[test]
+fn only_the_http_function_signs_with_the_token_key() {
+    let (tf, _) = parsed(&sources());
+    report("token signing key", &token_key_problems(&tf));
+}
+
+#[test]
 fn all_checks_pass_on_the_real_tree() {
     let (tf, make) = parsed(&sources());
     report("all", &all_problems(&tf, &make));
-    assert_eq!(CHECKS.len(), 8);
+    assert_eq!(CHECKS.len(), 11);
 }
 
 // ---------------------------------------------------------------------------
@@ -180,8 +200,8 @@ fn env_check_catches_mutations() {
             // rx: LAMBDA_TABLE renamed.
             m(
                 "terraform/lambda.tf",
-                "      LAMBDA_TABLE = aws_dynamodb_table.connections.name\n",
-                "      TABLE_NAME = aws_dynamodb_table.connections.name\n",
+                "      LAMBDA_TABLE      = aws_dynamodb_table.connections.name\n",
+                "      TABLE_NAME        = aws_dynamodb_table.connections.name\n",
                 &[
                     "aws_lambda_function.rx (terraform/lambda.tf)",
                     "lacks LAMBDA_TABLE, which the rx binary reads (channels::config::RX_ENV)",
@@ -190,7 +210,7 @@ fn env_check_catches_mutations() {
             // http: one variable dropped.
             m(
                 "terraform/lambda.tf",
-                "      PUBLISH_MAX_ATTEMPTS = tostring(var.publish_max_attempts)\n",
+                "      PUBLISH_MAX_ATTEMPTS  = tostring(var.publish_max_attempts)\n",
                 "",
                 &[
                     "aws_lambda_function.http (terraform/lambda.tf)",
@@ -200,18 +220,38 @@ fn env_check_catches_mutations() {
             // http: one variable too many.
             m(
                 "terraform/lambda.tf",
-                "      MANAGEMENT_ENDPOINT  = local.management_endpoint\n",
-                "      MANAGEMENT_ENDPOINT  = local.management_endpoint\n      RUST_LOG = \"debug\"\n",
+                "      MANAGEMENT_ENDPOINT   = local.management_endpoint\n",
+                "      MANAGEMENT_ENDPOINT   = local.management_endpoint\n      RUST_LOG = \"debug\"\n",
                 &[
                     "aws_lambda_function.http (terraform/lambda.tf)",
                     "sets RUST_LOG, which the http binary does not read",
                     "channels::config::HTTP_ENV",
                 ],
             ),
+            // rx: a token variable dropped.
+            m(
+                "terraform/lambda.tf",
+                "      TOKEN_ISSUER      = local.tokens_on ? local.http_url : \"\"\n",
+                "",
+                &[
+                    "aws_lambda_function.rx (terraform/lambda.tf)",
+                    "lacks TOKEN_ISSUER, which the rx binary reads (channels::config::RX_ENV)",
+                ],
+            ),
+            // rx: the signing key, which only http reads.
+            m(
+                "terraform/lambda.tf",
+                "      TOKEN_ISSUER      = local.tokens_on ? local.http_url : \"\"\n",
+                "      TOKEN_ISSUER      = local.tokens_on ? local.http_url : \"\"\n      TOKEN_SIGNING_KEY = aws_kms_key.tokens[0].arn\n",
+                &[
+                    "aws_lambda_function.rx (terraform/lambda.tf)",
+                    "sets TOKEN_SIGNING_KEY, which the rx binary does not read",
+                ],
+            ),
             // rx: no environment block at all.
             m(
                 "terraform/lambda.tf",
-                "  environment {\n    variables = {\n      LAMBDA_TABLE = aws_dynamodb_table.connections.name\n    }\n  }\n",
+                "  environment {\n    variables = {\n      LAMBDA_TABLE      = aws_dynamodb_table.connections.name\n      SUBSCRIBER_AUTH   = var.subscriber_auth\n      TOKEN_PUBLIC_KEYS = local.token_public_keys\n      TOKEN_AUDIENCE    = local.tokens_on ? local.websocket_url : \"\"\n      TOKEN_ISSUER      = local.tokens_on ? local.http_url : \"\"\n    }\n  }\n",
                 "",
                 &[
                     "aws_lambda_function.rx (terraform/lambda.tf) has 0 `environment` blocks",
@@ -229,8 +269,8 @@ fn a_repeated_environment_variable_does_not_parse() {
     let mutated = sources()
         .mutated(
             "terraform/lambda.tf",
-            "      LAMBDA_TABLE = aws_dynamodb_table.connections.name\n",
-            "      LAMBDA_TABLE = aws_dynamodb_table.connections.name\n      LAMBDA_TABLE = \"other\"\n",
+            "      LAMBDA_TABLE      = aws_dynamodb_table.connections.name\n",
+            "      LAMBDA_TABLE      = aws_dynamodb_table.connections.name\n      LAMBDA_TABLE = \"other\"\n",
         )
         .unwrap_or_else(|e| panic!("{e}"));
     let error = mutated
@@ -543,7 +583,7 @@ fn route_check_catches_mutations() {
             // A route of http_lambda::ROUTES dropped.
             m(
                 "terraform/http_api.tf",
-                "    \"GET /channels/{channel}\",\n",
+                "    \"GET /channels/{channel}\"    = var.publish_authorization\n",
                 "",
                 &[
                     "local.http_routes (terraform/http_api.tf)",
@@ -551,11 +591,21 @@ fn route_check_catches_mutations() {
                     "http_lambda::ROUTES",
                 ],
             ),
+            // A token route dropped.
+            m(
+                "terraform/http_api.tf",
+                "    \"POST /tokens\"               = var.publish_authorization\n",
+                "",
+                &[
+                    "local.http_routes (terraform/http_api.tf)",
+                    "lacks \"POST /tokens\", which the handler serves",
+                ],
+            ),
             // A route the handler does not serve.
             m(
                 "terraform/http_api.tf",
-                "    \"$default\",\n",
-                "    \"$default\",\n    \"DELETE /channels/{channel}\",\n",
+                "    \"$default\"                   = var.publish_authorization\n",
+                "    \"$default\"                   = var.publish_authorization\n    \"DELETE /channels/{channel}\" = var.publish_authorization\n",
                 &[
                     "local.http_routes (terraform/http_api.tf)",
                     "has \"DELETE /channels/{channel}\", which the handler does not serve",
@@ -565,25 +615,285 @@ fn route_check_catches_mutations() {
             // $default dropped.
             m(
                 "terraform/http_api.tf",
-                "    \"$default\",\n",
+                "    \"$default\"                   = var.publish_authorization\n",
                 "",
                 &["local.http_routes (terraform/http_api.tf) lacks \"$default\""],
             ),
-            // A route listed twice.
+            // Back to a list: the authorizations are gone.
             m(
                 "terraform/http_api.tf",
-                "    \"POST /\",\n",
-                "    \"POST /\",\n    \"POST /\",\n",
-                &["local.http_routes (terraform/http_api.tf) repeats a route"],
+                "  http_routes = {\n    \"POST /\"                     = var.publish_authorization\n",
+                "  http_routes = [\"POST /\"]\n  unused = {\n",
+                &[
+                    "local.http_routes (terraform/http_api.tf)",
+                    "expected an object",
+                    "to its authorization",
+                ],
             ),
-            // The route resource no longer iterates over the list.
+            // The route resource no longer iterates over the map.
             m(
                 "terraform/http_api.tf",
-                "  for_each = toset(local.http_routes)\n",
+                "  for_each = local.http_routes\n",
                 "  for_each = toset([\"POST /\"])\n",
                 &[
                     "aws_apigatewayv2_route.http (terraform/http_api.tf)",
                     "local.http_routes",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_repeated_route_does_not_parse() {
+    // hcl-rs refuses the file (Terraform refuses a duplicated key in an object
+    // constructor too), naming it; the route check never sees the repeat.
+    let mutated = sources()
+        .mutated(
+            "terraform/http_api.tf",
+            "    \"POST /\"                     = var.publish_authorization\n",
+            "    \"POST /\"                     = var.publish_authorization\n    \"POST /\" = \"NONE\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let error = mutated
+        .terraform()
+        .expect_err("a repeated route key must not parse");
+    assert!(
+        error.contains("terraform/http_api.tf") && error.contains("redefined object key"),
+        "{error}"
+    );
+}
+
+#[test]
+fn route_authorization_check_catches_mutations() {
+    const TF: &str = "terraform/http_api.tf";
+    assert_caught(
+        "route authorization",
+        |tf, _| route_authorization_problems(tf),
+        &[
+            // The JWKS behind the publish authorization: verifiers cannot fetch it.
+            m(
+                TF,
+                "    \"GET /.well-known/jwks.json\" = \"NONE\"\n",
+                "    \"GET /.well-known/jwks.json\" = var.publish_authorization\n",
+                &[
+                    "local.http_routes (terraform/http_api.tf)",
+                    "\"GET /.well-known/jwks.json\" takes `var.publish_authorization`",
+                    "http_lambda::OPEN_ROUTES",
+                    "\"NONE\"",
+                ],
+            ),
+            // Minting opened to the internet.
+            m(
+                TF,
+                "    \"POST /tokens\"               = var.publish_authorization\n",
+                "    \"POST /tokens\"               = \"NONE\"\n",
+                &[
+                    "local.http_routes (terraform/http_api.tf)",
+                    "\"POST /tokens\" takes `\"NONE\"`",
+                    "only http_lambda::OPEN_ROUTES",
+                    "var.publish_authorization",
+                ],
+            ),
+            // Publishing pinned to AWS_IAM, ignoring the variable.
+            m(
+                TF,
+                "    \"POST /\"                     = var.publish_authorization\n",
+                "    \"POST /\"                     = \"AWS_IAM\"\n",
+                &[
+                    "\"POST /\" takes `\"AWS_IAM\"`",
+                    "var.publish_authorization",
+                ],
+            ),
+            // $default opened: unknown paths would reach the handler unsigned.
+            m(
+                TF,
+                "    \"$default\"                   = var.publish_authorization\n",
+                "    \"$default\"                   = \"NONE\"\n",
+                &["\"$default\" takes `\"NONE\"`", "$default included"],
+            ),
+            // The resource ignores the map's authorizations.
+            m(
+                TF,
+                "  authorization_type = each.value\n",
+                "  authorization_type = var.publish_authorization\n",
+                &[
+                    "aws_apigatewayv2_route.http (terraform/http_api.tf)",
+                    "authorization_type = `var.publish_authorization`",
+                    "each.value",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn token_env_check_catches_mutations() {
+    const TF: &str = "terraform/lambda.tf";
+    assert_caught(
+        "token environment",
+        |tf, _| token_env_problems(tf),
+        &[
+            // rx checks tokens against the wrong audience.
+            m(
+                TF,
+                "      TOKEN_AUDIENCE    = local.tokens_on ? local.websocket_url : \"\"\n",
+                "      TOKEN_AUDIENCE    = local.tokens_on ? local.http_url : \"\"\n",
+                &[
+                    "aws_lambda_function.rx (terraform/lambda.tf)",
+                    "TOKEN_AUDIENCE = `local.tokens_on ? local.http_url : \"\"`",
+                    "local.websocket_url",
+                ],
+            ),
+            // http mints with the wrong issuer.
+            m(
+                TF,
+                "      TOKEN_ISSUER          = local.tokens_on ? local.http_url : \"\"\n",
+                "      TOKEN_ISSUER          = local.tokens_on ? local.websocket_url : \"\"\n",
+                &[
+                    "aws_lambda_function.http (terraform/lambda.tf)",
+                    "TOKEN_ISSUER",
+                    "local.http_url",
+                ],
+            ),
+            // The audience set only when tokens are off.
+            m(
+                TF,
+                "      TOKEN_AUDIENCE        = local.tokens_on ? local.websocket_url : \"\"\n",
+                "      TOKEN_AUDIENCE        = var.subscriber_auth == \"none\" ? local.websocket_url : \"\"\n",
+                &[
+                    "aws_lambda_function.http (terraform/lambda.tf)",
+                    "TOKEN_AUDIENCE",
+                    "local.websocket_url",
+                ],
+            ),
+            // rx gets no public key.
+            m(
+                TF,
+                "      TOKEN_PUBLIC_KEYS = local.token_public_keys\n",
+                "      TOKEN_PUBLIC_KEYS = \"\"\n",
+                &[
+                    "aws_lambda_function.rx (terraform/lambda.tf)",
+                    "TOKEN_PUBLIC_KEYS = `\"\"`",
+                    "data.aws_kms_public_key",
+                ],
+            ),
+            // The keys no longer come from KMS (both functions read the local).
+            m(
+                "terraform/main.tf",
+                "    [data.aws_kms_public_key.tokens[0].public_key],\n",
+                "    [],\n",
+                &[
+                    "aws_lambda_function.http (terraform/lambda.tf)",
+                    "TOKEN_PUBLIC_KEYS = `local.token_public_keys`",
+                    "data.aws_kms_public_key",
+                ],
+            ),
+            // Inverted: public keys only when tokens are off.
+            m(
+                "terraform/main.tf",
+                "  token_public_keys = local.tokens_on ? join(",
+                "  token_public_keys = !local.tokens_on ? join(",
+                &["aws_lambda_function.rx (terraform/lambda.tf)", "TOKEN_PUBLIC_KEYS"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn token_key_check_catches_mutations() {
+    const KMS: &str = "terraform/kms.tf";
+    const PLACE: &str = "aws_kms_key.tokens (terraform/kms.tf)";
+    assert_caught(
+        "token signing key",
+        |tf, _| token_key_problems(tf),
+        &[
+            // An encryption key cannot sign.
+            m(
+                KMS,
+                "  key_usage                = \"SIGN_VERIFY\"\n",
+                "  key_usage                = \"ENCRYPT_DECRYPT\"\n",
+                &[PLACE, "key_usage is Some(\"ENCRYPT_DECRYPT\")", "\"SIGN_VERIFY\""],
+            ),
+            // An RSA key does not make ES256 signatures.
+            m(
+                KMS,
+                "\"ECC_NIST_P256\"",
+                "\"RSA_2048\"",
+                &[PLACE, "customer_master_key_spec is Some(\"RSA_2048\")", "ES256"],
+            ),
+            // The public key read from another key than the one that signs.
+            m(
+                KMS,
+                "  key_id = aws_kms_key.tokens[0].arn\n",
+                "  key_id = aws_kms_key.this.arn\n",
+                &[
+                    "TOKEN_PUBLIC_KEYS holds data.aws_kms_public_key.tokens (terraform/kms.tf)",
+                    "key_id = `aws_kms_key.this.arn`",
+                    "not the signing key aws_kms_key.tokens",
+                ],
+            ),
+            // http signs with something that is not a KMS key of this configuration.
+            m(
+                "terraform/lambda.tf",
+                "local.tokens_on ? aws_kms_key.tokens[0].arn : \"\"",
+                "local.tokens_on ? aws_kms_alias.tokens[0].arn : \"\"",
+                &[
+                    "aws_lambda_function.http (terraform/lambda.tf)",
+                    "TOKEN_SIGNING_KEY = `local.tokens_on ? aws_kms_alias.tokens[0].arn : \"\"`",
+                    "does not name an aws_kms_key",
+                ],
+            ),
+            // rx's role signs instead.
+            m(
+                KMS,
+                "        Principal = { AWS = aws_iam_role.http.arn }\n",
+                "        Principal = { AWS = aws_iam_role.rx.arn }\n",
+                &[
+                    PLACE,
+                    "statement OnlyHttpFunctionSigns lets `{ AWS = aws_iam_role.rx.arn }` kms:Sign",
+                    "only the http function's role (aws_iam_role.http.arn)",
+                ],
+            ),
+            // The account may sign too (and so any IAM principal it allows).
+            m(
+                KMS,
+                "          \"kms:DescribeKey\",\n",
+                "          \"kms:DescribeKey\",\n          \"kms:Sign\",\n",
+                &[
+                    PLACE,
+                    "statement AccountAdministersAndReadsPublicKey lets",
+                    ":root",
+                    "only the http function's role",
+                ],
+            ),
+            // ... or through a wildcard.
+            m(
+                KMS,
+                "          \"kms:DescribeKey\",\n",
+                "          \"kms:*\",\n",
+                &[PLACE, "statement AccountAdministersAndReadsPublicKey lets", "kms:*"],
+            ),
+            // Any algorithm.
+            m(
+                KMS,
+                "            \"kms:SigningAlgorithm\" = \"ECDSA_SHA_256\"\n",
+                "            \"kms:SigningAlgorithm\" = [\"ECDSA_SHA_256\", \"ECDSA_SHA_384\"]\n",
+                &[
+                    PLACE,
+                    "statement OnlyHttpFunctionSigns lets aws_iam_role.http.arn kms:Sign with kms:SigningAlgorithm",
+                    "ECDSA_SHA_384",
+                    "ECDSA_SHA_256 only",
+                ],
+            ),
+            // Nobody may sign: minting fails.
+            m(
+                KMS,
+                "        Action    = \"kms:Sign\"\n",
+                "        Action    = \"kms:Verify\"\n",
+                &[
+                    PLACE,
+                    "no statement of its policy lets the http function's role (aws_iam_role.http.arn) kms:Sign",
                 ],
             ),
         ],
@@ -623,6 +933,7 @@ fn a_missing_block_is_a_problem_not_a_panic() {
         ("environment", (|tf, _| env_problems(tf)) as Check),
         ("log format", |tf, _| log_format_problems(tf)),
         ("packages", package_problems),
+        ("token environment", |tf, _| token_env_problems(tf)),
     ] {
         let problems = check(&tf, &make);
         assert!(

@@ -100,8 +100,10 @@ async fn main() -> ExitCode {
         gateway.http_url()
     ));
     if auth == SubscriberAuthMode::Token {
+        // Form-encoded, as Terraform's token output: the line has no double
+        // quote, so it works pasted from between the printed quotes.
         lines.push(format!(
-            "token = \"curl -XPOST -d'{{\\\"channels\\\":[\\\"default\\\"]}}' {}/tokens\"",
+            "token = \"curl -XPOST -d channels=default {}/tokens\"",
             gateway.http_url()
         ));
     }
