@@ -13,16 +13,17 @@ resource "aws_dynamodb_table" "connections" {
   }
 
   attribute {
-    name = "channel"
+    name = "channelShard"
     type = "S"
   }
 
-  # Members of a channel: Query on channel, paginated by connectionId.
+  # Members of a channel: one Query per shard on "{channel}#{shard}",
+  # paginated by connectionId (var.channel_shards shards per channel).
   # `hash_key`/`range_key` rather than `key_schema`: they work on every 6.x
   # provider, while `key_schema` only arrived late in 6.x.
   global_secondary_index {
-    name               = "channel-index"
-    hash_key           = "channel"
+    name               = "channel-shard-index"
+    hash_key           = "channelShard"
     range_key          = "connectionId"
     projection_type    = "INCLUDE"
     non_key_attributes = ["expiresAt"]

@@ -86,7 +86,7 @@ data "aws_iam_policy_document" "http" {
   statement {
     sid       = "ChannelMembersQuery"
     actions   = ["dynamodb:Query"]
-    resources = ["${aws_dynamodb_table.connections.arn}/index/channel-index"]
+    resources = ["${aws_dynamodb_table.connections.arn}/index/channel-shard-index"]
   }
 
   statement {

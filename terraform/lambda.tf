@@ -48,6 +48,7 @@ resource "aws_lambda_function" "rx" {
   environment {
     variables = {
       LAMBDA_TABLE      = aws_dynamodb_table.connections.name
+      CHANNEL_SHARDS    = tostring(var.channel_shards)
       SUBSCRIBER_AUTH   = var.subscriber_auth
       TOKEN_PUBLIC_KEYS = local.token_public_keys
       TOKEN_AUDIENCE    = local.tokens_on ? local.websocket_url : ""
@@ -107,6 +108,7 @@ resource "aws_lambda_function" "http" {
   environment {
     variables = {
       LAMBDA_TABLE          = aws_dynamodb_table.connections.name
+      CHANNEL_SHARDS        = tostring(var.channel_shards)
       MANAGEMENT_ENDPOINT   = local.management_endpoint
       PUBLISH_CONCURRENCY   = tostring(var.publish_concurrency)
       PUBLISH_MAX_ATTEMPTS  = tostring(var.publish_max_attempts)

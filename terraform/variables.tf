@@ -122,6 +122,17 @@ variable "http_reserved_concurrency" {
   }
 }
 
+variable "channel_shards" {
+  type        = number
+  description = "CHANNEL_SHARDS: index partitions each channel is spread over (1-256). Fixed for the life of a deployment: changing it strands stored connections on their old shards until they reconnect."
+  default     = 8
+
+  validation {
+    condition     = var.channel_shards >= 1 && var.channel_shards <= 256 && floor(var.channel_shards) == var.channel_shards
+    error_message = "channel_shards must be a whole number between 1 and 256."
+  }
+}
+
 variable "publish_concurrency" {
   type        = number
   description = "PUBLISH_CONCURRENCY: @connections requests one publish keeps in flight. API Gateway allows 10,000 requests/s per account and Region in total."

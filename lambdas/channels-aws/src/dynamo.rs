@@ -12,16 +12,17 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use crate::schema::{
-    CHANNEL_INDEX, CONNECTED_AT, INDEX_HASH_KEY, INDEX_PROJECTED, INDEX_RANGE_KEY, TABLE_HASH_KEY,
-    TTL_ATTRIBUTE,
+    partition, CHANNEL_ATTRIBUTE, CHANNEL_INDEX, CONNECTED_AT, INDEX_HASH_KEY, INDEX_PROJECTED,
+    INDEX_RANGE_KEY, TABLE_HASH_KEY, TTL_ATTRIBUTE,
 };
-use channels::{now_millis, ChannelName, Connection, ConnectionStore, Page, StoreError};
+use channels::{now_millis, ChannelName, Connection, ConnectionStore, Page, Shards, StoreError};
 
 /// Connections in a DynamoDB table laid out as [`crate::schema`] describes.
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+    shards: Shards,
     page_limit: Option<i32>,
 }
 
@@ -34,12 +35,20 @@ where
 }
 
 impl DynamoStore {
+    /// `table` with every channel in one shard; see [`Self::with_shards`].
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            shards: Shards::ONE,
             page_limit: None,
         }
+    }
+
+    /// Spreads every channel over `shards` (the deployment's `CHANNEL_SHARDS`).
+    pub fn with_shards(mut self, shards: Shards) -> Self {
+        self.shards = shards;
+        self
     }
 
     /// A client for `table`, configured from `sdk` (and
@@ -67,19 +76,23 @@ impl DynamoStore {
         &self.client
     }
 
-    fn channel_query(
+    fn shard_query(
         &self,
         channel: &ChannelName,
+        shard: u16,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
         self.client
             .query()
             .table_name(&self.table)
             .index_name(CHANNEL_INDEX)
-            .key_condition_expression("#channel = :channel")
+            .key_condition_expression("#partition = :partition")
             .filter_expression("#expires > :now")
-            .expression_attribute_names("#channel", INDEX_HASH_KEY)
+            .expression_attribute_names("#partition", INDEX_HASH_KEY)
             .expression_attribute_names("#expires", TTL_ATTRIBUTE)
-            .expression_attribute_values(":channel", AttributeValue::S(channel.to_string()))
+            .expression_attribute_values(
+                ":partition",
+                AttributeValue::S(partition(channel.as_str(), shard)),
+            )
             .expression_attribute_values(
                 ":now",
                 AttributeValue::N((now_millis() / 1000).to_string()),
@@ -89,11 +102,15 @@ impl DynamoStore {
 }
 
 impl ConnectionStore for DynamoStore {
+    fn shards(&self) -> Shards {
+        self.shards
+    }
+
     async fn put(&self, connection: &Connection) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item(connection)))
+            .set_item(Some(item(connection, self.shards)))
             .send()
             .await
             .map_err(|e| store_error("PutItem", e))?;
@@ -115,21 +132,28 @@ impl ConnectionStore for DynamoStore {
     async fn members(
         &self,
         channel: &ChannelName,
+        shard: u16,
         cursor: Option<String>,
+        limit: Option<u32>,
     ) -> Result<Page, StoreError> {
-        // The index's LastEvaluatedKey is {channel, connectionId}: the cursor
-        // carries the connection id and the channel is known.
+        // The index's LastEvaluatedKey is {channelShard, connectionId}: the
+        // cursor carries the connection id; the partition is known.
         let start = cursor.map(|id| {
             HashMap::from([
                 (
                     INDEX_HASH_KEY.to_owned(),
-                    AttributeValue::S(channel.to_string()),
+                    AttributeValue::S(partition(channel.as_str(), shard)),
                 ),
                 (INDEX_RANGE_KEY.to_owned(), AttributeValue::S(id)),
             ])
         });
+        let limit = match (limit.and_then(|l| i32::try_from(l).ok()), self.page_limit) {
+            (Some(asked), Some(own)) => Some(asked.min(own)),
+            (asked, own) => asked.or(own),
+        };
         let output = self
-            .channel_query(channel)
+            .shard_query(channel, shard)
+            .set_limit(limit)
             .projection_expression("#id")
             .expression_attribute_names("#id", TABLE_HASH_KEY)
             .set_exclusive_start_key(start)
@@ -150,12 +174,12 @@ impl ConnectionStore for DynamoStore {
         })
     }
 
-    async fn count(&self, channel: &ChannelName) -> Result<u64, StoreError> {
+    async fn count(&self, channel: &ChannelName, shard: u16) -> Result<u64, StoreError> {
         let mut total = 0u64;
         let mut start = None;
         loop {
             let output = self
-                .channel_query(channel)
+                .shard_query(channel, shard)
                 .select(Select::Count)
                 .set_exclusive_start_key(start)
                 .send()
@@ -170,8 +194,9 @@ impl ConnectionStore for DynamoStore {
     }
 }
 
-/// The item that stores `connection`.
-pub fn item(connection: &Connection) -> HashMap<String, AttributeValue> {
+/// The item that stores `connection`, in its shard of `shards`.
+pub fn item(connection: &Connection, shards: Shards) -> HashMap<String, AttributeValue> {
+    let shard = shards.of(&connection.id);
     HashMap::from([
         (
             TABLE_HASH_KEY.to_owned(),
@@ -179,6 +204,10 @@ pub fn item(connection: &Connection) -> HashMap<String, AttributeValue> {
         ),
         (
             INDEX_HASH_KEY.to_owned(),
+            AttributeValue::S(partition(connection.channel.as_str(), shard)),
+        ),
+        (
+            CHANNEL_ATTRIBUTE.to_owned(),
             AttributeValue::S(connection.channel.to_string()),
         ),
         (

@@ -6,10 +6,11 @@
 
 use aws_sdk_dynamodb::types::{KeyType, PutRequest, WriteRequest};
 use channels::testing::MemoryNotifier;
-use channels::{publish, ChannelName, Connection, ConnectionStore, PublishOptions};
+use channels::{publish, ChannelName, Connection, ConnectionStore, PublishOptions, Shards};
 use channels_aws::dynamo::{ensure_table, item, DynamoStore};
 use channels_aws::schema::{
-    CHANNEL_INDEX, INDEX_HASH_KEY, INDEX_RANGE_KEY, TABLE_HASH_KEY, TTL_ATTRIBUTE,
+    partition, CHANNEL_ATTRIBUTE, CHANNEL_INDEX, INDEX_HASH_KEY, INDEX_RANGE_KEY, TABLE_HASH_KEY,
+    TTL_ATTRIBUTE,
 };
 use channels_aws::testing::MotoServer;
 
@@ -25,10 +26,29 @@ async fn store(moto: &MotoServer, table: &str) -> DynamoStore {
     DynamoStore::new(client, table)
 }
 
+/// Every member of every shard, and how many pages that took.
 async fn all_members(store: &DynamoStore, channel: &ChannelName) -> (Vec<String>, usize) {
+    let (mut ids, mut pages) = (Vec::new(), 0);
+    for shard in store.shards().all() {
+        let (found, n) = shard_members(store, channel, shard).await;
+        ids.extend(found);
+        pages += n;
+    }
+    ids.sort();
+    (ids, pages)
+}
+
+async fn shard_members(
+    store: &DynamoStore,
+    channel: &ChannelName,
+    shard: u16,
+) -> (Vec<String>, usize) {
     let (mut ids, mut pages, mut cursor) = (Vec::new(), 0, None);
     loop {
-        let page = store.members(channel, cursor).await.expect("query");
+        let page = store
+            .members(channel, shard, cursor, None)
+            .await
+            .expect("query");
         pages += 1;
         ids.extend(page.connection_ids);
         match page.next {
@@ -109,20 +129,29 @@ async fn put_query_count_and_delete() {
         .table_name("crud")
         .key(
             TABLE_HASH_KEY,
-            item(&Connection::new("a=", channel("red"), now))[TABLE_HASH_KEY].clone(),
+            item(&Connection::new("a=", channel("red"), now), Shards::ONE)[TABLE_HASH_KEY].clone(),
         )
         .send()
         .await
         .expect("get");
     assert_eq!(
         got.item().cloned(),
-        Some(item(&Connection::new("a=", channel("red"), now)))
+        Some(item(
+            &Connection::new("a=", channel("red"), now),
+            Shards::ONE
+        ))
     );
 
     assert_eq!(all_members(&store, &channel("red")).await.0, ["a=", "b="]);
-    assert_eq!(store.count(&channel("red")).await.ok(), Some(2));
-    assert_eq!(store.count(&channel("blue")).await.ok(), Some(1));
-    assert_eq!(store.count(&channel("none")).await.ok(), Some(0));
+    assert_eq!(channels::count(&store, &channel("red")).await.ok(), Some(2));
+    assert_eq!(
+        channels::count(&store, &channel("blue")).await.ok(),
+        Some(1)
+    );
+    assert_eq!(
+        channels::count(&store, &channel("none")).await.ok(),
+        Some(0)
+    );
 
     store.remove("a=").await.expect("delete");
     store
@@ -149,7 +178,10 @@ async fn expired_items_are_filtered_out() {
         .await
         .expect("put");
     assert_eq!(all_members(&store, &channel("room")).await.0, ["fresh="]);
-    assert_eq!(store.count(&channel("room")).await.ok(), Some(1));
+    assert_eq!(
+        channels::count(&store, &channel("room")).await.ok(),
+        Some(1)
+    );
 }
 
 #[tokio::test]
@@ -170,7 +202,7 @@ async fn a_channel_larger_than_one_1mb_page_is_followed_to_the_end() {
         .chain((0..50).map(|i| Connection::new(format!("other{i}"), channel("small"), now)))
         .map(|c| {
             let put = PutRequest::builder()
-                .set_item(Some(item(&c)))
+                .set_item(Some(item(&c, Shards::ONE)))
                 .build()
                 .expect("put request");
             WriteRequest::builder().put_request(put).build()
@@ -197,7 +229,7 @@ async fn a_channel_larger_than_one_1mb_page_is_followed_to_the_end() {
     sorted.dedup();
     assert_eq!(sorted.len(), 5000);
     assert_eq!(sorted, ids);
-    assert_eq!(store.count(&big).await.ok(), Some(5000));
+    assert_eq!(channels::count(&store, &big).await.ok(), Some(5000));
 
     // AND a publish reaches all of them
     let notifier = MemoryNotifier::new();
@@ -241,7 +273,7 @@ async fn an_unreachable_table_is_an_error_not_a_panic() {
     let moto = MotoServer::start().expect(NEEDS_MOTO);
     let store = DynamoStore::new(moto.dynamodb_client(), "no-such-table");
     let err = store
-        .members(&channel("room"), None)
+        .members(&channel("room"), 0, None, None)
         .await
         .expect_err("missing table");
     assert_eq!(err.operation, "Query");
@@ -266,4 +298,71 @@ async fn ensure_table_reports_an_unreachable_endpoint_as_such() {
         .expect_err("unreachable");
     assert_eq!(err.operation, "DescribeTable", "{err}");
     drop(socket);
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; `make test` runs it"]
+async fn a_sharded_channel_is_spread_over_its_shards_and_found_whole() {
+    // GIVEN a store spreading channels over 4 shards, and 400 members
+    let moto = MotoServer::start().expect(NEEDS_MOTO);
+    let client = moto.dynamodb_client();
+    ensure_table(&client, "sharded")
+        .await
+        .expect("create table");
+    let shards = Shards::new(4).unwrap();
+    let store = DynamoStore::new(client, "sharded").with_shards(shards);
+    let room = channel("room");
+    let now = channels::now_millis();
+    let mut ids: Vec<String> = (0..400).map(|i| format!("conn-{i:03}=")).collect();
+    for id in &ids {
+        store
+            .put(&Connection::new(id.clone(), room.clone(), now))
+            .await
+            .expect("put");
+    }
+    ids.sort();
+
+    // THEN each shard holds exactly the members the hash puts there,
+    // under the `{channel}#{shard}` partition, and none is empty
+    for shard in shards.all() {
+        let (found, _) = shard_members(&store, &room, shard).await;
+        assert!(found.len() > 50, "shard {shard}: {}", found.len());
+        assert!(
+            found.iter().all(|id| shards.of(id) == shard),
+            "shard {shard}"
+        );
+        assert_eq!(
+            store.count(&room, shard).await.ok(),
+            Some(found.len() as u64)
+        );
+    }
+    let stored = store
+        .client()
+        .get_item()
+        .table_name("sharded")
+        .key(
+            TABLE_HASH_KEY,
+            aws_sdk_dynamodb::types::AttributeValue::S(ids[0].clone()),
+        )
+        .send()
+        .await
+        .expect("get");
+    let stored = stored.item().expect("stored item");
+    assert_eq!(
+        stored[INDEX_HASH_KEY].as_s().ok(),
+        Some(&partition("room", shards.of(&ids[0])))
+    );
+    assert_eq!(
+        stored[CHANNEL_ATTRIBUTE].as_s().ok(),
+        Some(&"room".to_owned())
+    );
+    // AND the channel as a whole is every member exactly once
+    assert_eq!(all_members(&store, &room).await.0, ids);
+    assert_eq!(channels::count(&store, &room).await.ok(), Some(400));
+    let notifier = MemoryNotifier::new();
+    let report = publish(&store, &notifier, &room, b"hi", &PublishOptions::default())
+        .await
+        .expect("publish");
+    assert_eq!((report.recipients, report.delivered), (400, 400));
+    assert_eq!(notifier.recipients().len(), 400);
 }

@@ -15,16 +15,40 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// What a post carries from [`Brake::start`] to [`Brake::throttled`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ticket(u64);
 
-/// The brake; shared by reference between the posts of one fan-out.
+/// A post in flight: holds one place under the limit until dropped.
+#[derive(Debug)]
+pub struct Permit<'a> {
+    brake: &'a Brake,
+    ticket: Ticket,
+}
+
+impl Permit<'_> {
+    pub fn ticket(&self) -> Ticket {
+        self.ticket
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        lock(&self.brake.state).in_flight -= 1;
+        self.brake.freed.notify_one();
+    }
+}
+
+/// The brake; shared by reference between the posts of one fan-out (or of
+/// every fan-out of a worker).
 #[derive(Debug)]
 pub struct Brake {
     state: Mutex<State>,
+    /// Wakes a post waiting for a place.
+    freed: Notify,
     min: f64,
     max: f64,
     /// Seconds between two posts at the target rate, and the burst allowed.
@@ -34,6 +58,7 @@ pub struct Brake {
 #[derive(Debug)]
 struct State {
     limit: f64,
+    in_flight: usize,
     epoch: u64,
     throttles: u64,
     /// GCRA's theoretical arrival time of the next post.
@@ -56,10 +81,12 @@ impl Brake {
         Self {
             state: Mutex::new(State {
                 limit: (initial as f64).clamp(min, max),
+                in_flight: 0,
                 epoch: 0,
                 throttles: 0,
                 next_start: None,
             }),
+            freed: Notify::new(),
             min,
             max,
             pace: None,
@@ -84,6 +111,43 @@ impl Brake {
     /// Posts allowed in flight now.
     pub fn limit(&self) -> usize {
         lock(&self.state).limit as usize
+    }
+
+    /// The most posts ever allowed in flight.
+    pub fn max(&self) -> usize {
+        self.max as usize
+    }
+
+    /// Posts in flight now.
+    pub fn in_flight(&self) -> usize {
+        lock(&self.state).in_flight
+    }
+
+    /// Waits for a place under the in-flight limit, then for the target
+    /// rate; the place is held until the permit is dropped.
+    pub async fn acquire(&self) -> Permit<'_> {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            // Registered before the check, so a place freed in between wakes us.
+            freed.as_mut().enable();
+            {
+                let mut state = lock(&self.state);
+                if state.in_flight < (state.limit as usize).max(1) {
+                    state.in_flight += 1;
+                    break;
+                }
+            }
+            freed.await;
+        }
+        // From here the place is ours: a permit gives it back on drop, even
+        // if this future is dropped while pacing.
+        let mut permit = Permit {
+            brake: self,
+            ticket: Ticket(0),
+        };
+        permit.ticket = self.start().await;
+        permit
     }
 
     /// 429s that lowered the limit so far.
@@ -116,8 +180,15 @@ impl Brake {
 
     /// A post went through: additive increase.
     pub fn succeeded(&self) {
-        let mut state = lock(&self.state);
-        state.limit = (state.limit + 1.0 / state.limit).min(self.max);
+        let raised = {
+            let mut state = lock(&self.state);
+            let before = state.limit as usize;
+            state.limit = (state.limit + 1.0 / state.limit).min(self.max);
+            state.limit as usize > before
+        };
+        if raised {
+            self.freed.notify_one();
+        }
     }
 
     /// A post was throttled (429): multiplicative decrease, once per window.
@@ -172,6 +243,34 @@ mod tests {
         let t = fixed.start().await;
         fixed.throttled(t);
         assert_eq!(fixed.limit(), 16);
+    }
+
+    #[tokio::test]
+    async fn permits_hold_places_under_the_limit_and_free_them_on_drop() {
+        let brake = Brake::new(2, 1, 4);
+        let a = brake.acquire().await;
+        let b = brake.acquire().await;
+        assert_eq!(brake.in_flight(), 2);
+        // A third waits until one is dropped.
+        let third = brake.acquire();
+        tokio::pin!(third);
+        assert!(futures::poll!(third.as_mut()).is_pending());
+        drop(a);
+        let c = third.await;
+        assert_eq!(brake.in_flight(), 2);
+        drop((b, c));
+        assert_eq!(brake.in_flight(), 0);
+        // A raised limit lets a waiter in without a drop.
+        let brake = Brake::new(1, 1, 4);
+        let held = brake.acquire().await;
+        let second = brake.acquire();
+        tokio::pin!(second);
+        assert!(futures::poll!(second.as_mut()).is_pending());
+        brake.succeeded();
+        brake.succeeded();
+        assert_eq!(brake.limit(), 2);
+        let _second = second.await;
+        drop(held);
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,11 +1,12 @@
 //! Configuration from environment variables, read and validated once at init.
 
 use crate::token::{Minter, PublicKey, Verifier};
-use crate::PublishOptions;
+use crate::{PublishOptions, Shards};
 
 /// Environment variables the rx binary reads.
 pub const RX_ENV: &[&str] = &[
     LAMBDA_TABLE,
+    CHANNEL_SHARDS,
     SUBSCRIBER_AUTH,
     TOKEN_PUBLIC_KEYS,
     TOKEN_AUDIENCE,
@@ -14,6 +15,7 @@ pub const RX_ENV: &[&str] = &[
 /// Environment variables the http binary reads.
 pub const HTTP_ENV: &[&str] = &[
     LAMBDA_TABLE,
+    CHANNEL_SHARDS,
     MANAGEMENT_ENDPOINT,
     PUBLISH_CONCURRENCY,
     PUBLISH_MAX_ATTEMPTS,
@@ -27,6 +29,14 @@ pub const HTTP_ENV: &[&str] = &[
 
 /// DynamoDB table of connections (required).
 pub const LAMBDA_TABLE: &str = "LAMBDA_TABLE";
+/// Shards every channel is spread over, 1–256 (default 8); the same for
+/// every function of a deployment, fixed for its life. See `channels::Shards`.
+pub const CHANNEL_SHARDS: &str = "CHANNEL_SHARDS";
+/// Default of [`CHANNEL_SHARDS`]. Eight index partitions take ~8,000 joins a
+/// second per channel (16 times API Gateway's default new-connection rate)
+/// and let eight workers deliver a big channel side by side, for a floor
+/// cost of 8 × 0.5 RCU to list or count a small channel.
+pub const DEFAULT_CHANNEL_SHARDS: u16 = 8;
 /// The WebSocket API's management endpoint,
 /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` (required by http).
 pub const MANAGEMENT_ENDPOINT: &str = "MANAGEMENT_ENDPOINT";
@@ -85,6 +95,7 @@ pub enum SubscriberAuth {
 #[derive(Debug, Clone)]
 pub struct RxConfig {
     pub table: String,
+    pub shards: Shards,
     pub auth: SubscriberAuth,
 }
 
@@ -103,6 +114,7 @@ pub struct TokenConfig {
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub table: String,
+    pub shards: Shards,
     pub management_endpoint: String,
     pub publish: PublishOptions,
     /// `None` with `SUBSCRIBER_AUTH=none`: no minting, no JWKS.
@@ -117,6 +129,7 @@ impl RxConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(Self {
             table: table(&lookup)?,
+            shards: shards(&lookup)?,
             auth: match token_mode(&lookup)? {
                 false => SubscriberAuth::None,
                 true => SubscriberAuth::Token(verifier(&lookup)?),
@@ -145,6 +158,7 @@ impl HttpConfig {
             u64::from(PublishOptions::DEFAULT_MAX_ATTEMPTS),
         )?;
         let table = table(&lookup)?;
+        let shards = shards(&lookup)?;
         let management_endpoint = endpoint(&lookup, MANAGEMENT_ENDPOINT)?;
         let tokens = match token_mode(&lookup)? {
             false => None,
@@ -180,6 +194,7 @@ impl HttpConfig {
         };
         Ok(Self {
             table,
+            shards,
             management_endpoint,
             tokens,
             publish: PublishOptions {
@@ -226,6 +241,20 @@ fn table(lookup: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError
         ));
     }
     Ok(value)
+}
+
+fn shards(lookup: &impl Fn(&str) -> Option<String>) -> Result<Shards, ConfigError> {
+    let count = number(
+        lookup,
+        CHANNEL_SHARDS,
+        1..=u64::from(crate::MAX_SHARDS),
+        u64::from(DEFAULT_CHANNEL_SHARDS),
+    )?;
+    // In range: checked just above.
+    Ok(u16::try_from(count)
+        .ok()
+        .and_then(Shards::new)
+        .unwrap_or_default())
 }
 
 /// `SUBSCRIBER_AUTH`: `true` for `token`, `false` for `none`.
@@ -470,6 +499,7 @@ mod tests {
             "https://abc.execute-api.eu-west-1.amazonaws.com/staging"
         );
         assert_eq!(config.publish, PublishOptions::default());
+        assert_eq!(config.shards.count(), DEFAULT_CHANNEL_SHARDS);
     }
 
     #[test]
@@ -495,6 +525,8 @@ mod tests {
             ("PUBLISH_CONCURRENCY", "2000", "PUBLISH_CONCURRENCY"),
             ("PUBLISH_CONCURRENCY", "ten", "PUBLISH_CONCURRENCY"),
             ("PUBLISH_MAX_ATTEMPTS", "11", "PUBLISH_MAX_ATTEMPTS"),
+            ("CHANNEL_SHARDS", "0", "CHANNEL_SHARDS"),
+            ("CHANNEL_SHARDS", "257", "CHANNEL_SHARDS"),
         ];
         for (name, value, expected) in cases {
             let mut pairs = GOOD.to_vec();

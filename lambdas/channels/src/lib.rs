@@ -26,6 +26,7 @@ pub mod connection;
 pub mod memory;
 pub mod notifier;
 pub mod publish;
+pub mod shard;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -35,7 +36,8 @@ pub use channel::{ChannelError, ChannelName, DEFAULT_CHANNEL};
 pub use connection::{Connection, CONNECTION_TTL_SECS, MAX_MESSAGE_BYTES};
 pub use notifier::{ConnectionNotifier, NotifyError};
 pub use publish::{publish, PublishOptions, PublishReport};
-pub use store::{ConnectionStore, Page, StoreError};
+pub use shard::{Shards, MAX_SHARDS};
+pub use store::{count, ConnectionStore, Page, StoreError};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_millis() -> i64 {

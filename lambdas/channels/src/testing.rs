@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use crate::memory::lock;
 use crate::{
-    ChannelName, Connection, ConnectionNotifier, ConnectionStore, NotifyError, Page, StoreError,
+    ChannelName, Connection, ConnectionNotifier, ConnectionStore, NotifyError, Page, Shards,
+    StoreError,
 };
 
 /// A notifier that records every delivered message, and can be told to fail.
@@ -147,6 +148,10 @@ pub fn run_with_env(program: &str, env: &[(&str, &str)]) -> (bool, String) {
 pub struct FailingStore;
 
 impl ConnectionStore for FailingStore {
+    fn shards(&self) -> Shards {
+        Shards::ONE
+    }
+
     async fn put(&self, _: &Connection) -> Result<(), StoreError> {
         Err(StoreError::new(
             "PutItem",
@@ -159,13 +164,19 @@ impl ConnectionStore for FailingStore {
             "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
         ))
     }
-    async fn members(&self, _: &ChannelName, _: Option<String>) -> Result<Page, StoreError> {
+    async fn members(
+        &self,
+        _: &ChannelName,
+        _: u16,
+        _: Option<String>,
+        _: Option<u32>,
+    ) -> Result<Page, StoreError> {
         Err(StoreError::new(
             "Query",
             "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
         ))
     }
-    async fn count(&self, _: &ChannelName) -> Result<u64, StoreError> {
+    async fn count(&self, _: &ChannelName, _: u16) -> Result<u64, StoreError> {
         Err(StoreError::new(
             "Query",
             "ResourceNotFoundException: secret table arn:aws:dynamodb:…",

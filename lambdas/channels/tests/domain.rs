@@ -33,7 +33,7 @@ async fn members(store: &MemoryStore, name: &str) -> Vec<String> {
     let mut cursor = None;
     loop {
         let page = store
-            .members(&channel(name), cursor)
+            .members(&channel(name), 0, cursor, None)
             .await
             .expect("memory store members");
         all.extend(page.connection_ids);
@@ -61,7 +61,10 @@ async fn connect_then_disconnect_tracks_membership() {
     connect(&store, "a=", "lobby").await;
     connect(&store, "b=", "lobby").await;
     assert_eq!(members(&store, "lobby").await, ["a=", "b="]);
-    assert_eq!(store.count(&channel("lobby")).await.ok(), Some(2));
+    assert_eq!(
+        channels::count(&store, &channel("lobby")).await.ok(),
+        Some(2)
+    );
 
     // WHEN one disconnects, twice (API Gateway may repeat it)
     store.remove("a=").await.expect("remove");
@@ -72,7 +75,10 @@ async fn connect_then_disconnect_tracks_membership() {
 
     // THEN only the other is left
     assert_eq!(members(&store, "lobby").await, ["b="]);
-    assert_eq!(store.count(&channel("lobby")).await.ok(), Some(1));
+    assert_eq!(
+        channels::count(&store, &channel("lobby")).await.ok(),
+        Some(1)
+    );
 }
 
 #[tokio::test]
@@ -232,7 +238,10 @@ async fn expired_connections_are_neither_counted_nor_posted_to() {
     store.put(&stale).await.expect("put");
     connect(&store, "fresh=", "room").await;
 
-    assert_eq!(store.count(&channel("room")).await.ok(), Some(1));
+    assert_eq!(
+        channels::count(&store, &channel("room")).await.ok(),
+        Some(1)
+    );
     let result = publish(&store, &notifier, &channel("room"), b"m", &fast()).await;
     assert_eq!(result.ok(), Some(report("room", 1, 1, 0, 0)));
     assert_eq!(notifier.attempts("stale="), 0);

@@ -251,7 +251,7 @@ fn env_check_catches_mutations() {
             // rx: no environment block at all.
             m(
                 "terraform/lambda.tf",
-                "  environment {\n    variables = {\n      LAMBDA_TABLE      = aws_dynamodb_table.connections.name\n      SUBSCRIBER_AUTH   = var.subscriber_auth\n      TOKEN_PUBLIC_KEYS = local.token_public_keys\n      TOKEN_AUDIENCE    = local.tokens_on ? local.websocket_url : \"\"\n      TOKEN_ISSUER      = local.tokens_on ? local.http_url : \"\"\n    }\n  }\n",
+                "  environment {\n    variables = {\n      LAMBDA_TABLE      = aws_dynamodb_table.connections.name\n      CHANNEL_SHARDS    = tostring(var.channel_shards)\n      SUBSCRIBER_AUTH   = var.subscriber_auth\n      TOKEN_PUBLIC_KEYS = local.token_public_keys\n      TOKEN_AUDIENCE    = local.tokens_on ? local.websocket_url : \"\"\n      TOKEN_ISSUER      = local.tokens_on ? local.http_url : \"\"\n    }\n  }\n",
                 "",
                 &[
                     "aws_lambda_function.rx (terraform/lambda.tf) has 0 `environment` blocks",
@@ -468,18 +468,18 @@ fn table_check_catches_mutations() {
             ),
             m(
                 TF,
-                "    name               = \"channel-index\"",
+                "    name               = \"channel-shard-index\"",
                 "    name               = \"by-channel\"",
                 &[
                     PLACE,
-                    "no global_secondary_index named \"channel-index\"",
+                    "no global_secondary_index named \"channel-shard-index\"",
                     "CHANNEL_INDEX",
                     "by-channel",
                 ],
             ),
             m(
                 TF,
-                "    hash_key           = \"channel\"",
+                "    hash_key           = \"channelShard\"",
                 "    hash_key           = \"topic\"",
                 &[
                     PLACE,
@@ -517,27 +517,27 @@ fn table_check_catches_mutations() {
             m(
                 TF,
                 "  hash_key                    = \"connectionId\"\n",
-                "  hash_key                    = \"connectionId\"\n  range_key = \"channel\"\n",
+                "  hash_key                    = \"connectionId\"\n  range_key = \"channelShard\"\n",
                 &[PLACE, "has a range_key", "TABLE_HASH_KEY"],
             ),
             m(
                 TF,
-                "    name = \"channel\"\n    type = \"S\"",
-                "    name = \"channel\"\n    type = \"N\"",
+                "    name = \"channelShard\"\n    type = \"S\"",
+                "    name = \"channelShard\"\n    type = \"N\"",
                 &[
                     PLACE,
-                    "attribute Some(\"channel\") has type Some(\"N\")",
+                    "attribute Some(\"channelShard\") has type Some(\"N\")",
                     "strings (S)",
                 ],
             ),
             m(
                 TF,
-                "  attribute {\n    name = \"channel\"\n    type = \"S\"\n  }\n",
+                "  attribute {\n    name = \"channelShard\"\n    type = \"S\"\n  }\n",
                 "",
                 &[
                     PLACE,
                     "defines attributes {\"connectionId\"}",
-                    "\"channel\"",
+                    "\"channelShard\"",
                 ],
             ),
         ],
@@ -552,7 +552,7 @@ fn query_index_check_catches_mutations() {
         &[
             m(
                 "terraform/iam.tf",
-                "\"${aws_dynamodb_table.connections.arn}/index/channel-index\"",
+                "\"${aws_dynamodb_table.connections.arn}/index/channel-shard-index\"",
                 "\"${aws_dynamodb_table.connections.arn}/index/other-index\"",
                 &[
                     "data.aws_iam_policy_document.http (terraform/iam.tf)",
@@ -563,11 +563,11 @@ fn query_index_check_catches_mutations() {
             // Query on the whole table instead of the index.
             m(
                 "terraform/iam.tf",
-                "\"${aws_dynamodb_table.connections.arn}/index/channel-index\"",
+                "\"${aws_dynamodb_table.connections.arn}/index/channel-shard-index\"",
                 "aws_dynamodb_table.connections.arn",
                 &[
                     "data.aws_iam_policy_document.http (terraform/iam.tf)",
-                    "\"channel-index\"",
+                    "\"channel-shard-index\"",
                 ],
             ),
         ],

@@ -403,7 +403,7 @@ where
         Ok(channel) => channel,
         Err(rejection) => return rejection.response(),
     };
-    match deps.store.count(&channel).await {
+    match channels::count(&deps.store, &channel).await {
         Ok(connections) => json_response(
             200,
             &ChannelCount {

@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let config = channels_aws::runtime::start(HttpConfig::from_env)?;
     let sdk = channels_aws::runtime::init(channels_aws::sdk::from_env)?;
     let deps = Deps {
-        store: DynamoStore::from_conf(&sdk, config.table),
+        store: DynamoStore::from_conf(&sdk, config.table).with_shards(config.shards),
         notifier: ApiGatewayNotifier::from_conf(&sdk, &config.management_endpoint),
         publish: config.publish,
         tokens: config.tokens.map(|tokens| {
@@ -20,7 +20,9 @@ async fn main() -> Result<(), Error> {
     };
     let deps = &deps;
     run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(http_lambda::handle(event, deps).await)
+        // Boxed: the handler's future is deep (every shard's fan-out inside),
+        // and a box keeps the runtime's own future small.
+        Ok::<_, Error>(Box::pin(http_lambda::handle(event, deps)).await)
     }))
     .await
 }

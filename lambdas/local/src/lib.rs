@@ -60,9 +60,9 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
-use channels::config::{SubscriberAuth, DEFAULT_TOKEN_MAX_TTL_SECS};
+use channels::config::{SubscriberAuth, DEFAULT_CHANNEL_SHARDS, DEFAULT_TOKEN_MAX_TTL_SECS};
 use channels::token::{mint, LocalSigner, MintRequest, Minted, Minter, SignError, Verifier};
-use channels::{PublishOptions, StoreError};
+use channels::{PublishOptions, Shards, StoreError};
 use channels_aws::apigw::ApiGatewayNotifier;
 use http_lambda::{Deps, Tokens};
 use tokio::sync::{broadcast, oneshot, watch};
@@ -143,6 +143,7 @@ pub struct GatewayBuilder {
     publish: PublishOptions,
     auth: SubscriberAuthMode,
     token_max_ttl_secs: u64,
+    shards: Shards,
 }
 
 impl Default for GatewayBuilder {
@@ -156,6 +157,7 @@ impl Default for GatewayBuilder {
             publish: PublishOptions::default(),
             auth: SubscriberAuthMode::None,
             token_max_ttl_secs: DEFAULT_TOKEN_MAX_TTL_SECS,
+            shards: Shards::new(DEFAULT_CHANNEL_SHARDS).unwrap_or_default(),
         }
     }
 }
@@ -197,6 +199,12 @@ impl GatewayBuilder {
         self
     }
 
+    /// Shards every channel is spread over (default 8, as deployed).
+    pub fn channel_shards(mut self, shards: Shards) -> Self {
+        self.shards = shards;
+        self
+    }
+
     /// Who may listen (default: anyone).
     pub fn subscriber_auth(mut self, auth: SubscriberAuthMode) -> Self {
         self.auth = auth;
@@ -223,7 +231,7 @@ impl GatewayBuilder {
             .await
             .map_err(bind_error)?;
         let local = listener.local_addr().map_err(bind_error)?;
-        let store = Store::open(&self.store).await?;
+        let store = Store::open(&self.store, self.shards).await?;
         info!(store = %self.store, "store ready");
 
         let domain = local.to_string();

@@ -8,6 +8,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use channels::Shards;
 use clap::Parser;
 use local_gateway::{
     Gateway, StoreConfig, SubscriberAuthMode, DEFAULT_PORT, DEFAULT_STAGE, DEFAULT_TABLE,
@@ -42,6 +43,9 @@ struct Args {
     /// $connect, signed with a key generated at start).
     #[arg(long, env = "SUBSCRIBER_AUTH", default_value = "none", value_parser = ["none", "token"], ignore_case = true)]
     auth: String,
+    /// Shards every channel is spread over (CHANNEL_SHARDS on AWS).
+    #[arg(long, env = "CHANNEL_SHARDS", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    shards: u16,
     /// With --auth token: the longest lifetime POST /tokens grants.
     #[arg(long, default_value_t = 86_400, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
     token_max_ttl_secs: u64,
@@ -67,6 +71,7 @@ async fn main() -> ExitCode {
     let started = Gateway::builder()
         .stage(args.stage)
         .subscriber_auth(auth)
+        .channel_shards(Shards::new(args.shards).unwrap_or_default())
         .token_max_ttl_secs(args.token_max_ttl_secs)
         .idle_timeout(Duration::from_secs(args.idle_timeout_secs))
         .max_lifetime(Duration::from_secs(args.max_lifetime_secs))

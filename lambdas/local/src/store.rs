@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_apigatewaymanagement::config::Credentials;
 use channels::memory::MemoryStore;
-use channels::{ChannelName, Connection, ConnectionStore, Page, StoreError};
+use channels::{ChannelName, Connection, ConnectionStore, Page, Shards, StoreError};
 use channels_aws::dynamo::{ensure_table, DynamoStore};
 
 /// Which store the gateway runs on.
@@ -40,11 +40,13 @@ pub enum Store {
 }
 
 impl Store {
-    /// Builds the store `config` describes; for DynamoDB, creates the table
-    /// when it is absent.
-    pub async fn open(config: &StoreConfig) -> Result<Self, StoreError> {
+    /// Builds the store `config` describes, spreading channels over
+    /// `shards`; for DynamoDB, creates the table when it is absent.
+    pub async fn open(config: &StoreConfig, shards: Shards) -> Result<Self, StoreError> {
         match config {
-            StoreConfig::Memory => Ok(Self::Memory(Arc::new(MemoryStore::new()))),
+            StoreConfig::Memory => Ok(Self::Memory(Arc::new(
+                MemoryStore::new().with_shards(shards),
+            ))),
             StoreConfig::Dynamo { endpoint, table } => {
                 let sdk = sdk_config(region_from_env(), dynamo_credentials()).await;
                 let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
@@ -52,13 +54,22 @@ impl Store {
                     .build();
                 let client = aws_sdk_dynamodb::Client::from_conf(conf);
                 ensure_table(&client, table).await?;
-                Ok(Self::Dynamo(DynamoStore::new(client, table.clone())))
+                Ok(Self::Dynamo(
+                    DynamoStore::new(client, table.clone()).with_shards(shards),
+                ))
             }
         }
     }
 }
 
 impl ConnectionStore for Store {
+    fn shards(&self) -> Shards {
+        match self {
+            Self::Memory(store) => store.shards(),
+            Self::Dynamo(store) => store.shards(),
+        }
+    }
+
     async fn put(&self, connection: &Connection) -> Result<(), StoreError> {
         match self {
             Self::Memory(store) => store.put(connection).await,
@@ -76,18 +87,20 @@ impl ConnectionStore for Store {
     async fn members(
         &self,
         channel: &ChannelName,
+        shard: u16,
         cursor: Option<String>,
+        limit: Option<u32>,
     ) -> Result<Page, StoreError> {
         match self {
-            Self::Memory(store) => store.members(channel, cursor).await,
-            Self::Dynamo(store) => store.members(channel, cursor).await,
+            Self::Memory(store) => store.members(channel, shard, cursor, limit).await,
+            Self::Dynamo(store) => store.members(channel, shard, cursor, limit).await,
         }
     }
 
-    async fn count(&self, channel: &ChannelName) -> Result<u64, StoreError> {
+    async fn count(&self, channel: &ChannelName, shard: u16) -> Result<u64, StoreError> {
         match self {
-            Self::Memory(store) => store.count(channel).await,
-            Self::Dynamo(store) => store.count(channel).await,
+            Self::Memory(store) => store.count(channel, shard).await,
+            Self::Dynamo(store) => store.count(channel, shard).await,
         }
     }
 }

@@ -7,7 +7,7 @@ async fn main() -> Result<(), Error> {
     let config = channels_aws::runtime::start(RxConfig::from_env)?;
     let sdk = channels_aws::runtime::init(channels_aws::sdk::from_env)?;
     let deps = rx::Deps {
-        store: DynamoStore::from_conf(&sdk, config.table),
+        store: DynamoStore::from_conf(&sdk, config.table).with_shards(config.shards),
         auth: config.auth,
     };
     let deps = &deps;

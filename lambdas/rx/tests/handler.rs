@@ -7,7 +7,7 @@ use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxy
 use aws_lambda_events::encodings::Body;
 use channels::memory::MemoryStore;
 use channels::testing::FailingStore;
-use channels::{ChannelName, ConnectionStore};
+use channels::ChannelName;
 use lambda_runtime::{Context, LambdaEvent};
 
 fn fixture(name: &str) -> ApiGatewayWebsocketProxyRequest {
@@ -61,11 +61,11 @@ async fn connect_stores_the_connection_under_its_channel() {
     assert_eq!(stored.expires_at, 1_707_502_303 + 7_800);
     // That fixture's connection expired long ago; one connected now counts.
     let lobby = ChannelName::parse("lobby").expect("channel");
-    assert_eq!(store.count(&lobby).await.ok(), Some(0));
+    assert_eq!(channels::count(store, &lobby).await.ok(), Some(0));
     let mut now = fixture("connect.json");
     now.request_context.connected_at = channels::now_millis();
     assert_eq!(rx::handle(event(now), &deps).await.status_code, 200);
-    assert_eq!(store.count(&lobby).await.ok(), Some(1));
+    assert_eq!(channels::count(store, &lobby).await.ok(), Some(1));
 }
 
 #[tokio::test]
