@@ -85,6 +85,12 @@ impl MotoServer {
         dynamodb_client(&self.endpoint())
     }
 
+    /// An SQS client for this server, with dummy credentials.
+    #[cfg(feature = "sqs")]
+    pub fn sqs_client(&self) -> aws_sdk_sqs::Client {
+        sqs_client(&self.endpoint())
+    }
+
     /// A KMS client for this server, with dummy credentials.
     #[cfg(feature = "kms")]
     pub fn kms_client(&self) -> aws_sdk_kms::Client {
@@ -99,6 +105,15 @@ pub fn kms_client(endpoint: &str) -> aws_sdk_kms::Client {
         .endpoint_url(endpoint)
         .build();
     aws_sdk_kms::Client::from_conf(config)
+}
+
+/// An SQS client for `endpoint`, configured by [`sdk_config`].
+#[cfg(feature = "sqs")]
+pub fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::config::Builder::from(&sdk_config())
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
 }
 
 /// SDK configuration for servers on 127.0.0.1: region us-east-1 and dummy

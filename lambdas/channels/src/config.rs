@@ -19,12 +19,26 @@ pub const HTTP_ENV: &[&str] = &[
     MANAGEMENT_ENDPOINT,
     PUBLISH_CONCURRENCY,
     PUBLISH_MAX_ATTEMPTS,
+    PUBLISH_QUEUE_URL,
+    PUBLISH_SYNC_MAX,
     SUBSCRIBER_AUTH,
     TOKEN_PUBLIC_KEYS,
     TOKEN_AUDIENCE,
     TOKEN_ISSUER,
     TOKEN_SIGNING_KEY,
     TOKEN_MAX_TTL_SECONDS,
+];
+/// Environment variables the worker reads (the http binary run with
+/// `_HANDLER=worker`: the same package, its own function and role).
+pub const WORKER_ENV: &[&str] = &[
+    LAMBDA_TABLE,
+    CHANNEL_SHARDS,
+    MANAGEMENT_ENDPOINT,
+    PUBLISH_QUEUE_URL,
+    PUBLISH_CONCURRENCY,
+    PUBLISH_MAX_ATTEMPTS,
+    PUBLISH_TARGET_RATE,
+    WORKER_MAX_CONCURRENCY,
 ];
 
 /// DynamoDB table of connections (required).
@@ -44,6 +58,28 @@ pub const MANAGEMENT_ENDPOINT: &str = "MANAGEMENT_ENDPOINT";
 pub const PUBLISH_CONCURRENCY: &str = "PUBLISH_CONCURRENCY";
 /// Tries per connection for throttled or failing posts, 1–10 (default 4).
 pub const PUBLISH_MAX_ATTEMPTS: &str = "PUBLISH_MAX_ATTEMPTS";
+
+/// The SQS queue of shard jobs: where http hands big publishes to the
+/// workers, and where workers hand on the rest of a shard. Empty or unset on
+/// http: every publish is synchronous.
+pub const PUBLISH_QUEUE_URL: &str = "PUBLISH_QUEUE_URL";
+/// Members up to which a publish is synchronous (answered 200 with its
+/// report); above, it is handed to the workers (202). 1–1,000,000.
+pub const PUBLISH_SYNC_MAX: &str = "PUBLISH_SYNC_MAX";
+/// Default of [`PUBLISH_SYNC_MAX`]. See the README's "Where one invocation
+/// stops": at the http function's default 256 MB a post costs it about a
+/// millisecond of its CPU share, so 2,000 members take ~2 s.
+pub const DEFAULT_PUBLISH_SYNC_MAX: u32 = 2_000;
+/// `@connections` posts a second all workers together aim for (default
+/// 10,000, API Gateway's default account quota); each worker takes its
+/// share, `PUBLISH_TARGET_RATE / WORKER_MAX_CONCURRENCY`, and slows down
+/// further on 429s.
+pub const PUBLISH_TARGET_RATE: &str = "PUBLISH_TARGET_RATE";
+pub const DEFAULT_PUBLISH_TARGET_RATE: u32 = 10_000;
+/// How many workers may run at once: the queue trigger's maximum
+/// concurrency (default 8).
+pub const WORKER_MAX_CONCURRENCY: &str = "WORKER_MAX_CONCURRENCY";
+pub const DEFAULT_WORKER_MAX_CONCURRENCY: u32 = 8;
 
 /// Who may listen: `token` (a subscriber token on `$connect`) or `none`
 /// (anyone who knows the URL). Required: the choice is never implicit.
@@ -119,6 +155,21 @@ pub struct HttpConfig {
     pub publish: PublishOptions,
     /// `None` with `SUBSCRIBER_AUTH=none`: no minting, no JWKS.
     pub tokens: Option<TokenConfig>,
+    /// `None` without `PUBLISH_QUEUE_URL`: every publish is synchronous.
+    pub queue_url: Option<String>,
+    pub sync_max: u32,
+}
+
+/// Configuration of the worker.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub table: String,
+    pub shards: Shards,
+    pub management_endpoint: String,
+    pub queue_url: String,
+    pub publish: PublishOptions,
+    /// This worker's share of `PUBLISH_TARGET_RATE`, posts a second.
+    pub rate_per_worker: f64,
 }
 
 impl RxConfig {
@@ -144,19 +195,7 @@ impl HttpConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let defaults = PublishOptions::default();
-        let concurrency = number(
-            &lookup,
-            PUBLISH_CONCURRENCY,
-            1..=1024,
-            PublishOptions::DEFAULT_CONCURRENCY as u64,
-        )?;
-        let max_attempts = number(
-            &lookup,
-            PUBLISH_MAX_ATTEMPTS,
-            1..=10,
-            u64::from(PublishOptions::DEFAULT_MAX_ATTEMPTS),
-        )?;
+        let publish = publish_options(&lookup)?;
         let table = table(&lookup)?;
         let shards = shards(&lookup)?;
         let management_endpoint = endpoint(&lookup, MANAGEMENT_ENDPOINT)?;
@@ -192,19 +231,26 @@ impl HttpConfig {
                 })
             }
         };
+        let queue_url = lookup(PUBLISH_QUEUE_URL)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        if let Some(url) = &queue_url {
+            check_url(PUBLISH_QUEUE_URL, url)?;
+        }
+        let sync_max = number(
+            &lookup,
+            PUBLISH_SYNC_MAX,
+            1..=1_000_000,
+            u64::from(DEFAULT_PUBLISH_SYNC_MAX),
+        )?;
         Ok(Self {
+            queue_url,
+            sync_max: u32::try_from(sync_max).unwrap_or(DEFAULT_PUBLISH_SYNC_MAX),
             table,
             shards,
             management_endpoint,
             tokens,
-            publish: PublishOptions {
-                // Both fit: the ranges above are small.
-                concurrency: usize::try_from(concurrency)
-                    .unwrap_or(PublishOptions::DEFAULT_CONCURRENCY),
-                max_attempts: u32::try_from(max_attempts)
-                    .unwrap_or(PublishOptions::DEFAULT_MAX_ATTEMPTS),
-                ..defaults
-            },
+            publish,
         })
     }
 }
@@ -241,6 +287,73 @@ fn table(lookup: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError
         ));
     }
     Ok(value)
+}
+
+impl WorkerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let publish = publish_options(&lookup)?;
+        let target = number(
+            &lookup,
+            PUBLISH_TARGET_RATE,
+            1..=1_000_000,
+            u64::from(DEFAULT_PUBLISH_TARGET_RATE),
+        )?;
+        let workers = number(
+            &lookup,
+            WORKER_MAX_CONCURRENCY,
+            1..=1000,
+            u64::from(DEFAULT_WORKER_MAX_CONCURRENCY),
+        )?;
+        let queue_url = required(&lookup, PUBLISH_QUEUE_URL)?;
+        check_url(PUBLISH_QUEUE_URL, &queue_url)?;
+        Ok(Self {
+            table: table(&lookup)?,
+            shards: shards(&lookup)?,
+            management_endpoint: endpoint(&lookup, MANAGEMENT_ENDPOINT)?,
+            queue_url,
+            publish,
+            rate_per_worker: target as f64 / workers as f64,
+        })
+    }
+}
+
+/// `PUBLISH_CONCURRENCY` and `PUBLISH_MAX_ATTEMPTS`.
+fn publish_options(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<PublishOptions, ConfigError> {
+    let defaults = PublishOptions::default();
+    let concurrency = number(
+        lookup,
+        PUBLISH_CONCURRENCY,
+        1..=1024,
+        PublishOptions::DEFAULT_CONCURRENCY as u64,
+    )?;
+    let max_attempts = number(
+        lookup,
+        PUBLISH_MAX_ATTEMPTS,
+        1..=10,
+        u64::from(PublishOptions::DEFAULT_MAX_ATTEMPTS),
+    )?;
+    Ok(PublishOptions {
+        // Both fit: the ranges above are small.
+        concurrency: usize::try_from(concurrency).unwrap_or(PublishOptions::DEFAULT_CONCURRENCY),
+        max_attempts: u32::try_from(max_attempts).unwrap_or(PublishOptions::DEFAULT_MAX_ATTEMPTS),
+        ..defaults
+    })
+}
+
+fn check_url(name: &'static str, value: &str) -> Result<(), ConfigError> {
+    let ok = (value.starts_with("https://") || value.starts_with("http://"))
+        && !value.contains(char::is_whitespace);
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(name, value, "expected an http(s) URL such as https://sqs.us-east-1.amazonaws.com/123456789012/queue"))
+    }
 }
 
 fn shards(lookup: &impl Fn(&str) -> Option<String>) -> Result<Shards, ConfigError> {
@@ -503,6 +616,41 @@ mod tests {
     }
 
     #[test]
+    fn the_worker_reads_its_queue_and_its_share_of_the_rate() {
+        let config = WorkerConfig::from_lookup(env(&[
+            ("LAMBDA_TABLE", "t-1"),
+            (
+                "MANAGEMENT_ENDPOINT",
+                "https://abc.execute-api.eu-west-1.amazonaws.com/staging",
+            ),
+            (
+                "PUBLISH_QUEUE_URL",
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs",
+            ),
+            ("PUBLISH_TARGET_RATE", "9000"),
+            ("WORKER_MAX_CONCURRENCY", "6"),
+            ("CHANNEL_SHARDS", "12"),
+        ]))
+        .expect("valid worker config");
+        assert_eq!(config.rate_per_worker, 1500.0);
+        assert_eq!(config.shards.count(), 12);
+        let missing = WorkerConfig::from_lookup(env(&[
+            ("LAMBDA_TABLE", "t-1"),
+            (
+                "MANAGEMENT_ENDPOINT",
+                "https://abc.execute-api.eu-west-1.amazonaws.com/staging",
+            ),
+        ]))
+        .unwrap_err();
+        assert_eq!(missing, ConfigError::Missing("PUBLISH_QUEUE_URL"));
+        let http = HttpConfig::from_lookup(env(GOOD)).expect("valid config");
+        assert_eq!(
+            (http.queue_url, http.sync_max),
+            (None, DEFAULT_PUBLISH_SYNC_MAX)
+        );
+    }
+
+    #[test]
     fn the_go_typo_is_not_accepted() {
         // The Go reference set LAMDBA_TABLE and read LAMBDA_TABLE.
         let err = RxConfig::from_lookup(env(&[("LAMDBA_TABLE", "t-1")])).unwrap_err();
@@ -527,6 +675,8 @@ mod tests {
             ("PUBLISH_MAX_ATTEMPTS", "11", "PUBLISH_MAX_ATTEMPTS"),
             ("CHANNEL_SHARDS", "0", "CHANNEL_SHARDS"),
             ("CHANNEL_SHARDS", "257", "CHANNEL_SHARDS"),
+            ("PUBLISH_QUEUE_URL", "sqs://queue", "PUBLISH_QUEUE_URL"),
+            ("PUBLISH_SYNC_MAX", "0", "PUBLISH_SYNC_MAX"),
         ];
         for (name, value, expected) in cases {
             let mut pairs = GOOD.to_vec();

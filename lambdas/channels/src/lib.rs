@@ -23,6 +23,7 @@ pub mod brake;
 pub mod channel;
 pub mod config;
 pub mod connection;
+pub mod job;
 pub mod memory;
 pub mod notifier;
 pub mod publish;

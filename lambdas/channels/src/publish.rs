@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
+use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use crate::brake::Brake;
@@ -131,9 +132,10 @@ pub struct Resume {
 }
 
 /// Delivers one shard of `channel` from `start` (a page cursor; `None` for
-/// the first page). Before reading each next page it asks `stop`; on `true`
-/// it returns with [`ShardRun::resume`] set. A store failure also ends the
-/// run, with `resume` at the page it could not read.
+/// the first page). With a `deadline`, it stops before a page it might not
+/// finish in time (less time left than twice the longest page so far, plus
+/// a second) and returns with [`ShardRun::resume`] set. A store failure
+/// also ends the run, with `resume` at the page it could not read.
 #[allow(clippy::too_many_arguments)]
 pub async fn deliver_shard<S, N>(
     store: &S,
@@ -144,7 +146,7 @@ pub async fn deliver_shard<S, N>(
     message: &[u8],
     options: &PublishOptions,
     brake: &Brake,
-    stop: impl Fn() -> bool,
+    deadline: Option<Instant>,
 ) -> ShardRun
 where
     S: ConnectionStore,
@@ -164,16 +166,22 @@ where
             return run;
         }
     };
+    let mut longest = Duration::ZERO;
+    let mut started = Instant::now();
     loop {
         let ids = std::mem::take(&mut page.connection_ids);
         let deliveries = deliver_ids(store, notifier, ids, message, options, brake);
+        let out_of_time = deadline.is_some_and(|deadline| {
+            let reserve = longest.saturating_mul(2) + Duration::from_secs(1);
+            Instant::now() + reserve >= deadline
+        });
         match page.next.take() {
             None => {
                 run.report.add(&deliveries.await);
                 run.pages += 1;
                 return run;
             }
-            Some(cursor) if stop() => {
+            Some(cursor) if out_of_time => {
                 run.report.add(&deliveries.await);
                 run.pages += 1;
                 run.resume = Some(Resume {
@@ -186,6 +194,8 @@ where
                 let (delivered, next) = tokio::join!(deliveries, next);
                 run.report.add(&delivered);
                 run.pages += 1;
+                longest = longest.max(started.elapsed());
+                started = Instant::now();
                 match next {
                     Ok(next) => page = next,
                     Err(err) => {
@@ -222,15 +232,7 @@ where
     let brake = options.brake();
     let runs = futures::future::join_all(store.shards().all().map(|shard| {
         deliver_shard(
-            store,
-            notifier,
-            channel,
-            shard,
-            None,
-            message,
-            options,
-            &brake,
-            || false,
+            store, notifier, channel, shard, None, message, options, &brake, None,
         )
     }))
     .await;

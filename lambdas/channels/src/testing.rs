@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -25,6 +25,9 @@ pub struct MemoryNotifier {
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
     delay: Option<Duration>,
+    /// Posts that have started; past `hang_after`, posts never complete.
+    started: AtomicUsize,
+    hang_after: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +49,13 @@ impl MemoryNotifier {
             delay: Some(delay),
             ..Self::default()
         }
+    }
+
+    /// After `posts` posts have started, every further post hangs forever,
+    /// as when the process running the fan-out dies mid-page.
+    pub fn hang_after(mut self, posts: usize) -> Self {
+        self.hang_after = Some(posts);
+        self
     }
 
     /// `connection_id` answers [`NotifyError::Gone`] from now on.
@@ -93,6 +103,10 @@ impl MemoryNotifier {
 
 impl ConnectionNotifier for MemoryNotifier {
     async fn post(&self, connection_id: &str, data: &[u8]) -> Result<(), NotifyError> {
+        let started = self.started.fetch_add(1, Ordering::SeqCst);
+        if self.hang_after.is_some_and(|limit| started >= limit) {
+            std::future::pending::<()>().await;
+        }
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak_in_flight.fetch_max(now, Ordering::SeqCst);
         if let Some(delay) = self.delay {
@@ -181,5 +195,90 @@ impl ConnectionStore for FailingStore {
             "Query",
             "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
         ))
+    }
+}
+
+/// A simulated `@connections` endpoint: every post takes `latency`, and
+/// posts arriving faster than a token bucket allows (`rate` a second, bursts
+/// of `burst`) are answered 429 [`NotifyError::Throttled`], as API Gateway's
+/// account throttle does. Counts what it delivered and refused.
+#[derive(Debug)]
+pub struct ThrottledEndpoint {
+    rate: f64,
+    burst: f64,
+    latency: Duration,
+    bucket: Mutex<(f64, Option<tokio::time::Instant>)>,
+    delivered: AtomicU64,
+    throttled: AtomicU64,
+    /// Deliveries per connection, when tracked.
+    per_connection: Option<Mutex<HashMap<String, u32>>>,
+}
+
+impl ThrottledEndpoint {
+    pub fn new(rate: f64, burst: u32, latency: Duration) -> Self {
+        Self {
+            rate,
+            burst: f64::from(burst.max(1)),
+            latency,
+            bucket: Mutex::new((f64::from(burst.max(1)), None)),
+            delivered: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            per_connection: None,
+        }
+    }
+
+    /// Also counts deliveries per connection ([`Self::deliveries_to`]).
+    pub fn tracking(mut self) -> Self {
+        self.per_connection = Some(Mutex::new(HashMap::new()));
+        self
+    }
+
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::SeqCst)
+    }
+
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::SeqCst)
+    }
+
+    /// How many times `connection_id` got a message (0 unless tracking).
+    pub fn deliveries_to(&self, connection_id: &str) -> u32 {
+        self.per_connection
+            .as_ref()
+            .and_then(|m| lock(m).get(connection_id).copied())
+            .unwrap_or(0)
+    }
+
+    /// Takes a token if one is left.
+    fn admit(&self) -> bool {
+        let now = tokio::time::Instant::now();
+        let mut bucket = lock(&self.bucket);
+        let (tokens, last) = *bucket;
+        let refilled = last.map_or(tokens, |last| {
+            (tokens + now.duration_since(last).as_secs_f64() * self.rate).min(self.burst)
+        });
+        if refilled >= 1.0 {
+            *bucket = (refilled - 1.0, Some(now));
+            true
+        } else {
+            *bucket = (refilled, Some(now));
+            false
+        }
+    }
+}
+
+impl ConnectionNotifier for ThrottledEndpoint {
+    async fn post(&self, connection_id: &str, _data: &[u8]) -> Result<(), NotifyError> {
+        let admitted = self.admit();
+        tokio::time::sleep(self.latency).await;
+        if !admitted {
+            self.throttled.fetch_add(1, Ordering::SeqCst);
+            return Err(NotifyError::Throttled);
+        }
+        self.delivered.fetch_add(1, Ordering::SeqCst);
+        if let Some(map) = &self.per_connection {
+            *lock(map).entry(connection_id.to_owned()).or_default() += 1;
+        }
+        Ok(())
     }
 }

@@ -20,12 +20,19 @@
 //! takes when no declared route matched, only ever answers 405 (the path has
 //! routes under other methods, listed in `Allow`) or 404: it never publishes.
 
+pub mod worker;
+
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use base64::Engine as _;
-use channels::token::{mint, Jwks, MintRequest, Minter, SignError, TokenSigner, Verifier};
+use channels::job::{new_publish_id, plan, MemoryQueue, Plan, PublishQueue, ShardJob};
+use channels::publish::deliver_ids;
+use channels::token::{
+    mint, Jwks, LocalSigner, MintRequest, Minter, SignError, TokenSigner, Verifier,
+};
 use channels::{
-    publish, ChannelName, ConnectionNotifier, ConnectionStore, PublishOptions, MAX_MESSAGE_BYTES,
+    publish, ChannelName, ConnectionNotifier, ConnectionStore, PublishOptions, StoreError,
+    MAX_MESSAGE_BYTES,
 };
 use http::{HeaderValue, Method};
 use lambda_runtime::LambdaEvent;
@@ -137,12 +144,34 @@ fn match_path<'a>(pattern: &'static str, path: &'a str) -> Option<Vec<(&'static 
 
 /// What the handler needs, built once per execution environment.
 #[derive(Debug)]
-pub struct Deps<S, N, K> {
+pub struct Deps<S, N, K = LocalSigner, Q = MemoryQueue> {
     pub store: S,
     pub notifier: N,
     pub publish: PublishOptions,
     /// Minting and the JWKS; `None` when subscriber tokens are off.
     pub tokens: Option<Tokens<K>>,
+    /// Where big publishes go; `None`: every publish is synchronous.
+    pub queue: Option<Q>,
+    /// Members up to which a publish is synchronous.
+    pub sync_max: u32,
+    /// Whether to print CloudWatch metrics (EMF lines) on standard output.
+    pub metrics: bool,
+}
+
+impl<S, N, K, Q> Deps<S, N, K, Q> {
+    /// Dependencies with tokens off, no queue (every publish synchronous)
+    /// and no metrics; the fields are public to set the rest.
+    pub fn new(store: S, notifier: N, publish: PublishOptions) -> Self {
+        Self {
+            store,
+            notifier,
+            publish,
+            tokens: None,
+            queue: None,
+            sync_max: channels::config::DEFAULT_PUBLISH_SYNC_MAX,
+            metrics: false,
+        }
+    }
 }
 
 /// What the token routes need.
@@ -178,14 +207,15 @@ enum Route<'a> {
 }
 
 /// Handles one HTTP API request. Always answers.
-pub async fn handle<S, N, K>(
+pub async fn handle<S, N, K, Q>(
     event: LambdaEvent<ApiGatewayV2httpRequest>,
-    deps: &Deps<S, N, K>,
+    deps: &Deps<S, N, K, Q>,
 ) -> ApiGatewayV2httpResponse
 where
     S: ConnectionStore,
     N: ConnectionNotifier,
     K: TokenSigner,
+    Q: PublishQueue,
 {
     let LambdaEvent {
         payload: request,
@@ -353,49 +383,137 @@ fn message(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, Rejection> {
     Ok(bytes)
 }
 
-async fn publish_to<S, N, K>(
+async fn publish_to<S, N, K, Q>(
     request: &ApiGatewayV2httpRequest,
     name: &str,
-    deps: &Deps<S, N, K>,
+    deps: &Deps<S, N, K, Q>,
 ) -> ApiGatewayV2httpResponse
 where
     S: ConnectionStore,
     N: ConnectionNotifier,
+    Q: PublishQueue,
 {
     let (channel, message) = match (channel(name), message(request)) {
         (Ok(channel), Ok(message)) => (channel, message),
         (Err(rejection), _) | (_, Err(rejection)) => return rejection.response(),
     };
-    // Boxed: the fan-out future is deep, and keeping it off the stack of
-    // every caller keeps their futures small.
-    match Box::pin(publish(
-        &deps.store,
-        &deps.notifier,
-        &channel,
-        &message,
-        &deps.publish,
-    ))
-    .await
-    {
-        Ok(report) => {
-            info!(
-                bytes = message.len(),
-                recipients = report.recipients,
-                delivered = report.delivered,
-                gone = report.gone,
-                failed = report.failed,
-                "published"
-            );
-            json_response(200, &report)
+    let started = std::time::Instant::now();
+    let store_down = |err: StoreError| {
+        error!(error = %err, "publish failed");
+        error_response(503, "the connection store is unavailable; try again")
+    };
+    // Boxed: the fan-out futures are deep, and keeping them off the stack
+    // of every caller keeps their futures small.
+    let report = match &deps.queue {
+        None => match Box::pin(publish(
+            &deps.store,
+            &deps.notifier,
+            &channel,
+            &message,
+            &deps.publish,
+        ))
+        .await
+        {
+            Ok(report) => report,
+            Err(err) => return store_down(err),
+        },
+        Some(queue) => match plan(&deps.store, &channel, deps.sync_max).await {
+            Err(err) => return store_down(err),
+            Ok(Plan::Async) => return hand_to_workers(queue, &channel, &message, deps).await,
+            Ok(Plan::Sync(ids)) => {
+                let brake = deps.publish.brake();
+                let mut report = Box::pin(deliver_ids(
+                    &deps.store,
+                    &deps.notifier,
+                    ids,
+                    &message,
+                    &deps.publish,
+                    &brake,
+                ))
+                .await;
+                report.channel = channel.to_string();
+                report
+            }
+        },
+    };
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    info!(
+        mode = "sync",
+        bytes = message.len(),
+        recipients = report.recipients,
+        delivered = report.delivered,
+        gone = report.gone,
+        failed = report.failed,
+        duration_ms,
+        "published"
+    );
+    if deps.metrics {
+        println!(
+            "{}",
+            channels_aws::emf::fanout_line(
+                "sync",
+                report.delivered,
+                report.gone,
+                report.failed,
+                duration_ms,
+                &[("channel", json!(channel.as_str()))],
+                channels::now_millis(),
+            )
+        );
+    }
+    json_response(200, &report)
+}
+
+/// The asynchronous publish: one job per shard on the queue, 202.
+async fn hand_to_workers<S, N, K, Q>(
+    queue: &Q,
+    channel: &ChannelName,
+    message: &[u8],
+    deps: &Deps<S, N, K, Q>,
+) -> ApiGatewayV2httpResponse
+where
+    S: ConnectionStore,
+    Q: PublishQueue,
+{
+    let publish_id = new_publish_id();
+    let shards = deps.store.shards();
+    let jobs = ShardJob::for_publish(&publish_id, channel, shards, message);
+    match queue.enqueue(jobs).await {
+        Ok(()) => {
+            info!(mode = "async", publish_id = %publish_id, shards = shards.count(), bytes = message.len(), "published: handed to the workers");
+            json_response(
+                202,
+                &AsyncAccepted {
+                    channel: channel.as_str(),
+                    publish_id: &publish_id,
+                    mode: "async",
+                    shards: shards.count(),
+                },
+            )
         }
         Err(err) => {
-            error!(error = %err, "publish failed");
-            error_response(503, "the connection store is unavailable; try again")
+            // Jobs already enqueued still run: the message may reach part of
+            // the channel. Said in the answer, in words.
+            error!(publish_id = %publish_id, error = %err, "could not hand the publish to the workers");
+            error_response(
+                503,
+                "the publish queue is unavailable; part of the channel may get the message, try again",
+            )
         }
     }
 }
 
-async fn count<S, N, K>(name: &str, deps: &Deps<S, N, K>) -> ApiGatewayV2httpResponse
+/// The answer to an asynchronous publish.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AsyncAccepted<'a> {
+    channel: &'a str,
+    publish_id: &'a str,
+    mode: &'static str,
+    shards: u16,
+}
+
+async fn count<S, N, K, Q>(name: &str, deps: &Deps<S, N, K, Q>) -> ApiGatewayV2httpResponse
 where
     S: ConnectionStore,
 {

@@ -40,13 +40,15 @@ fn deps() -> Deps<MemoryStore, MemoryNotifier, LocalSigner> {
         max_ttl_secs: 7200,
     };
     Deps {
-        store: MemoryStore::new(),
-        notifier: MemoryNotifier::new(),
-        publish: PublishOptions {
-            backoff_base: Duration::from_millis(1),
-            ..PublishOptions::default()
-        },
         tokens: Some(Tokens::new(signer, minter, &verifier)),
+        ..Deps::new(
+            MemoryStore::new(),
+            MemoryNotifier::new(),
+            PublishOptions {
+                backoff_base: Duration::from_millis(1),
+                ..PublishOptions::default()
+            },
+        )
     }
 }
 
@@ -411,10 +413,12 @@ async fn every_declared_route_is_served() {
 #[tokio::test]
 async fn a_store_failure_is_503_and_leaks_nothing() {
     let deps: Deps<_, _, LocalSigner> = Deps {
-        store: FailingStore,
-        notifier: MemoryNotifier::new(),
-        publish: PublishOptions::default(),
         tokens: None,
+        ..Deps::new(
+            FailingStore,
+            MemoryNotifier::new(),
+            PublishOptions::default(),
+        )
     };
     for name in ["post_root.json", "get_channel.json"] {
         let response = handle(event(fixture(name)), &deps).await;

@@ -44,10 +44,12 @@ fn minter(key: &LocalSigner) -> Minter {
 
 fn deps<K>(signer: K, minter: Minter, verifier: &Verifier) -> Deps<MemoryStore, MemoryNotifier, K> {
     Deps {
-        store: MemoryStore::new(),
-        notifier: MemoryNotifier::new(),
-        publish: PublishOptions::default(),
         tokens: Some(Tokens::new(signer, minter, verifier)),
+        ..Deps::new(
+            MemoryStore::new(),
+            MemoryNotifier::new(),
+            PublishOptions::default(),
+        )
     }
 }
 
@@ -197,10 +199,12 @@ async fn a_signer_failure_is_503_and_a_key_mismatch_500_and_neither_leaks() {
 #[tokio::test]
 async fn with_tokens_off_both_token_routes_answer_404() {
     let deps: Deps<_, _, LocalSigner> = Deps {
-        store: MemoryStore::new(),
-        notifier: MemoryNotifier::new(),
-        publish: PublishOptions::default(),
         tokens: None,
+        ..Deps::new(
+            MemoryStore::new(),
+            MemoryNotifier::new(),
+            PublishOptions::default(),
+        )
     };
     for name in ["post_tokens.json", "get_jwks.json"] {
         let response = handle(event(fixture(name)), &deps).await;

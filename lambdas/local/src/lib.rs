@@ -46,11 +46,13 @@
 mod httpapi;
 mod management;
 mod proxy;
+mod queue;
 mod registry;
 mod state;
 mod store;
 mod util;
 mod websocket;
+mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,18 +62,24 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
-use channels::config::{SubscriberAuth, DEFAULT_CHANNEL_SHARDS, DEFAULT_TOKEN_MAX_TTL_SECS};
+use channels::config::{
+    SubscriberAuth, DEFAULT_CHANNEL_SHARDS, DEFAULT_PUBLISH_SYNC_MAX, DEFAULT_TOKEN_MAX_TTL_SECS,
+};
+use channels::job::QueueError;
 use channels::token::{mint, LocalSigner, MintRequest, Minted, Minter, SignError, Verifier};
 use channels::{PublishOptions, Shards, StoreError};
 use channels_aws::apigw::ApiGatewayNotifier;
+use http_lambda::worker::WorkerDeps;
 use http_lambda::{Deps, Tokens};
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 pub use proxy::API_ID;
+pub use queue::QueueConfig;
 pub use state::GatewayEvent;
 pub use store::{local_sdk_config, Store, StoreConfig};
+pub use workers::MAX_RECEIVES;
 
 use registry::Registry;
 use state::Shared;
@@ -80,6 +88,8 @@ use state::Shared;
 pub const DEFAULT_PORT: u16 = 8080;
 /// The stage when none is given; Terraform's default too.
 pub const DEFAULT_STAGE: &str = "staging";
+/// The SQS queue when none is given: the name Terraform gives it.
+pub const DEFAULT_QUEUE: &str = "lambda-rust-websocket-publish";
 /// The DynamoDB table when none is given: the name Terraform gives it.
 pub const DEFAULT_TABLE: &str = "lambda-rust-websocket-connections";
 /// API Gateway closes a WebSocket connection that carried no message for
@@ -108,6 +118,8 @@ pub enum GatewayError {
     Store(#[from] StoreError),
     #[error("cannot make a token signing key: {0}")]
     Signer(#[from] SignError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 /// Who may listen, as `SUBSCRIBER_AUTH` says on AWS.
@@ -144,6 +156,8 @@ pub struct GatewayBuilder {
     auth: SubscriberAuthMode,
     token_max_ttl_secs: u64,
     shards: Shards,
+    queue: QueueConfig,
+    sync_max: u32,
 }
 
 impl Default for GatewayBuilder {
@@ -158,6 +172,8 @@ impl Default for GatewayBuilder {
             auth: SubscriberAuthMode::None,
             token_max_ttl_secs: DEFAULT_TOKEN_MAX_TTL_SECS,
             shards: Shards::new(DEFAULT_CHANNEL_SHARDS).unwrap_or_default(),
+            queue: QueueConfig::default(),
+            sync_max: DEFAULT_PUBLISH_SYNC_MAX,
         }
     }
 }
@@ -202,6 +218,19 @@ impl GatewayBuilder {
     /// Shards every channel is spread over (default 8, as deployed).
     pub fn channel_shards(mut self, shards: Shards) -> Self {
         self.shards = shards;
+        self
+    }
+
+    /// Where big publishes go (default: in memory, 4 workers).
+    pub fn queue(mut self, queue: QueueConfig) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// Members up to which a publish is synchronous (default 2,000, as on
+    /// AWS); above, it is handed to the workers.
+    pub fn sync_max(mut self, members: u32) -> Self {
+        self.sync_max = members.max(1);
         self
     }
 
@@ -258,6 +287,8 @@ impl GatewayBuilder {
                 (SubscriberAuth::Token(verifier), Some(tokens))
             }
         };
+        let (queue, waiting) = queue::open(&self.queue).await?;
+        info!(queue = %self.queue, sync_max = self.sync_max, "publish queue ready");
         let (shutdown, _) = watch::channel(false);
         let (live, _) = watch::channel(0usize);
         let (events, _) = broadcast::channel(1024);
@@ -271,11 +302,23 @@ impl GatewayBuilder {
                 store: store.clone(),
                 auth,
             },
+            worker: WorkerDeps {
+                store: store.clone(),
+                notifier: notifier.clone(),
+                queue: queue.clone(),
+                // Locally nothing throttles by rate: AIMD alone.
+                brake: channels::brake::Brake::new(self.publish.concurrency, 1, 1024),
+                publish: self.publish.clone(),
+                metrics: false,
+            },
             http: Deps {
                 store: store.clone(),
                 notifier,
                 publish: self.publish,
                 tokens,
+                queue: Some(queue),
+                sync_max: self.sync_max,
+                metrics: false,
             },
             store,
             registry: Registry::default(),
@@ -284,6 +327,7 @@ impl GatewayBuilder {
             live,
         });
 
+        workers::start_workers(&shared, &self.queue, waiting, shared.shutdown.subscribe());
         let router = router(&shared);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

@@ -11,7 +11,8 @@ use std::time::Duration;
 use channels::Shards;
 use clap::Parser;
 use local_gateway::{
-    Gateway, StoreConfig, SubscriberAuthMode, DEFAULT_PORT, DEFAULT_STAGE, DEFAULT_TABLE,
+    Gateway, QueueConfig, StoreConfig, SubscriberAuthMode, DEFAULT_PORT, DEFAULT_QUEUE,
+    DEFAULT_STAGE, DEFAULT_TABLE,
 };
 use tracing::{error, info};
 
@@ -43,6 +44,19 @@ struct Args {
     /// $connect, signed with a key generated at start).
     #[arg(long, env = "SUBSCRIBER_AUTH", default_value = "none", value_parser = ["none", "token"], ignore_case = true)]
     auth: String,
+    /// Queue shard jobs in SQS at this endpoint (moto, ...) instead of in
+    /// memory; the queue is created when absent.
+    #[arg(long, env = "AWS_ENDPOINT_URL_SQS", value_name = "URL")]
+    sqs_endpoint: Option<String>,
+    /// The SQS queue (with --sqs-endpoint).
+    #[arg(long, default_value = DEFAULT_QUEUE)]
+    queue: String,
+    /// Workers taking shard jobs off the queue.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: u16,
+    /// Members up to which a publish is synchronous (PUBLISH_SYNC_MAX on AWS).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    sync_max: u32,
     /// Shards every channel is spread over (CHANNEL_SHARDS on AWS).
     #[arg(long, env = "CHANNEL_SHARDS", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     shards: u16,
@@ -68,7 +82,18 @@ async fn main() -> ExitCode {
     } else {
         SubscriberAuthMode::None
     };
+    let workers = usize::from(args.workers);
+    let queue = match args.sqs_endpoint.filter(|e| !e.trim().is_empty()) {
+        Some(endpoint) => QueueConfig::Sqs {
+            endpoint,
+            queue: args.queue,
+            workers,
+        },
+        None => QueueConfig::Memory { workers },
+    };
     let started = Gateway::builder()
+        .queue(queue)
+        .sync_max(args.sync_max)
         .stage(args.stage)
         .subscriber_auth(auth)
         .channel_shards(Shards::new(args.shards).unwrap_or_default())

@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use channels::token::LocalSigner;
 use channels_aws::apigw::ApiGatewayNotifier;
+use http_lambda::worker::WorkerDeps;
 use http_lambda::Deps;
 use tokio::sync::{broadcast, watch};
 
+use crate::queue::LocalQueue;
 use crate::registry::Registry;
 use crate::store::Store;
 
@@ -38,7 +40,9 @@ pub(crate) struct Shared {
     /// What the rx handler gets: the store and who may listen.
     pub(crate) rx: rx::Deps<Store>,
     /// What the http handler gets; its signer is a key made at start.
-    pub(crate) http: Deps<Store, ApiGatewayNotifier, LocalSigner>,
+    pub(crate) http: Deps<Store, ApiGatewayNotifier, LocalSigner, LocalQueue>,
+    /// What the publish queue's workers get.
+    pub(crate) worker: WorkerDeps<Store, ApiGatewayNotifier, LocalQueue>,
     pub(crate) registry: Registry,
     pub(crate) events: broadcast::Sender<GatewayEvent>,
     /// `true` once shutdown began.

@@ -1,0 +1,318 @@
+//! The asynchronous path on the in-memory adapters: sharding spreads and
+//! finds every member, a shard job continues itself before its deadline, a
+//! worker that dies mid-page leaves every live member delivered at least
+//! once after redelivery, and the brake slows down under 429s and recovers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use channels::brake::Brake;
+use channels::job::{plan, run_job, JobFailure, MemoryQueue, Plan, ShardJob};
+use channels::memory::MemoryStore;
+use channels::publish::{deliver_shard, PublishOptions};
+use channels::testing::{FailingStore, MemoryNotifier, ThrottledEndpoint};
+use channels::{ChannelName, Connection, ConnectionStore, Shards};
+use tokio::time::Instant;
+
+fn channel(name: &str) -> ChannelName {
+    ChannelName::parse(name).unwrap()
+}
+
+fn fast() -> PublishOptions {
+    PublishOptions {
+        backoff_base: Duration::from_millis(1),
+        backoff_cap: Duration::from_millis(5),
+        ..PublishOptions::default()
+    }
+}
+
+/// A store of `members` connections of `room`, over `shards`, in pages of
+/// `page` items.
+async fn room(members: usize, shards: u16, page: usize) -> (MemoryStore, Vec<String>) {
+    let store = MemoryStore::with_page_size(page).with_shards(Shards::new(shards).unwrap());
+    let now = channels::now_millis();
+    let mut ids = Vec::new();
+    for i in 0..members {
+        let id = format!("m{i:05}=");
+        store
+            .put(&Connection::new(id.clone(), channel("room"), now))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    (store, ids)
+}
+
+/// Runs `job` and its continuations to the end (as workers would), each
+/// with an already-passed deadline so that every job stops after one page.
+async fn run_to_the_end(
+    store: &MemoryStore,
+    notifier: &MemoryNotifier,
+    first: ShardJob,
+) -> (u64, u32) {
+    let (queue, mut waiting) = MemoryQueue::new();
+    let brake = Brake::new(16, 1, 64);
+    let (mut delivered, mut jobs) = (0, 0);
+    let mut next = Some(first);
+    while let Some(job) = next.take() {
+        let run = run_job(
+            store,
+            notifier,
+            &queue,
+            &job,
+            &fast(),
+            &brake,
+            Some(Instant::now()),
+        )
+        .await
+        .unwrap();
+        delivered += run.report.delivered;
+        jobs += 1;
+        if run.continued.is_some() {
+            next = Some(waiting.try_recv().unwrap());
+        }
+    }
+    (delivered, jobs)
+}
+
+#[tokio::test]
+async fn sharding_spreads_members_and_a_publish_finds_every_one() {
+    let (store, ids) = room(1000, 8, 1000).await;
+    let shards = store.shards();
+    let mut per_shard = vec![0; 8];
+    for id in &ids {
+        per_shard[usize::from(store.shard_of(id).unwrap())] += 1;
+        assert_eq!(store.shard_of(id), Some(shards.of(id)));
+    }
+    assert!(
+        per_shard.iter().all(|n| (80..=170).contains(n)),
+        "{per_shard:?}"
+    );
+    assert_eq!(
+        channels::count(&store, &channel("room")).await.unwrap(),
+        1000
+    );
+    let notifier = MemoryNotifier::new();
+    let report = channels::publish(&store, &notifier, &channel("room"), b"hi", &fast())
+        .await
+        .unwrap();
+    assert_eq!((report.recipients, report.delivered), (1000, 1000));
+    assert_eq!(notifier.recipients().len(), 1000);
+}
+
+#[tokio::test]
+async fn a_shard_job_hands_the_rest_on_before_its_deadline_and_each_member_gets_it_once() {
+    // GIVEN one shard of 95 members read in pages of 10
+    let (store, ids) = room(95, 1, 10).await;
+    let notifier = MemoryNotifier::new();
+    let job = ShardJob::for_publish("p1", &channel("room"), Shards::ONE, b"hello")
+        .pop()
+        .unwrap();
+
+    // WHEN each job may only finish the page it holds (deadline passed)
+    let (delivered, jobs) = run_to_the_end(&store, &notifier, job).await;
+
+    // THEN the shard went out in 10 jobs (the first and 9 continuations),
+    // each member got the message exactly once
+    assert_eq!((delivered, jobs), (95, 10));
+    for id in &ids {
+        assert_eq!(notifier.delivered(id), vec![b"hello".to_vec()], "{id}");
+    }
+}
+
+#[tokio::test]
+async fn without_a_deadline_a_job_delivers_its_whole_shard_and_only_it() {
+    let (store, _) = room(300, 4, 25).await;
+    let notifier = MemoryNotifier::new();
+    let (queue, mut waiting) = MemoryQueue::new();
+    let brake = Brake::new(16, 1, 64);
+    let mut total = 0;
+    for job in ShardJob::for_publish("p2", &channel("room"), store.shards(), b"x") {
+        let run = run_job(&store, &notifier, &queue, &job, &fast(), &brake, None)
+            .await
+            .unwrap();
+        assert!(run.continued.is_none());
+        // Only members of this job's shard.
+        for id in notifier.recipients() {
+            if store.shard_of(&id) == Some(job.shard) {
+                assert_eq!(notifier.delivered(&id).len(), 1);
+            }
+        }
+        total += run.report.delivered;
+    }
+    assert_eq!(total, 300);
+    assert!(waiting.try_recv().is_err(), "no continuation");
+}
+
+#[tokio::test]
+async fn a_worker_dying_mid_page_is_made_good_by_redelivery() {
+    // GIVEN a shard of 200 members, 20 of them gone, in pages of 50
+    let (store, ids) = room(200, 1, 50).await;
+    let gone: HashSet<&String> = ids.iter().step_by(10).collect();
+    let job = ShardJob::for_publish("p3", &channel("room"), Shards::ONE, b"m")
+        .pop()
+        .unwrap();
+    let (queue, _waiting) = MemoryQueue::new();
+    let brake = Brake::new(8, 1, 8);
+
+    // WHEN the first worker dies after 70 posts (in the middle of page 2)
+    let dying = MemoryNotifier::new().hang_after(70);
+    for id in &gone {
+        dying.gone(id);
+    }
+    let crashed = tokio::time::timeout(
+        Duration::from_millis(300),
+        run_job(&store, &dying, &queue, &job, &fast(), &brake, None),
+    )
+    .await;
+    assert!(crashed.is_err(), "the worker never finished");
+    assert!(dying.recipients().len() < 70);
+
+    // AND the queue redelivers the same job to another worker
+    let healthy = MemoryNotifier::new();
+    for id in &gone {
+        healthy.gone(id);
+    }
+    let run = run_job(
+        &store,
+        &healthy,
+        &queue,
+        &job,
+        &fast(),
+        &Brake::new(8, 1, 8),
+        None,
+    )
+    .await
+    .unwrap();
+
+    // THEN every live member got the message at least once (some twice)
+    for id in ids.iter().filter(|id| !gone.contains(id)) {
+        let times = dying.delivered(id).len() + healthy.delivered(id).len();
+        assert!((1..=2).contains(&times), "{id}: {times}");
+    }
+    // AND every gone member is removed from the store
+    for id in &gone {
+        assert!(store.get(id).is_none(), "{id} still stored");
+    }
+    assert_eq!(run.report.recipients, 200 - dying_removed(&dying, &gone));
+}
+
+/// Gone members the dying worker had already removed (the redelivery no
+/// longer finds them).
+fn dying_removed(dying: &MemoryNotifier, gone: &HashSet<&String>) -> u64 {
+    gone.iter().filter(|id| dying.attempts(id) > 0).count() as u64
+}
+
+#[tokio::test]
+async fn a_store_failure_before_any_page_fails_the_job_for_a_retry() {
+    let job = ShardJob::for_publish("p4", &channel("room"), Shards::ONE, b"m")
+        .pop()
+        .unwrap();
+    let (queue, mut waiting) = MemoryQueue::new();
+    let result = run_job(
+        &FailingStore,
+        &MemoryNotifier::new(),
+        &queue,
+        &job,
+        &fast(),
+        &Brake::new(8, 1, 8),
+        None,
+    )
+    .await;
+    assert!(matches!(result, Err(JobFailure::Store(_))), "{result:?}");
+    assert!(
+        waiting.try_recv().is_err(),
+        "no continuation without progress"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_job_is_refused_for_good() {
+    let mut job = ShardJob::for_publish("p5", &channel("room"), Shards::ONE, b"m")
+        .pop()
+        .unwrap();
+    job.channel = "no spaces".into();
+    let (queue, _) = MemoryQueue::new();
+    let (store, _) = room(1, 1, 10).await;
+    let result = run_job(
+        &store,
+        &MemoryNotifier::new(),
+        &queue,
+        &job,
+        &fast(),
+        &Brake::new(1, 1, 1),
+        None,
+    )
+    .await;
+    assert!(matches!(result, Err(JobFailure::Invalid(_))), "{result:?}");
+    assert!(ShardJob::parse("{not json").is_err());
+    let round_trip = ShardJob::parse(&job.continuation(Some("c".into())).to_json()).unwrap();
+    assert_eq!(
+        (round_trip.part, round_trip.cursor.as_deref()),
+        (1, Some("c"))
+    );
+}
+
+#[tokio::test]
+async fn small_channels_are_planned_synchronous_and_big_ones_async() {
+    let (store, mut ids) = room(40, 4, 1000).await;
+    let Plan::Sync(mut found) = plan(&store, &channel("room"), 40).await.unwrap() else {
+        panic!("40 members fit a sync_max of 40");
+    };
+    found.sort();
+    ids.sort();
+    assert_eq!(found, ids);
+    assert_eq!(
+        plan(&store, &channel("room"), 39).await.unwrap(),
+        Plan::Async
+    );
+    assert_eq!(
+        plan(&store, &channel("empty"), 10).await.unwrap(),
+        Plan::Sync(Vec::new())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_brake_slows_down_under_429s_and_recovers() {
+    // GIVEN an endpoint that admits 1,000 posts/s (bursts of 50), 20 ms each
+    let endpoint = ThrottledEndpoint::new(1000.0, 50, Duration::from_millis(20));
+    let (store, _) = room(3000, 1, 3000).await;
+    // AND a brake that starts far above what the endpoint takes (1,000/s at
+    // 20 ms is 20 in flight)
+    let brake = Brake::new(200, 1, 400);
+    let options = PublishOptions {
+        max_attempts: 10,
+        ..fast()
+    };
+
+    // WHEN a shard of 3,000 members is delivered
+    let begin = Instant::now();
+    let run = deliver_shard(
+        &store,
+        &endpoint,
+        &channel("room"),
+        0,
+        None,
+        b"m",
+        &options,
+        &brake,
+        None,
+    )
+    .await;
+    let took = begin.elapsed();
+
+    // THEN the 429s lowered the in-flight limit, and everyone got it
+    assert!(brake.decreases() >= 2, "decreases: {}", brake.decreases());
+    assert!(brake.throttles() > 0);
+    assert_eq!(run.report.delivered, 3000, "{:?}", run.report);
+    // AND the throughput stayed near what the endpoint admits (3 s ideal)
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // AND with the throttling gone, the limit grows back
+    let low = brake.limit();
+    for _ in 0..(low * 20) {
+        brake.succeeded();
+    }
+    assert!(brake.limit() > low + 10, "{} -> {}", low, brake.limit());
+}
