@@ -22,6 +22,11 @@
 
 pub mod worker;
 
+/// The Lambda `handler` setting that starts this binary as the publish
+/// queue's worker (Lambda passes it as `_HANDLER`); any other runs the HTTP
+/// API handler.
+pub const WORKER_HANDLER: &str = "worker";
+
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use base64::Engine as _;

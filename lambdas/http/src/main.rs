@@ -13,7 +13,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    if std::env::var("_HANDLER").is_ok_and(|h| h == "worker") {
+    if std::env::var("_HANDLER").is_ok_and(|h| h == http_lambda::WORKER_HANDLER) {
         worker().await
     } else {
         http().await
