@@ -68,21 +68,14 @@ resource "aws_iam_role_policy" "rx" {
   policy = data.aws_iam_policy_document.rx.json
 }
 
-# --- http: Query the channel index, PostToConnection on this stage, and delete
-# the connections API Gateway reports as gone (410).
-#
-# It also signs subscriber tokens (kms:Sign on aws_kms_key.tokens), but that
-# permission is in the key's policy (kms.tf), which names this role directly,
-# and deliberately not here: a key policy that names a principal needs no IAM
-# statement besides it, and keeping kms:Sign out of the account's statement
-# there means no IAM policy, this one included, can hand it to anyone else.
-resource "aws_iam_role" "http" {
-  name               = "${var.name}-${var.region}-http"
-  description        = "Lambda ${local.http_function_name}: publish to a channel, count a channel, mint subscriber tokens"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-}
-
-data "aws_iam_policy_document" "http" {
+# --- Delivering a publish, which the http function (synchronously, and when
+# it hands a big one to the workers) and the worker (asynchronously) both do
+# with the same fan-out code: Query the channel index, PostToConnection on this
+# stage, delete the connections API Gateway reports as gone (410), and send
+# shard jobs to the publish queue (SendMessageBatch needs sqs:SendMessage).
+# Both roles' policies start from this document (source_policy_documents), so
+# that what the fan-out calls is granted in one place.
+data "aws_iam_policy_document" "fan_out" {
   statement {
     sid       = "ChannelMembersQuery"
     actions   = ["dynamodb:Query"]
@@ -102,13 +95,6 @@ data "aws_iam_policy_document" "http" {
   }
 
   statement {
-    # Lambda decrypts the environment with the role's identity at start-up.
-    sid       = "KeyDecrypt"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.this.arn]
-  }
-
-  statement {
     # DynamoDB uses the table key on the caller's behalf.
     sid       = "TableKeyThroughDynamoDb"
     actions   = ["kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
@@ -119,6 +105,51 @@ data "aws_iam_policy_document" "http" {
       variable = "kms:ViaService"
       values   = ["dynamodb.${var.region}.amazonaws.com"]
     }
+  }
+
+  statement {
+    sid       = "PublishQueueSend"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.publish.arn]
+  }
+
+  statement {
+    # SQS uses the queue key on the caller's behalf: a data key to encrypt
+    # what it sends (GenerateDataKey, and Decrypt of a cached one).
+    sid       = "QueueKeyThroughSqs"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["sqs.${var.region}.amazonaws.com"]
+    }
+  }
+}
+
+# --- http: delivers publishes up to var.publish_sync_max members, hands bigger
+# ones to the workers (fan_out above), counts channels.
+#
+# It also signs subscriber tokens (kms:Sign on aws_kms_key.tokens), but that
+# permission is in the key's policy (kms.tf), which names this role directly,
+# and deliberately not here: a key policy that names a principal needs no IAM
+# statement besides it, and keeping kms:Sign out of the account's statement
+# there means no IAM policy, this one included, can hand it to anyone else.
+resource "aws_iam_role" "http" {
+  name               = "${var.name}-${var.region}-http"
+  description        = "Lambda ${local.http_function_name}: publish to a channel, count a channel, mint subscriber tokens"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "http" {
+  source_policy_documents = [data.aws_iam_policy_document.fan_out.json]
+
+  statement {
+    # Lambda decrypts the environment with the role's identity at start-up.
+    sid       = "KeyDecrypt"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
   }
 
   statement {
@@ -138,6 +169,52 @@ resource "aws_iam_role_policy" "http" {
   name   = "http"
   role   = aws_iam_role.http.id
   policy = data.aws_iam_policy_document.http.json
+}
+
+# --- worker: delivers the shard jobs of the publish queue (fan_out above, which
+# also lets it hand the rest of a shard on), and its event source mapping
+# receives and deletes them with this role.
+resource "aws_iam_role" "worker" {
+  name               = "${var.name}-${var.region}-worker"
+  description        = "Lambda ${local.worker_function_name}: deliver the shard jobs of the publish queue"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "worker" {
+  source_policy_documents = [data.aws_iam_policy_document.fan_out.json]
+
+  statement {
+    # What Lambda's event source mapping calls with the function's role.
+    sid       = "PublishQueueConsume"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    resources = [aws_sqs_queue.publish.arn]
+  }
+
+  statement {
+    # Lambda decrypts the environment with the role's identity at start-up;
+    # the event source mapping decrypts the messages it receives (SQS).
+    sid       = "KeyDecrypt"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+
+  statement {
+    sid       = "OwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.worker.arn}:*"]
+  }
+
+  statement {
+    sid       = "XRayTraces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "worker" {
+  name   = "worker"
+  role   = aws_iam_role.worker.id
+  policy = data.aws_iam_policy_document.worker.json
 }
 
 # --- API Gateway's account-level CloudWatch Logs role (one per account and

@@ -1,8 +1,11 @@
-# One customer managed key encrypts the table, the log groups and the functions'
-# environment variables: $1/month, rotated yearly, usable only by this account's
-# IAM principals and by CloudWatch Logs for these log groups.
+# One customer managed key encrypts the table, the publish queues, the log
+# groups and the functions' environment variables: $1/month, rotated yearly,
+# usable only by this account's IAM principals and by CloudWatch Logs for these
+# log groups. DynamoDB and SQS use it with the permissions of their callers
+# (iam.tf: each statement conditioned on kms:ViaService), so neither needs a
+# statement here.
 resource "aws_kms_key" "this" {
-  description             = "${var.name}: DynamoDB table, CloudWatch log groups, Lambda environment"
+  description             = "${var.name}: DynamoDB table, SQS publish queues, CloudWatch log groups, Lambda environment"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_days
 
@@ -11,7 +14,8 @@ resource "aws_kms_key" "this" {
     Statement = [
       {
         # Delegates to IAM: only principals whose IAM policies allow it (the
-        # deployer, and the Lambda roles via DynamoDB, see iam.tf) use the key.
+        # deployer, and the Lambda roles via DynamoDB and SQS, see iam.tf) use
+        # the key.
         Sid       = "AccountAdministersThroughIam"
         Effect    = "Allow"
         Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
@@ -19,6 +23,8 @@ resource "aws_kms_key" "this" {
         Resource  = "*"
       },
       {
+        # Every log group of local.log_groups (main.tf): the three functions'
+        # and the two APIs' access logs.
         Sid       = "CloudWatchLogsForTheseLogGroups"
         Effect    = "Allow"
         Principal = { Service = "logs.${var.region}.amazonaws.com" }

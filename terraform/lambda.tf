@@ -1,6 +1,9 @@
-# Both functions run the `bootstrap` binary that `make` packs into a zip, on
-# provided.al2023. Their `environment` holds exactly the variables the binaries
-# read (channels::config::RX_ENV / HTTP_ENV, checked by
+# Every function runs the `bootstrap` binary that `make` packs into a zip, on
+# provided.al2023: rx its own, http and the worker the same http.zip, which
+# starts as the publish queue's worker when Lambda passes it the handler
+# "worker" (_HANDLER; http_lambda::WORKER_HANDLER) and as the HTTP API handler
+# otherwise. Each `environment` holds exactly the variables its binary reads
+# (channels::config::RX_ENV / HTTP_ENV / WORKER_ENV, checked by
 # lambdas/contract/tests/terraform_contract.rs). Logs are JSON (logging_config):
 # the runtime sets AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL itself.
 #
@@ -10,6 +13,7 @@
 # and TOKEN_ISSUER (the HTTP stage URL, where tokens are minted). With
 # subscriber_auth = "none" the TOKEN_* values are empty strings, which the
 # binaries ignore then; the keys stay, so the set is always RX_ENV / HTTP_ENV.
+# The worker reads no token variable: it only delivers.
 
 resource "aws_cloudwatch_log_group" "rx" {
   #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days (default 30): operational logs of a stateless relay; set 365+ where a policy asks for a year.
@@ -21,6 +25,13 @@ resource "aws_cloudwatch_log_group" "rx" {
 resource "aws_cloudwatch_log_group" "http" {
   #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days (default 30): operational logs of a stateless relay; set 365+ where a policy asks for a year.
   name              = local.log_groups.http
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+}
+
+resource "aws_cloudwatch_log_group" "worker" {
+  #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days (default 30): operational logs of a stateless relay; set 365+ where a policy asks for a year.
+  name              = local.log_groups.worker
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.this.arn
 }
@@ -91,7 +102,7 @@ resource "aws_lambda_function" "http" {
   #checkov:skip=CKV_AWS_272:The package is built locally by make and deployed from a file; there is no signing profile in this pipeline.
   #checkov:skip=CKV_AWS_115:var.http_reserved_concurrency sets it; default -1 because fresh accounts can have a quota of 10, from which nothing can be reserved.
   function_name = local.http_function_name
-  description   = "HTTP API: publish a message to a channel, count a channel, mint subscriber tokens"
+  description   = "HTTP API: publish a message to a channel (a big one through the publish queue), count a channel, mint subscriber tokens"
   role          = aws_iam_role.http.arn
   runtime       = "provided.al2023"
   handler       = "bootstrap"
@@ -112,6 +123,8 @@ resource "aws_lambda_function" "http" {
       MANAGEMENT_ENDPOINT   = local.management_endpoint
       PUBLISH_CONCURRENCY   = tostring(var.publish_concurrency)
       PUBLISH_MAX_ATTEMPTS  = tostring(var.publish_max_attempts)
+      PUBLISH_QUEUE_URL     = aws_sqs_queue.publish.url
+      PUBLISH_SYNC_MAX      = tostring(var.publish_sync_max)
       SUBSCRIBER_AUTH       = var.subscriber_auth
       TOKEN_PUBLIC_KEYS     = local.token_public_keys
       TOKEN_AUDIENCE        = local.tokens_on ? local.websocket_url : ""
@@ -142,6 +155,70 @@ resource "aws_lambda_function" "http" {
   depends_on = [aws_iam_role_policy.http]
 }
 
+# The publish queue's consumer: the http package with the handler "worker",
+# its own function and role. Each invocation delivers a batch of shard jobs
+# page by page, paced at var.publish_target_rate / var.worker_max_concurrency
+# posts a second, and hands the rest of a shard on (a new message) before its
+# deadline; it answers the jobs to retry (ReportBatchItemFailures).
+resource "aws_lambda_function" "worker" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by the SQS event source mapping only; a function dead-letter queue applies to asynchronous invocations. Jobs that keep failing go to the publish queue's own dead-letter queue (queue.tf: redrive_policy).
+  #checkov:skip=CKV_AWS_117:Calls only public AWS endpoints (DynamoDB, the @connections API, SQS); a VPC would add NAT or endpoint costs and cold-start latency and protect nothing.
+  #checkov:skip=CKV_AWS_272:The package is built locally by make and deployed from a file; there is no signing profile in this pipeline.
+  #checkov:skip=CKV_AWS_115:var.worker_reserved_concurrency sets it; default -1 because fresh accounts can have a quota of 10, from which nothing can be reserved. The event source mapping's maximum concurrency (var.worker_max_concurrency) caps the workers either way.
+  function_name = local.worker_function_name
+  description   = "Publish queue worker: delivers the shards of big publishes, page by page, at a shared target rate"
+  role          = aws_iam_role.worker.arn
+  runtime       = "provided.al2023"
+  # http_lambda::WORKER_HANDLER: Lambda passes it to the binary as _HANDLER.
+  handler       = "worker"
+  architectures = [local.architecture]
+
+  filename         = local.http_package
+  source_code_hash = fileexists(local.http_package) ? filebase64sha256(local.http_package) : null
+
+  memory_size                    = var.worker_memory_size
+  timeout                        = var.worker_timeout
+  reserved_concurrent_executions = var.worker_reserved_concurrency
+  kms_key_arn                    = aws_kms_key.this.arn
+
+  environment {
+    variables = {
+      LAMBDA_TABLE           = aws_dynamodb_table.connections.name
+      CHANNEL_SHARDS         = tostring(var.channel_shards)
+      MANAGEMENT_ENDPOINT    = local.management_endpoint
+      PUBLISH_QUEUE_URL      = aws_sqs_queue.publish.url
+      PUBLISH_CONCURRENCY    = tostring(var.publish_concurrency)
+      PUBLISH_MAX_ATTEMPTS   = tostring(var.publish_max_attempts)
+      PUBLISH_TARGET_RATE    = tostring(var.publish_target_rate)
+      WORKER_MAX_CONCURRENCY = tostring(var.worker_max_concurrency)
+    }
+  }
+
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.worker.name
+    application_log_level = var.log_level
+    system_log_level      = var.system_log_level
+  }
+
+  tracing_config {
+    mode = var.tracing_mode
+  }
+
+  lifecycle {
+    precondition {
+      condition     = fileexists(local.http_package)
+      error_message = "${local.http_package} does not exist: run `make` (or `make ARCH=x86_64`) in the repository root first, or set package_dir."
+    }
+    precondition {
+      condition     = var.worker_reserved_concurrency == -1 || var.worker_reserved_concurrency >= var.worker_max_concurrency
+      error_message = "worker_reserved_concurrency (${var.worker_reserved_concurrency}) is below worker_max_concurrency (${var.worker_max_concurrency}): the event source mapping would start workers Lambda throttles, and each throttled batch counts as a receive toward the dead-letter queue. Raise it, or leave it -1."
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.worker]
+}
+
 # API Gateway may invoke each function only from its own API and stage.
 resource "aws_lambda_permission" "rx_websocket" {
   statement_id  = "AllowWebSocketApiStage"
@@ -157,4 +234,23 @@ resource "aws_lambda_permission" "http_api" {
   function_name = aws_lambda_function.http.function_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/${var.stage_name}/*"
+}
+
+# The publish queue invokes the worker (with the worker role's permission to
+# receive and delete, iam.tf), a batch at a time, at most
+# var.worker_max_concurrency at once: the same number the worker divides the
+# target rate by (WORKER_MAX_CONCURRENCY), checked by
+# lambdas/contract/tests/terraform_contract.rs.
+resource "aws_lambda_event_source_mapping" "worker" {
+  event_source_arn = aws_sqs_queue.publish.arn
+  function_name    = aws_lambda_function.worker.arn
+  batch_size       = var.worker_batch_size
+  # No waiting to fill a batch: a publish's shards start at once.
+  maximum_batching_window_in_seconds = 0
+  # The worker answers the jobs to retry; the others are deleted.
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.worker_max_concurrency
+  }
 }

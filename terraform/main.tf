@@ -24,15 +24,17 @@ locals {
     var.token_previous_public_keys,
   )) : ""
 
-  table_name         = "${var.name}-connections"
-  rx_function_name   = "${var.name}-rx"
-  http_function_name = "${var.name}-http"
+  table_name           = "${var.name}-connections"
+  rx_function_name     = "${var.name}-rx"
+  http_function_name   = "${var.name}-http"
+  worker_function_name = "${var.name}-worker"
 
   # Log group names are fixed here (not read from the resources) because the
   # KMS key policy names them and the log groups use the key.
   log_groups = {
     rx               = "/aws/lambda/${local.rx_function_name}"
     http             = "/aws/lambda/${local.http_function_name}"
+    worker           = "/aws/lambda/${local.worker_function_name}"
     websocket_access = "/aws/apigateway/${var.name}-websocket/${var.stage_name}"
     http_access      = "/aws/apigateway/${var.name}-http/${var.stage_name}"
   }
@@ -43,6 +45,7 @@ locals {
   # The WebSocket stage's @connections endpoint (https, same host and stage).
   management_endpoint = "${replace(aws_apigatewayv2_api.websocket.api_endpoint, "wss://", "https://")}/${var.stage_name}"
 
-  # What the http function may call: POST @connections/{id} on this stage only.
+  # What the http function and the worker may call: POST @connections/{id} on
+  # this stage only.
   manage_connections_arn = "${aws_apigatewayv2_api.websocket.execution_arn}/${var.stage_name}/POST/@connections/*"
 }

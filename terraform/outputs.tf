@@ -78,7 +78,7 @@ output "http_url" {
 }
 
 output "management_endpoint" {
-  description = "The WebSocket stage's @connections endpoint (MANAGEMENT_ENDPOINT of the http function)."
+  description = "The WebSocket stage's @connections endpoint (MANAGEMENT_ENDPOINT of the http function and the worker)."
   value       = local.management_endpoint
 }
 
@@ -110,6 +110,26 @@ output "rx_function_name" {
 output "http_function_name" {
   description = "Lambda function behind the HTTP API."
   value       = aws_lambda_function.http.function_name
+}
+
+output "worker_function_name" {
+  description = "Lambda function that delivers big publishes from the publish queue (the http package, handler \"worker\")."
+  value       = aws_lambda_function.worker.function_name
+}
+
+output "publish_queue_url" {
+  description = "SQS queue of shard jobs: the http function sends one per shard of a publish bigger than publish_sync_max (answered 202), the workers consume them."
+  value       = aws_sqs_queue.publish.url
+}
+
+output "publish_dlq_url" {
+  description = "SQS dead-letter queue of the shard jobs that failed 5 times (their subscribers missed the message). Inspect with the SQS console or `aws sqs receive-message --queue-url URL`; send them back with the console's \"Start DLQ redrive\" once the cause is fixed."
+  value       = aws_sqs_queue.publish_dlq.url
+}
+
+output "publish_dlq_alarm_name" {
+  description = "CloudWatch alarm that is in ALARM while the dead-letter queue holds a job (no notification is configured)."
+  value       = aws_cloudwatch_metric_alarm.publish_dlq.alarm_name
 }
 
 output "log_groups" {

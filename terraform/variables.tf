@@ -122,6 +122,17 @@ variable "http_reserved_concurrency" {
   }
 }
 
+variable "worker_reserved_concurrency" {
+  type        = number
+  description = "Reserved concurrent executions of the worker; -1 leaves it unreserved. When set, it must be at least worker_max_concurrency: the queue's event source mapping starts up to that many workers, and each one throttled for want of concurrency puts its batch back and counts as a receive toward the dead-letter queue. Reserving guarantees the workers their concurrency (and takes it from the account's pool)."
+  default     = -1
+
+  validation {
+    condition     = var.worker_reserved_concurrency == -1 || (var.worker_reserved_concurrency >= 2 && floor(var.worker_reserved_concurrency) == var.worker_reserved_concurrency)
+    error_message = "worker_reserved_concurrency must be -1 (unreserved) or a whole number >= 2 (and >= worker_max_concurrency)."
+  }
+}
+
 variable "channel_shards" {
   type        = number
   description = "CHANNEL_SHARDS: index partitions each channel is spread over (1-256). Fixed for the life of a deployment: changing it strands stored connections on their old shards until they reconnect."
@@ -135,7 +146,7 @@ variable "channel_shards" {
 
 variable "publish_concurrency" {
   type        = number
-  description = "PUBLISH_CONCURRENCY: @connections requests one publish keeps in flight. API Gateway allows 10,000 requests/s per account and Region in total."
+  description = "PUBLISH_CONCURRENCY of http and the worker: @connections requests one publish keeps in flight (a worker starts there and adapts between 1 and 1024 when throttled). API Gateway allows 10,000 requests/s per account and Region in total."
   default     = 128
 
   validation {
@@ -146,12 +157,78 @@ variable "publish_concurrency" {
 
 variable "publish_max_attempts" {
   type        = number
-  description = "PUBLISH_MAX_ATTEMPTS: attempts per recipient, with backoff, when API Gateway throttles (429) or fails (5xx)."
+  description = "PUBLISH_MAX_ATTEMPTS of http and the worker: attempts per recipient, with backoff, when API Gateway throttles (429) or fails (5xx)."
   default     = 4
 
   validation {
     condition     = var.publish_max_attempts >= 1 && var.publish_max_attempts <= 10 && floor(var.publish_max_attempts) == var.publish_max_attempts
     error_message = "publish_max_attempts must be a whole number between 1 and 10."
+  }
+}
+
+variable "publish_sync_max" {
+  type        = number
+  description = "PUBLISH_SYNC_MAX of the http function: members up to which a publish is delivered within the request (200 with the exact report); a bigger channel is answered 202 and handed to the workers through the publish queue, one message per shard. At the default 256 MB a post costs the http function about a millisecond, so 2,000 members take ~2 s of its 29."
+  default     = 2000
+
+  validation {
+    condition     = var.publish_sync_max >= 1 && var.publish_sync_max <= 1000000 && floor(var.publish_sync_max) == var.publish_sync_max
+    error_message = "publish_sync_max must be a whole number between 1 and 1000000."
+  }
+}
+
+variable "publish_target_rate" {
+  type        = number
+  description = "PUBLISH_TARGET_RATE of the worker: @connections posts per second all workers together aim for; each takes publish_target_rate / worker_max_concurrency and slows down further when API Gateway throttles (429). The default is API Gateway's default quota of 10,000 requests/s per account and Region, which every API of the account shares: lower it to leave part of it to other traffic (connects, the synchronous publishes of the http function, other APIs)."
+  default     = 10000
+
+  validation {
+    condition     = var.publish_target_rate >= 1 && var.publish_target_rate <= 1000000 && floor(var.publish_target_rate) == var.publish_target_rate
+    error_message = "publish_target_rate must be a whole number between 1 and 1000000."
+  }
+}
+
+variable "worker_max_concurrency" {
+  type        = number
+  description = "Most workers running at once: the maximum concurrency of the publish queue's event source mapping, and WORKER_MAX_CONCURRENCY of the worker, which divides publish_target_rate by it. Lambda requires 2-1000."
+  default     = 8
+
+  validation {
+    condition     = var.worker_max_concurrency >= 2 && var.worker_max_concurrency <= 1000 && floor(var.worker_max_concurrency) == var.worker_max_concurrency
+    error_message = "worker_max_concurrency must be a whole number between 2 and 1000 (the event source mapping's limits)."
+  }
+}
+
+variable "worker_batch_size" {
+  type        = number
+  description = "Shard jobs (SQS messages) one worker invocation receives at once and delivers side by side, under one shared brake. A failed job is retried alone (ReportBatchItemFailures), but a crash or timeout returns the whole batch."
+  default     = 4
+
+  validation {
+    condition     = var.worker_batch_size >= 1 && var.worker_batch_size <= 10 && floor(var.worker_batch_size) == var.worker_batch_size
+    error_message = "worker_batch_size must be a whole number between 1 and 10."
+  }
+}
+
+variable "worker_memory_size" {
+  type        = number
+  description = "Memory (MB) of the worker function. Lambda allots CPU in proportion (1,769 MB = 1 vCPU), and a worker's throughput (signing and sending one request per recipient) is CPU-bound."
+  default     = 1024
+
+  validation {
+    condition     = var.worker_memory_size >= 128 && var.worker_memory_size <= 10240 && floor(var.worker_memory_size) == var.worker_memory_size
+    error_message = "worker_memory_size must be a whole number of MB between 128 and 10240."
+  }
+}
+
+variable "worker_timeout" {
+  type        = number
+  description = "Timeout (seconds) of the worker function. A worker hands the rest of its shard on as a new message before this deadline, so it bounds one invocation, not a publish. The publish queue's visibility timeout is six times this."
+  default     = 300
+
+  validation {
+    condition     = var.worker_timeout >= 30 && var.worker_timeout <= 900 && floor(var.worker_timeout) == var.worker_timeout
+    error_message = "worker_timeout must be a whole number of seconds between 30 and 900."
   }
 }
 
@@ -259,7 +336,7 @@ variable "log_retention_days" {
 
 variable "log_level" {
   type        = string
-  description = "Application log level of both functions (Lambda passes it to the binaries as AWS_LAMBDA_LOG_LEVEL)."
+  description = "Application log level of the functions (Lambda passes it to the binaries as AWS_LAMBDA_LOG_LEVEL)."
   default     = "INFO"
 
   validation {
@@ -281,7 +358,7 @@ variable "system_log_level" {
 
 variable "tracing_mode" {
   type        = string
-  description = "X-Ray tracing of both functions: Active samples and records invocations, PassThrough only follows upstream sampling decisions."
+  description = "X-Ray tracing of the functions: Active samples and records invocations, PassThrough only follows upstream sampling decisions."
   default     = "Active"
 
   validation {

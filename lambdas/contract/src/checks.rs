@@ -7,14 +7,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use channels::config::{
-    HTTP_ENV, RX_ENV, TOKEN_AUDIENCE, TOKEN_ISSUER, TOKEN_PUBLIC_KEYS, TOKEN_SIGNING_KEY,
+    HTTP_ENV, PUBLISH_QUEUE_URL, RX_ENV, TOKEN_AUDIENCE, TOKEN_ISSUER, TOKEN_PUBLIC_KEYS,
+    TOKEN_SIGNING_KEY, WORKER_ENV, WORKER_MAX_CONCURRENCY,
 };
 use channels_aws::schema::{
     CHANNEL_INDEX, INDEX_HASH_KEY, INDEX_PROJECTED, INDEX_RANGE_KEY, TABLE_HASH_KEY, TTL_ATTRIBUTE,
 };
-use hcl::expr::{BinaryOperator, Operation};
+use hcl::expr::{BinaryOperator, Operation, UnaryOperator};
 use hcl::{Body, Expression};
-use http_lambda::{OPEN_ROUTES, ROUTES};
+use http_lambda::{OPEN_ROUTES, ROUTES, WORKER_HANDLER};
 
 use crate::terraform::{
     attr, blocks, calls, normalize, object_entries, object_get, object_keys, reference, string,
@@ -40,6 +41,15 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("payload format", |tf, _| payload_format_problems(tf)),
     ("token environment", |tf, _| token_env_problems(tf)),
     ("token signing key", |tf, _| token_key_problems(tf)),
+    ("handlers", |tf, _| handler_problems(tf)),
+    ("publish queue", |tf, _| {
+        publish_queue_problems(tf, crate::local_gateway::max_receives())
+    }),
+    ("visibility timeout", |tf, _| {
+        visibility_timeout_problems(tf)
+    }),
+    ("event source mapping", |tf, _| event_source_problems(tf)),
+    ("queue permissions", |tf, _| queue_permission_problems(tf)),
 ];
 
 /// The problems of every check.
@@ -62,7 +72,7 @@ struct Function {
     make_var: &'static str,
 }
 
-const FUNCTIONS: [Function; 2] = [
+const FUNCTIONS: [Function; 3] = [
     Function {
         name: "rx",
         env: RX_ENV,
@@ -77,6 +87,14 @@ const FUNCTIONS: [Function; 2] = [
         package: "http_package",
         make_var: "HTTP_ZIP",
     },
+    // The http binary again, started as the publish queue's worker.
+    Function {
+        name: "worker",
+        env: WORKER_ENV,
+        env_name: "channels::config::WORKER_ENV",
+        package: "http_package",
+        make_var: "HTTP_ZIP",
+    },
 ];
 
 /// The body of `aws_lambda_function.<name>` and a label "aws_lambda_function.rx (terraform/lambda.tf)".
@@ -86,7 +104,7 @@ fn function<'a>(tf: &'a Terraform, name: &str) -> Result<(String, &'a Body), Str
 }
 
 /// Each function's `environment.variables` holds exactly the variables its
-/// binary reads (`RX_ENV` / `HTTP_ENV`). (A key set twice does not parse:
+/// binary reads (`RX_ENV` / `HTTP_ENV` / `WORKER_ENV`). (A key set twice does not parse:
 /// `hcl-rs` rejects a redefined object key, as Terraform does.)
 pub fn env_problems(tf: &Terraform) -> Vec<String> {
     let mut problems = Vec::new();
@@ -209,7 +227,9 @@ pub fn package_problems(tf: &Terraform, make: &Makefile) -> Vec<String> {
         }
     };
 
-    for f in &FUNCTIONS {
+    // One package may serve several functions (http and the worker): each once.
+    let mut seen = BTreeSet::new();
+    for f in FUNCTIONS.iter().filter(|f| seen.insert(f.package)) {
         let (file, terraform) = resolve(f.package);
         let makefile = make.value(f.make_var).map(|v| normalize(&v));
         if terraform.is_none() || terraform != makefile {
@@ -461,40 +481,46 @@ pub fn table_problems(tf: &Terraform) -> Vec<String> {
     problems
 }
 
-/// The http role may Query exactly the index the adapter queries.
+/// The functions that read channel members with the DynamoDB adapter: http
+/// (a synchronous publish, a count) and the worker (a shard job).
+const QUERYING: [&str; 2] = ["http", "worker"];
+
+/// The roles of the functions that query may Query exactly the index the
+/// adapter queries, wherever their policy documents take the statement from.
 pub fn query_index_problems(tf: &Terraform) -> Vec<String> {
-    let (file, policy) = match tf.block("data", &["aws_iam_policy_document", "http"]) {
-        Ok(found) => found,
-        Err(e) => {
-            return vec![format!(
-                "{e}, but the http binary queries the index {CHANNEL_INDEX:?} \
-                 (channels_aws::schema::CHANNEL_INDEX)"
-            )]
-        }
-    };
-    let queries = |statement: &&&Body| {
-        attr(statement, "actions")
-            .and_then(|a| string_list(a).ok())
-            .is_some_and(|actions| actions.iter().any(|a| a == "dynamodb:Query"))
-    };
-    let resources: Vec<String> = blocks(policy, "statement")
-        .iter()
-        .filter(queries)
-        .flat_map(|s| match attr(s, "resources").map(string_list) {
-            Some(Ok(list)) => list,
-            Some(Err(e)) => vec![format!("<{e}>")],
-            None => vec!["<no resources>".to_string()],
-        })
-        .collect();
+    let mut problems = Vec::new();
     let suffix = format!("/index/{CHANNEL_INDEX}");
-    if resources.is_empty() || !resources.iter().all(|r| r.ends_with(&suffix)) {
-        return vec![format!(
-            "data.aws_iam_policy_document.http ({file}) allows dynamodb:Query on {resources:?}, \
-             but the adapter queries the index {CHANNEL_INDEX:?} (channels_aws::schema::CHANNEL_INDEX), \
-             so the resources should end in {suffix:?}"
-        )];
+    for name in QUERYING {
+        let policy = match Policy::of_function(tf, name) {
+            Ok(policy) => policy,
+            Err(e) => {
+                problems.push(format!(
+                    "{e}, but the {name} binary queries the index {CHANNEL_INDEX:?} \
+                     (channels_aws::schema::CHANNEL_INDEX)"
+                ));
+                continue;
+            }
+        };
+        let resources: Vec<String> = policy
+            .statements
+            .iter()
+            .filter(|s| s.actions().iter().any(|a| a == "dynamodb:Query"))
+            .flat_map(|s| match attr(s.body, "resources").map(string_list) {
+                Some(Ok(list)) => list,
+                Some(Err(e)) => vec![format!("<{e}>")],
+                None => vec!["<no resources>".to_string()],
+            })
+            .collect();
+        if resources.is_empty() || !resources.iter().all(|r| r.ends_with(&suffix)) {
+            problems.push(format!(
+                "{}: {} allows dynamodb:Query on {resources:?}, but the adapter queries the index \
+                 {CHANNEL_INDEX:?} (channels_aws::schema::CHANNEL_INDEX), so the resources should \
+                 end in {suffix:?}",
+                policy.function, policy.documents
+            ));
+        }
     }
-    Vec::new()
+    problems
 }
 
 /// `"METHOD /path"`, API Gateway's route key.
@@ -779,7 +805,11 @@ pub fn token_env_problems(tf: &Terraform) -> Vec<String> {
             "the HTTP API stage URL (where tokens are minted)",
         ),
     ];
+    let token_variables = [TOKEN_AUDIENCE, TOKEN_ISSUER, TOKEN_PUBLIC_KEYS];
     for f in &FUNCTIONS {
+        if !f.env.iter().any(|v| token_variables.contains(v)) {
+            continue; // the worker: it only delivers
+        }
         let (place, entries) = match environment(tf, f.name) {
             Ok(found) => found,
             Err(e) => {
@@ -993,6 +1023,743 @@ pub fn token_key_problems(tf: &Terraform) -> Vec<String> {
             "{key_place}: no statement of its policy lets the http function's role ({role}) kms:Sign, \
              which the http binary calls to mint tokens (channels_aws::kms)"
         ));
+    }
+    problems
+}
+
+// ---------------------------------------------------------------------------
+// IAM: what a function's role may do
+// ---------------------------------------------------------------------------
+
+/// One `statement` block of a `data.aws_iam_policy_document`.
+struct Statement<'a> {
+    body: &'a Body,
+}
+
+impl<'a> Statement<'a> {
+    /// Its `actions`, when they are a list of strings.
+    fn actions(&self) -> Vec<String> {
+        attr(self.body, "actions")
+            .and_then(|a| string_list(a).ok())
+            .unwrap_or_default()
+    }
+
+    /// Whether it allows (`effect` is "Allow" or not set).
+    fn allows(&self) -> bool {
+        string_attr(self.body, "effect").is_none_or(|e| e == "Allow")
+    }
+
+    /// Whether it allows `action` (IAM wildcards in its actions) on a resource
+    /// for which `resource` is true, or on `*`, when the call comes through
+    /// the AWS service `via` (a KMS call SQS makes for its caller: "sqs"), or
+    /// directly (None). Of its conditions only `kms:ViaService` is judged: it
+    /// must name `via` ("sqs.<region>.amazonaws.com").
+    fn allows_on(
+        &self,
+        action: &str,
+        resource: &dyn Fn(&Expression) -> bool,
+        via: Option<&str>,
+    ) -> bool {
+        let action = action.to_ascii_lowercase();
+        let through_via = blocks(self.body, "condition")
+            .into_iter()
+            .filter(|c| string_attr(c, "variable").as_deref() == Some("kms:ViaService"))
+            .all(|c| {
+                via.is_some_and(|via| {
+                    attr(c, "values").is_some_and(|values| {
+                        strings_in(values)
+                            .iter()
+                            .any(|v| v.starts_with(&format!("{via}.")))
+                    })
+                })
+            });
+        self.allows()
+            && through_via
+            && self
+                .actions()
+                .iter()
+                .any(|a| wildcard_match(&a.to_ascii_lowercase(), &action))
+            && match attr(self.body, "resources").map(unparen) {
+                Some(Expression::Array(items)) => items
+                    .iter()
+                    .any(|item| resource(item) || string(item).as_deref() == Some("*")),
+                _ => false,
+            }
+    }
+}
+
+/// The inline policy of a function's role: `role = aws_iam_role.R.arn`, each
+/// `aws_iam_role_policy` with `role = aws_iam_role.R.id` and `policy =
+/// data.aws_iam_policy_document.D.json`, and the statements of those
+/// documents and of every document they merge (`source_policy_documents`,
+/// `override_policy_documents`).
+struct Policy<'a> {
+    /// "aws_lambda_function.worker (terraform/lambda.tf)"
+    function: String,
+    /// "data.aws_iam_policy_document.worker (terraform/iam.tf) with
+    /// data.aws_iam_policy_document.fan_out"
+    documents: String,
+    statements: Vec<Statement<'a>>,
+}
+
+impl<'a> Policy<'a> {
+    fn of_function(tf: &'a Terraform, name: &str) -> Result<Self, String> {
+        let (function, body) = function(tf, name)?;
+        let role = attr(body, "role")
+            .and_then(|r| named(r, &["aws_iam_role"], &["arn"]))
+            .ok_or_else(|| {
+                format!(
+                    "{function}: role = `{}` is not the arn of an aws_iam_role",
+                    display(attr(body, "role"))
+                )
+            })?;
+        let mut roots = Vec::new();
+        for (file, block) in tf.top_blocks() {
+            let labels: Vec<&str> = block.labels().iter().map(|l| l.as_str()).collect();
+            if block.identifier() != "resource" || labels.first() != Some(&"aws_iam_role_policy") {
+                continue;
+            }
+            let policy = block.body();
+            let of_role = attr(policy, "role")
+                .and_then(|r| named(r, &["aws_iam_role"], &["id", "name"]))
+                .is_some_and(|r| r == role);
+            if !of_role {
+                continue;
+            }
+            let document = attr(policy, "policy")
+                .and_then(|p| named(p, &["data", "aws_iam_policy_document"], &["json"]))
+                .ok_or_else(|| {
+                    format!(
+                        "aws_iam_role_policy.{} ({file}), the policy of {function}'s role: policy = \
+                         `{}` is not the json of a data.aws_iam_policy_document",
+                        labels.get(1).unwrap_or(&"?"),
+                        display(attr(policy, "policy"))
+                    )
+                })?;
+            roots.push(document);
+        }
+        if roots.is_empty() {
+            return Err(format!(
+                "{function}: its role aws_iam_role.{role} has no aws_iam_role_policy"
+            ));
+        }
+        let mut names: Vec<String> = roots.clone();
+        let mut labels = Vec::new();
+        let mut statements = Vec::new();
+        let mut next = 0;
+        while next < names.len() && next < 16 {
+            let name = names[next].clone();
+            let (file, document) = tf.block("data", &["aws_iam_policy_document", &name])?;
+            if next < roots.len() {
+                labels.push(format!("data.aws_iam_policy_document.{name} ({file})"));
+            }
+            statements.extend(
+                blocks(document, "statement")
+                    .into_iter()
+                    .map(|body| Statement { body }),
+            );
+            for merged in ["source_policy_documents", "override_policy_documents"] {
+                if let Some(list) = attr(document, merged) {
+                    walk(list, &mut |e| {
+                        if let Some(other) =
+                            named(e, &["data", "aws_iam_policy_document"], &["json"])
+                        {
+                            if !names.contains(&other) {
+                                names.push(other);
+                            }
+                        }
+                    });
+                }
+            }
+            next += 1;
+        }
+        let mut documents = labels.join(" and ");
+        if names.len() > roots.len() {
+            let merged: Vec<String> = names[roots.len()..]
+                .iter()
+                .map(|n| format!("data.aws_iam_policy_document.{n}"))
+                .collect();
+            documents = format!("{documents} with {}", merged.join(", "));
+        }
+        Ok(Self {
+            function,
+            documents,
+            statements,
+        })
+    }
+
+    /// Whether some statement allows `action` on a resource `resource`
+    /// accepts, called directly or through the service `via`.
+    fn allows(
+        &self,
+        action: &str,
+        resource: &dyn Fn(&Expression) -> bool,
+        via: Option<&str>,
+    ) -> bool {
+        self.statements
+            .iter()
+            .any(|s| s.allows_on(action, resource, via))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The publish queue and its worker
+// ---------------------------------------------------------------------------
+
+/// `expr`, or what the `local.NAME` it names holds (and so on).
+fn through_locals<'a>(tf: &'a Terraform, expr: &'a Expression) -> &'a Expression {
+    let mut expr = unparen(expr);
+    for _ in 0..8 {
+        let Some(name) = reference(expr).and_then(|r| r.strip_prefix("local.").map(str::to_owned))
+        else {
+            break;
+        };
+        match tf.local(&name) {
+            Ok((_, value)) => expr = unparen(value),
+            Err(_) => break,
+        }
+    }
+    expr
+}
+
+/// The `aws_sqs_queue` whose URL a function's `PUBLISH_QUEUE_URL` holds
+/// (`aws_sqs_queue.NAME.url`, or `.id`, which is the URL too), or why none.
+fn queue_url_of(tf: &Terraform, function: &str) -> Result<(String, String), String> {
+    let (place, entries) = environment(tf, function)?;
+    let expr = entries
+        .iter()
+        .find(|(k, _)| k == PUBLISH_QUEUE_URL)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| format!("{place} sets no {PUBLISH_QUEUE_URL}"))?;
+    match named(through_locals(tf, expr), &["aws_sqs_queue"], &["url", "id"]) {
+        Some(queue) => Ok((place, queue)),
+        None => Err(format!(
+            "{place}: {PUBLISH_QUEUE_URL} = `{expr}` is not the url of an aws_sqs_queue, but \
+             channels::config::{PUBLISH_QUEUE_URL} is the SQS queue of shard jobs"
+        )),
+    }
+}
+
+/// The publish queue: the one the http function sends shard jobs to.
+fn publish_queue(tf: &Terraform) -> Result<String, String> {
+    queue_url_of(tf, "http").map(|(_, queue)| queue)
+}
+
+/// A number Terraform computes as `constant + Σ factor × var.NAME`, from
+/// number literals, `var.NAME`, `local.NAME`, `+`, `-` and `*` or `/` by a
+/// constant. Enough to compare a timeout with a multiple of another
+/// whatever the variables' values.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Linear {
+    constant: f64,
+    factors: BTreeMap<String, f64>,
+}
+
+impl Linear {
+    fn of(tf: &Terraform, expr: &Expression) -> Option<Self> {
+        Self::at(tf, expr, 0)
+    }
+
+    fn at(tf: &Terraform, expr: &Expression, depth: usize) -> Option<Self> {
+        let expr = unparen(expr);
+        if depth > 8 {
+            return None;
+        }
+        match expr {
+            Expression::Number(n) => Some(Self {
+                constant: n.as_f64()?,
+                factors: BTreeMap::new(),
+            }),
+            Expression::Operation(op) => match op.as_ref() {
+                Operation::Unary(u) if u.operator == UnaryOperator::Neg => {
+                    Some(Self::at(tf, &u.expr, depth + 1)?.scaled(-1.0))
+                }
+                Operation::Unary(_) => None,
+                Operation::Binary(b) => {
+                    let lhs = Self::at(tf, &b.lhs_expr, depth + 1)?;
+                    let rhs = Self::at(tf, &b.rhs_expr, depth + 1)?;
+                    match b.operator {
+                        BinaryOperator::Plus => Some(lhs.plus(&rhs, 1.0)),
+                        BinaryOperator::Minus => Some(lhs.plus(&rhs, -1.0)),
+                        BinaryOperator::Mul if rhs.factors.is_empty() => {
+                            Some(lhs.scaled(rhs.constant))
+                        }
+                        BinaryOperator::Mul if lhs.factors.is_empty() => {
+                            Some(rhs.scaled(lhs.constant))
+                        }
+                        BinaryOperator::Div if rhs.factors.is_empty() && rhs.constant != 0.0 => {
+                            Some(lhs.scaled(1.0 / rhs.constant))
+                        }
+                        _ => None,
+                    }
+                }
+            },
+            _ => {
+                let name = reference(expr)?;
+                if let Some(variable) = name.strip_prefix("var.") {
+                    Some(Self {
+                        constant: 0.0,
+                        factors: BTreeMap::from([(variable.to_owned(), 1.0)]),
+                    })
+                } else {
+                    let local = name.strip_prefix("local.")?;
+                    let (_, value) = tf.local(local).ok()?;
+                    Self::at(tf, value, depth + 1)
+                }
+            }
+        }
+    }
+
+    fn scaled(mut self, by: f64) -> Self {
+        self.constant *= by;
+        self.factors.values_mut().for_each(|f| *f *= by);
+        self
+    }
+
+    /// `self + by × other`
+    fn plus(mut self, other: &Self, by: f64) -> Self {
+        self.constant += by * other.constant;
+        for (name, factor) in &other.factors {
+            *self.factors.entry(name.clone()).or_insert(0.0) += by * factor;
+        }
+        self
+    }
+
+    /// The number, when no variable is in it.
+    fn number(&self) -> Option<f64> {
+        self.factors
+            .values()
+            .all(|f| *f == 0.0)
+            .then_some(self.constant)
+    }
+
+    /// Whether it is at least 0 for every value of its variables that is at
+    /// least 0 (timeouts and counts are).
+    fn never_negative(&self) -> bool {
+        self.constant >= 0.0 && self.factors.values().all(|f| *f >= 0.0)
+    }
+}
+
+/// A number argument of a block, resolved, with SQS's default when unset.
+fn number_attr(tf: &Terraform, body: &Body, name: &str, default: f64) -> Result<f64, String> {
+    match attr(body, name) {
+        None => Ok(default),
+        Some(expr) => Linear::of(tf, expr)
+            .and_then(|l| l.number())
+            .ok_or_else(|| format!("{name} = `{expr}` is not a number this check can resolve")),
+    }
+}
+
+/// SQS's default `MessageRetentionPeriod`: four days.
+const SQS_DEFAULT_RETENTION: f64 = 345_600.0;
+
+/// Both functions that read `PUBLISH_QUEUE_URL` (http sends to it, the worker
+/// hands the rest of a shard on to it) name the same `aws_sqs_queue`; its
+/// `redrive_policy` moves what keeps failing to another queue, the
+/// dead-letter queue, after as many receives as the local gateway tries
+/// (`MAX_RECEIVES` of `lambdas/local`, `max_receives`), and the dead-letter
+/// queue keeps messages longer than the queue (a moved message keeps its
+/// enqueue time).
+pub fn publish_queue_problems(tf: &Terraform, max_receives: Result<u32, String>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut named_queues: Vec<(String, String)> = Vec::new();
+    for f in FUNCTIONS
+        .iter()
+        .filter(|f| f.env.contains(&PUBLISH_QUEUE_URL))
+    {
+        match queue_url_of(tf, f.name) {
+            Ok((place, queue)) => named_queues.push((place, queue)),
+            Err(e) => problems.push(e),
+        }
+    }
+    let queue = match publish_queue(tf) {
+        Ok(queue) => queue,
+        Err(_) => return problems, // reported above
+    };
+    for (place, other) in &named_queues {
+        if *other != queue {
+            problems.push(format!(
+                "{place}: {PUBLISH_QUEUE_URL} is the url of aws_sqs_queue.{other}, but the http \
+                 function sends shard jobs to aws_sqs_queue.{queue}, which the worker consumes and \
+                 hands the rest of a shard back to (channels::config::{PUBLISH_QUEUE_URL})"
+            ));
+        }
+    }
+
+    let (file, body) = match tf.block("resource", &["aws_sqs_queue", &queue]) {
+        Ok(found) => found,
+        Err(e) => {
+            problems.push(format!(
+                "{e}, but the http function's {PUBLISH_QUEUE_URL} names it"
+            ));
+            return problems;
+        }
+    };
+    let place = format!("aws_sqs_queue.{queue} ({file})");
+    let redrive = attr(body, "redrive_policy")
+        .and_then(|p| calls(p, "jsonencode").first().and_then(|args| args.first()));
+    let Some(redrive) = redrive else {
+        problems.push(format!(
+            "{place}: redrive_policy = `{}` is not `jsonencode({{ deadLetterTargetArn, \
+             maxReceiveCount }})`: a shard job that keeps failing would be retried until it \
+             expires, instead of moving to a dead-letter queue",
+            display(attr(body, "redrive_policy"))
+        ));
+        return problems;
+    };
+    let target = object_get(redrive, "deadLetterTargetArn");
+    let dlq = target.and_then(|t| named(through_locals(tf, t), &["aws_sqs_queue"], &["arn"]));
+    match &dlq {
+        Some(dlq) if *dlq != queue => {}
+        _ => problems.push(format!(
+            "{place}: redrive_policy's deadLetterTargetArn = `{}` is not the arn of another \
+             aws_sqs_queue (the dead-letter queue)",
+            display(target)
+        )),
+    }
+    let count = object_get(redrive, "maxReceiveCount");
+    let resolved = count
+        .and_then(|c| Linear::of(tf, c))
+        .and_then(|l| l.number());
+    match (resolved, max_receives) {
+        (_, Err(e)) => problems.push(format!(
+            "{e}: the local gateway's MAX_RECEIVES, which {place}'s maxReceiveCount should equal"
+        )),
+        (Some(n), Ok(code)) if n == f64::from(code) => {}
+        (_, Ok(code)) => problems.push(format!(
+            "{place}: redrive_policy's maxReceiveCount = `{}` is not {code}, the local gateway's \
+             MAX_RECEIVES ({}), which plays the queue as Terraform sets it up",
+            display(count),
+            crate::local_gateway::WORKERS_RS
+        )),
+    }
+
+    // A moved message keeps its enqueue time: the dead-letter queue must keep
+    // messages longer than the queue did.
+    if let Some(dlq) = dlq.filter(|d| *d != queue) {
+        match tf.block("resource", &["aws_sqs_queue", &dlq]) {
+            Err(e) => problems.push(format!(
+                "{e}, but {place}'s redrive_policy moves failed shard jobs there"
+            )),
+            Ok((dlq_file, dlq_body)) => {
+                let retention =
+                    |b| number_attr(tf, b, "message_retention_seconds", SQS_DEFAULT_RETENTION);
+                match (retention(body), retention(dlq_body)) {
+                    (Ok(kept), Ok(dlq_kept)) if dlq_kept > kept => {}
+                    (Ok(kept), Ok(dlq_kept)) => problems.push(format!(
+                        "aws_sqs_queue.{dlq} ({dlq_file}): message_retention_seconds is {dlq_kept}, \
+                         not more than the {kept} of {place}: SQS keeps a message's enqueue time \
+                         when it moves it to the dead-letter queue, where it would expire at once"
+                    )),
+                    (Err(e), _) => problems.push(format!("{place}: {e}")),
+                    (_, Err(e)) => problems.push(format!("aws_sqs_queue.{dlq} ({dlq_file}): {e}")),
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// AWS's advice for an SQS event source: a visibility timeout of at least six
+/// times the function's timeout.
+pub const VISIBILITY_TIMEOUT_FACTOR: f64 = 6.0;
+
+/// The publish queue's `visibility_timeout_seconds` is at least six times the
+/// worker's `timeout`, for every value of the variables they are made of:
+/// both are resolved (literals, `var.NAME`, `local.NAME`, `+ - *` and `/` by a
+/// constant) to `constant + Σ factor × var.NAME`, and the difference must have
+/// no negative part. `var.worker_timeout * 6` against `var.worker_timeout`
+/// passes whatever the variable; `1800` against `var.worker_timeout` does
+/// not, as a timeout of 301 s would break it.
+pub fn visibility_timeout_problems(tf: &Terraform) -> Vec<String> {
+    let queue = match publish_queue(tf) {
+        Ok(queue) => queue,
+        Err(e) => {
+            return vec![format!(
+                "{e}, whose visibility timeout the worker's timeout bounds"
+            )]
+        }
+    };
+    let (file, body) = match tf.block("resource", &["aws_sqs_queue", &queue]) {
+        Ok(found) => found,
+        Err(e) => return vec![format!("{e}: the publish queue")],
+    };
+    let (worker, function) = match function(tf, "worker") {
+        Ok(found) => found,
+        Err(e) => return vec![format!("{e}, which consumes aws_sqs_queue.{queue}")],
+    };
+    let place = format!("aws_sqs_queue.{queue} ({file})");
+    // SQS's and Lambda's defaults when unset: 30 s and 3 s.
+    let default_visibility = Expression::from(30);
+    let default_timeout = Expression::from(3);
+    let visibility = attr(body, "visibility_timeout_seconds").unwrap_or(&default_visibility);
+    let timeout = attr(function, "timeout").unwrap_or(&default_timeout);
+    let (Some(v), Some(t)) = (Linear::of(tf, visibility), Linear::of(tf, timeout)) else {
+        return vec![format!(
+            "{place}: visibility_timeout_seconds = `{visibility}` and {worker}: timeout = \
+             `{timeout}` cannot both be resolved to numbers and variables; write the visibility \
+             timeout as `var.worker_timeout * 6` (AWS advises six times the timeout of a Lambda \
+             function an SQS queue invokes)"
+        )];
+    };
+    if v.plus(&t, -VISIBILITY_TIMEOUT_FACTOR).never_negative() {
+        Vec::new()
+    } else {
+        vec![format!(
+            "{place}: visibility_timeout_seconds = `{visibility}` is not always at least 6 × the \
+             timeout of {worker} (`{timeout}`): AWS advises six times the function's timeout for \
+             an SQS event source, so that a batch whose invocation is being retried is not handed \
+             to another worker meanwhile; write it as `{timeout} * 6`"
+        )]
+    }
+}
+
+/// The worker starts as the queue's worker and http as the HTTP API handler:
+/// the http binary runs the worker exactly when Lambda passes it
+/// `http_lambda::WORKER_HANDLER` as `_HANDLER` (the function's `handler`).
+pub fn handler_problems(tf: &Terraform) -> Vec<String> {
+    let mut problems = Vec::new();
+    match function(tf, "worker") {
+        Err(e) => problems.push(format!(
+            "{e}, but the http binary runs the publish queue's worker in a function of its own \
+             (handler = http_lambda::WORKER_HANDLER = {WORKER_HANDLER:?})"
+        )),
+        Ok((place, body)) => {
+            let handler = string_attr(body, "handler");
+            if handler.as_deref() != Some(WORKER_HANDLER) {
+                problems.push(format!(
+                    "{place}: handler is {handler:?}, but the http binary starts as the publish \
+                     queue's worker only when Lambda passes it http_lambda::WORKER_HANDLER = \
+                     {WORKER_HANDLER:?} (_HANDLER); otherwise it would answer SQS events as the \
+                     HTTP API handler"
+                ));
+            }
+        }
+    }
+    match function(tf, "http") {
+        Err(e) => problems.push(format!("{e}, the HTTP API handler")),
+        Ok((place, body)) => {
+            let handler = string_attr(body, "handler");
+            if handler.as_deref() == Some(WORKER_HANDLER) {
+                problems.push(format!(
+                    "{place}: handler is {handler:?}, which is http_lambda::WORKER_HANDLER: the \
+                     http binary would start as the publish queue's worker, not as the HTTP API \
+                     handler"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// The event source mappings that read the publish queue, with their file.
+fn mappings_of<'a>(tf: &'a Terraform, queue: &str) -> Vec<(String, &'a Body)> {
+    tf.top_blocks()
+        .filter(|(_, b)| {
+            b.identifier() == "resource"
+                && b.labels().first().map(|l| l.as_str()) == Some("aws_lambda_event_source_mapping")
+        })
+        .filter(|(_, b)| {
+            attr(b.body(), "event_source_arn")
+                .and_then(|e| named(through_locals(tf, e), &["aws_sqs_queue"], &["arn"]))
+                .is_some_and(|q| q == queue)
+        })
+        .map(|(file, b)| {
+            let name = b.labels().get(1).map_or("?", |l| l.as_str());
+            (
+                format!("aws_lambda_event_source_mapping.{name} ({file})"),
+                b.body(),
+            )
+        })
+        .collect()
+}
+
+/// The function an event source mapping invokes.
+fn mapping_target(body: &Body) -> Option<String> {
+    attr(body, "function_name").and_then(|f| {
+        named(
+            f,
+            &["aws_lambda_function"],
+            &["arn", "function_name", "qualified_arn"],
+        )
+    })
+}
+
+/// The publish queue invokes the worker: an event source mapping reads it,
+/// targets `aws_lambda_function.worker`, lets the worker report partial batch
+/// failures (it answers `batchItemFailures`) and caps the workers at the
+/// number the worker divides the target rate by: its
+/// `scaling_config.maximum_concurrency` is the expression inside the
+/// worker's `WORKER_MAX_CONCURRENCY = tostring(...)`.
+pub fn event_source_problems(tf: &Terraform) -> Vec<String> {
+    let mut problems = Vec::new();
+    let queue = match publish_queue(tf) {
+        Ok(queue) => queue,
+        Err(e) => return vec![format!("{e}, which an event source mapping should read")],
+    };
+    let mappings = mappings_of(tf, &queue);
+    if mappings.is_empty() {
+        return vec![format!(
+            "no aws_lambda_event_source_mapping reads aws_sqs_queue.{queue} (event_source_arn = \
+             aws_sqs_queue.{queue}.arn), so nothing runs the shard jobs the http function sends \
+             there: the worker (aws_lambda_function.worker) should"
+        )];
+    }
+    // What the worker divides the target rate by.
+    let workers = environment(tf, "worker").ok().and_then(|(place, entries)| {
+        entries
+            .iter()
+            .find(|(k, _)| k == WORKER_MAX_CONCURRENCY)
+            .map(|(_, v)| (place, *v))
+    });
+    for (place, body) in mappings {
+        let target = mapping_target(body);
+        if target.as_deref() != Some("worker") {
+            problems.push(format!(
+                "{place}: function_name = `{}`, but the function that runs shard jobs is the \
+                 worker (aws_lambda_function.worker, handler http_lambda::WORKER_HANDLER)",
+                display(attr(body, "function_name"))
+            ));
+        }
+        let types = attr(body, "function_response_types").map(string_list);
+        if !matches!(&types, Some(Ok(list)) if list.iter().any(|t| t == "ReportBatchItemFailures"))
+        {
+            problems.push(format!(
+                "{place}: function_response_types = `{}` lacks \"ReportBatchItemFailures\": the \
+                 worker answers the jobs to retry (batchItemFailures), which Lambda ignores \
+                 without it, deleting failed jobs with the rest of the batch",
+                display(attr(body, "function_response_types"))
+            ));
+        }
+        let maximum = blocks(body, "scaling_config")
+            .first()
+            .and_then(|b| attr(b, "maximum_concurrency"));
+        let Some((worker, workers)) = &workers else {
+            continue; // the environment check reports it
+        };
+        let inside = match unparen(workers) {
+            Expression::FuncCall(call)
+                if !call.name.is_namespaced() && call.name.name.as_str() == "tostring" =>
+            {
+                call.args.first().map(unparen)
+            }
+            _ => None,
+        };
+        let Some(inside) = inside else {
+            problems.push(format!(
+                "{worker}: {WORKER_MAX_CONCURRENCY} = `{workers}` is not `tostring(...)` of the \
+                 number {place} caps the workers at (scaling_config.maximum_concurrency)"
+            ));
+            continue;
+        };
+        if maximum.map(unparen) != Some(inside) {
+            problems.push(format!(
+                "{place}: scaling_config.maximum_concurrency = `{}`, but {worker} sets \
+                 {WORKER_MAX_CONCURRENCY} = `{workers}`: each worker paces itself at \
+                 PUBLISH_TARGET_RATE / {WORKER_MAX_CONCURRENCY}, so the two must be the same \
+                 `{inside}`",
+                display(maximum)
+            ));
+        }
+    }
+    problems
+}
+
+/// Actions a role needs, each on the queue or (true) on the queue's key.
+type Needs = &'static [(&'static str, bool)];
+
+/// What the roles need for the publish queue, SSE-KMS included: every
+/// function that reads `PUBLISH_QUEUE_URL` sends to it (`sqs:SendMessage`,
+/// which `SendMessageBatch` needs; `kms:GenerateDataKey` and `kms:Decrypt`
+/// on the queue's key), and the function an event source mapping invokes
+/// from it receives with its role (`sqs:ReceiveMessage`, `sqs:DeleteMessage`,
+/// `sqs:GetQueueAttributes`; `kms:Decrypt`). SQS makes the KMS calls for its
+/// caller: a KMS statement conditioned on `kms:ViaService` counts when it
+/// names SQS (`sqs.<region>.amazonaws.com`); other conditions are not
+/// judged, and a `*` resource counts.
+pub fn queue_permission_problems(tf: &Terraform) -> Vec<String> {
+    let mut problems = Vec::new();
+    let queue = match publish_queue(tf) {
+        Ok(queue) => queue,
+        Err(e) => return vec![format!("{e}, which the roles need permissions on")],
+    };
+    let key = tf
+        .block("resource", &["aws_sqs_queue", &queue])
+        .ok()
+        .and_then(|(_, body)| attr(body, "kms_master_key_id"))
+        .and_then(|k| {
+            named(
+                through_locals(tf, k),
+                &["aws_kms_key"],
+                &["arn", "id", "key_id"],
+            )
+        });
+    let on_queue =
+        |e: &Expression| named(e, &["aws_sqs_queue"], &["arn"]).as_deref() == Some(&*queue);
+    let on_key = |e: &Expression| {
+        key.is_some() && named(e, &["aws_kms_key"], &["arn"]).as_deref() == key.as_deref()
+    };
+
+    const SEND: Needs = &[
+        ("sqs:SendMessage", false),
+        ("kms:GenerateDataKey", true),
+        ("kms:Decrypt", true),
+    ];
+    const RECEIVE: Needs = &[
+        ("sqs:ReceiveMessage", false),
+        ("sqs:DeleteMessage", false),
+        ("sqs:GetQueueAttributes", false),
+        ("kms:Decrypt", true),
+    ];
+    // (function, why, what it needs)
+    let mut needs: Vec<(&str, String, Needs)> = Vec::new();
+    for f in FUNCTIONS
+        .iter()
+        .filter(|f| f.env.contains(&PUBLISH_QUEUE_URL))
+    {
+        let why = format!(
+            "the {} binary sends shard jobs to {PUBLISH_QUEUE_URL} (SendMessageBatch)",
+            f.name
+        );
+        needs.push((f.name, why, SEND));
+    }
+    for (place, body) in mappings_of(tf, &queue) {
+        let target = mapping_target(body);
+        if let Some(f) = FUNCTIONS.iter().find(|f| Some(f.name) == target.as_deref()) {
+            let why = format!("{place} receives and deletes shard jobs with its role");
+            needs.push((f.name, why, RECEIVE));
+        }
+    }
+    for (name, why, actions) in needs {
+        let policy = match Policy::of_function(tf, name) {
+            Ok(policy) => policy,
+            Err(e) => {
+                problems.push(format!("{e}, but {why}"));
+                continue;
+            }
+        };
+        for &(action, needs_key) in actions {
+            let (allowed, on) = if needs_key {
+                match &key {
+                    None => continue, // an SQS-managed key: no KMS permission
+                    Some(key) => (
+                        policy.allows(action, &on_key, Some("sqs")),
+                        format!("aws_kms_key.{key}, the queue's key, through SQS"),
+                    ),
+                }
+            } else {
+                (
+                    policy.allows(action, &on_queue, None),
+                    format!("aws_sqs_queue.{queue}"),
+                )
+            };
+            if !allowed {
+                problems.push(format!(
+                    "{}: its role's policy ({}) does not allow {action} on {on}, but {why}",
+                    policy.function, policy.documents
+                ));
+            }
+        }
     }
     problems
 }

@@ -2,10 +2,14 @@
 //! provider, without Terraform, a provider download or a network:
 //!
 //! - [`checks`]: the contract between `terraform/*.tf`, the `Makefile` and the
-//!   constants the binaries use (`channels::config::RX_ENV` / `HTTP_ENV` and
-//!   where the token variables come from, `channels_aws::schema`,
-//!   `http_lambda::ROUTES` / `OPEN_ROUTES` and each route's authorization, the
-//!   KMS key that signs subscriber tokens and who may sign with it);
+//!   constants the binaries use (`channels::config::RX_ENV` / `HTTP_ENV` /
+//!   `WORKER_ENV` and where the token variables come from,
+//!   `channels_aws::schema`, `http_lambda::ROUTES` / `OPEN_ROUTES` and each
+//!   route's authorization, the KMS key that signs subscriber tokens and who
+//!   may sign with it, `http_lambda::WORKER_HANDLER`, the publish queue, its
+//!   dead-letter queue (`MAX_RECEIVES` of the local gateway, read by
+//!   [`local_gateway`]), its visibility timeout, the event source mapping
+//!   that runs the worker and what each role may do with the queue);
 //! - [`provider`]: every resource, data source, argument and nested block used
 //!   in `terraform/` exists in the hashicorp/aws schema, and every required one
 //!   is set. The schema is distilled by `provider_schema/distill.py` from the
@@ -16,6 +20,7 @@
 //! `tests/` can run it on the real tree and on mutated copies of it.
 
 pub mod checks;
+pub mod local_gateway;
 pub mod makefile;
 pub mod provider;
 pub mod terraform;

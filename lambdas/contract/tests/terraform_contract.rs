@@ -5,9 +5,11 @@
 //! right thing.
 
 use contract::checks::{
-    all_problems, architecture_problems, env_problems, log_format_problems, package_problems,
-    payload_format_problems, query_index_problems, route_authorization_problems, route_problems,
-    table_problems, token_env_problems, token_key_problems, Check, CHECKS,
+    all_problems, architecture_problems, env_problems, event_source_problems, handler_problems,
+    log_format_problems, package_problems, payload_format_problems, publish_queue_problems,
+    query_index_problems, queue_permission_problems, route_authorization_problems, route_problems,
+    table_problems, token_env_problems, token_key_problems, visibility_timeout_problems, Check,
+    CHECKS,
 };
 use contract::{Makefile, Sources, Terraform};
 
@@ -50,6 +52,7 @@ fn every_terraform_file_parses() {
         "iam.tf",
         "http_api.tf",
         "kms.tf",
+        "queue.tf",
         "variables.tf",
     ] {
         assert!(
@@ -90,7 +93,7 @@ fn table_matches_the_dynamodb_adapter() {
 }
 
 #[test]
-fn http_role_queries_the_channel_index() {
+fn http_and_worker_roles_query_the_channel_index() {
     let (tf, _) = parsed(&sources());
     report("query index", &query_index_problems(&tf));
 }
@@ -126,10 +129,43 @@ fn only_the_http_function_signs_with_the_token_key() {
 }
 
 #[test]
+fn the_worker_and_http_start_the_right_handler() {
+    let (tf, _) = parsed(&sources());
+    report("handlers", &handler_problems(&tf));
+}
+
+#[test]
+fn the_publish_queue_is_shared_and_dead_letters_like_the_local_gateway() {
+    let (tf, _) = parsed(&sources());
+    report(
+        "publish queue",
+        &publish_queue_problems(&tf, contract::local_gateway::max_receives()),
+    );
+}
+
+#[test]
+fn the_visibility_timeout_is_six_worker_timeouts() {
+    let (tf, _) = parsed(&sources());
+    report("visibility timeout", &visibility_timeout_problems(&tf));
+}
+
+#[test]
+fn the_publish_queue_invokes_the_worker() {
+    let (tf, _) = parsed(&sources());
+    report("event source mapping", &event_source_problems(&tf));
+}
+
+#[test]
+fn the_roles_may_send_to_and_receive_from_the_publish_queue() {
+    let (tf, _) = parsed(&sources());
+    report("queue permissions", &queue_permission_problems(&tf));
+}
+
+#[test]
 fn all_checks_pass_on_the_real_tree() {
     let (tf, make) = parsed(&sources());
     report("all", &all_problems(&tf, &make));
-    assert_eq!(CHECKS.len(), 11);
+    assert_eq!(CHECKS.len(), 16);
 }
 
 // ---------------------------------------------------------------------------
@@ -248,6 +284,37 @@ fn env_check_catches_mutations() {
                     "sets TOKEN_SIGNING_KEY, which the rx binary does not read",
                 ],
             ),
+            // worker: the number it divides the target rate by, dropped.
+            m(
+                "terraform/lambda.tf",
+                "      WORKER_MAX_CONCURRENCY = tostring(var.worker_max_concurrency)\n",
+                "",
+                &[
+                    "aws_lambda_function.worker (terraform/lambda.tf)",
+                    "lacks WORKER_MAX_CONCURRENCY, which the worker binary reads (channels::config::WORKER_ENV)",
+                ],
+            ),
+            // worker: a token variable, which it does not read.
+            m(
+                "terraform/lambda.tf",
+                "      PUBLISH_TARGET_RATE    = tostring(var.publish_target_rate)\n",
+                "      PUBLISH_TARGET_RATE    = tostring(var.publish_target_rate)\n      SUBSCRIBER_AUTH        = var.subscriber_auth\n",
+                &[
+                    "aws_lambda_function.worker (terraform/lambda.tf)",
+                    "sets SUBSCRIBER_AUTH, which the worker binary does not read",
+                    "channels::config::WORKER_ENV",
+                ],
+            ),
+            // http: the threshold of asynchronous publishes, dropped.
+            m(
+                "terraform/lambda.tf",
+                "      PUBLISH_SYNC_MAX      = tostring(var.publish_sync_max)\n",
+                "",
+                &[
+                    "aws_lambda_function.http (terraform/lambda.tf)",
+                    "lacks PUBLISH_SYNC_MAX, which the http binary reads",
+                ],
+            ),
             // rx: no environment block at all.
             m(
                 "terraform/lambda.tf",
@@ -303,6 +370,15 @@ fn log_format_check_catches_mutations() {
                 "    log_format            = \"JSON\"\n    log_group             = aws_cloudwatch_log_group.rx.name\n",
                 "    log_group             = aws_cloudwatch_log_group.rx.name\n",
                 &["aws_lambda_function.rx (terraform/lambda.tf)", "log_format is None"],
+            ),
+            m(
+                "terraform/lambda.tf",
+                "    log_format            = \"JSON\"\n    log_group             = aws_cloudwatch_log_group.worker.name\n",
+                "    log_format            = \"Text\"\n    log_group             = aws_cloudwatch_log_group.worker.name\n",
+                &[
+                    "aws_lambda_function.worker (terraform/lambda.tf)",
+                    "log_format is Some(\"Text\")",
+                ],
             ),
         ],
     );
@@ -370,12 +446,33 @@ fn package_check_catches_mutations() {
             // A function stops redeploying when its package changes.
             m(
                 "terraform/lambda.tf",
-                "fileexists(local.http_package) ? filebase64sha256(local.http_package) : null",
-                "null",
+                "fileexists(local.http_package) ? filebase64sha256(local.http_package) : null\n\n  memory_size                    = var.http_memory_size",
+                "null\n\n  memory_size                    = var.http_memory_size",
                 &[
                     "aws_lambda_function.http (terraform/lambda.tf): source_code_hash = `null`",
                     "local.http_package",
                     "HTTP_ZIP",
+                ],
+            ),
+            // The worker deploys rx's package (its binary has no worker) ...
+            m(
+                "terraform/lambda.tf",
+                "  filename         = local.http_package\n  source_code_hash = fileexists(local.http_package) ? filebase64sha256(local.http_package) : null\n\n  memory_size                    = var.worker_memory_size",
+                "  filename         = local.rx_package\n  source_code_hash = fileexists(local.rx_package) ? filebase64sha256(local.rx_package) : null\n\n  memory_size                    = var.worker_memory_size",
+                &[
+                    "aws_lambda_function.worker (terraform/lambda.tf): filename = `local.rx_package`",
+                    "HTTP_ZIP",
+                    "local.http_package",
+                ],
+            ),
+            // ... or stays on an old http.zip.
+            m(
+                "terraform/lambda.tf",
+                "fileexists(local.http_package) ? filebase64sha256(local.http_package) : null\n\n  memory_size                    = var.worker_memory_size",
+                "fileexists(local.http_package) ? filebase64sha256(local.rx_package) : null\n\n  memory_size                    = var.worker_memory_size",
+                &[
+                    "aws_lambda_function.worker (terraform/lambda.tf): source_code_hash",
+                    "does not hash local.http_package",
                 ],
             ),
         ],
@@ -570,8 +667,408 @@ fn query_index_check_catches_mutations() {
                     "\"channel-shard-index\"",
                 ],
             ),
+            // The statement is shared: the worker's role gets the wrong index too.
+            m(
+                "terraform/iam.tf",
+                "\"${aws_dynamodb_table.connections.arn}/index/channel-shard-index\"",
+                "\"${aws_dynamodb_table.connections.arn}/index/other-index\"",
+                &[
+                    "aws_lambda_function.worker (terraform/lambda.tf)",
+                    "data.aws_iam_policy_document.worker (terraform/iam.tf) with data.aws_iam_policy_document.fan_out",
+                    "/index/other-index",
+                ],
+            ),
+            // The worker's policy no longer merges the fan-out statements.
+            m(
+                "terraform/iam.tf",
+                "data \"aws_iam_policy_document\" \"worker\" {\n  source_policy_documents = [data.aws_iam_policy_document.fan_out.json]\n",
+                "data \"aws_iam_policy_document\" \"worker\" {\n",
+                &[
+                    "aws_lambda_function.worker (terraform/lambda.tf)",
+                    "data.aws_iam_policy_document.worker (terraform/iam.tf) allows dynamodb:Query on []",
+                    "CHANNEL_INDEX",
+                ],
+            ),
+            // The worker runs with a role that has no policy.
+            m(
+                "terraform/iam.tf",
+                "  role   = aws_iam_role.worker.id\n",
+                "  role   = aws_iam_role.rx.id\n",
+                &[
+                    "aws_lambda_function.worker (terraform/lambda.tf): its role aws_iam_role.worker has no aws_iam_role_policy",
+                ],
+            ),
         ],
     );
+}
+
+#[test]
+fn handler_check_catches_mutations() {
+    const TF: &str = "terraform/lambda.tf";
+    assert_caught(
+        "handlers",
+        |tf, _| handler_problems(tf),
+        &[
+            // The worker starts as the HTTP API handler.
+            m(
+                TF,
+                "  handler       = \"worker\"\n",
+                "  handler       = \"bootstrap\"\n",
+                &[
+                    "aws_lambda_function.worker (terraform/lambda.tf): handler is Some(\"bootstrap\")",
+                    "http_lambda::WORKER_HANDLER = \"worker\"",
+                ],
+            ),
+            // http starts as the worker.
+            m(
+                TF,
+                "  handler       = \"bootstrap\"\n  architectures = [local.architecture]\n\n  filename         = local.http_package\n",
+                "  handler       = \"worker\"\n  architectures = [local.architecture]\n\n  filename         = local.http_package\n",
+                &[
+                    "aws_lambda_function.http (terraform/lambda.tf): handler is Some(\"worker\")",
+                    "http_lambda::WORKER_HANDLER",
+                    "not as the HTTP API handler",
+                ],
+            ),
+            // No worker function at all.
+            m(
+                TF,
+                "resource \"aws_lambda_function\" \"worker\" {",
+                "resource \"aws_lambda_function\" \"consumer\" {",
+                &[
+                    "terraform/*.tf has no `resource \"aws_lambda_function\" \"worker\"` block",
+                    "WORKER_HANDLER",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn publish_queue_check_catches_mutations() {
+    const QUEUE: &str = "aws_sqs_queue.publish (terraform/queue.tf)";
+    assert_caught(
+        "publish queue",
+        |tf, _| publish_queue_problems(tf, contract::local_gateway::max_receives()),
+        &[
+            // The worker hands the rest of a shard on to another queue.
+            m(
+                "terraform/lambda.tf",
+                "      PUBLISH_QUEUE_URL      = aws_sqs_queue.publish.url\n",
+                "      PUBLISH_QUEUE_URL      = aws_sqs_queue.publish_dlq.url\n",
+                &[
+                    "aws_lambda_function.worker (terraform/lambda.tf)",
+                    "PUBLISH_QUEUE_URL is the url of aws_sqs_queue.publish_dlq",
+                    "sends shard jobs to aws_sqs_queue.publish",
+                ],
+            ),
+            // http's queue is not a queue of this configuration.
+            m(
+                "terraform/lambda.tf",
+                "      PUBLISH_QUEUE_URL     = aws_sqs_queue.publish.url\n",
+                "      PUBLISH_QUEUE_URL     = \"https://sqs.us-east-1.amazonaws.com/123456789012/jobs\"\n",
+                &[
+                    "aws_lambda_function.http (terraform/lambda.tf)",
+                    "is not the url of an aws_sqs_queue",
+                    "channels::config::PUBLISH_QUEUE_URL",
+                ],
+            ),
+            // The queue dead-letters into itself.
+            m(
+                "terraform/queue.tf",
+                "    deadLetterTargetArn = aws_sqs_queue.publish_dlq.arn\n",
+                "    deadLetterTargetArn = aws_sqs_queue.publish.arn\n",
+                &[QUEUE, "deadLetterTargetArn = `aws_sqs_queue.publish.arn`", "another aws_sqs_queue"],
+            ),
+            // No dead-letter queue at all.
+            m(
+                "terraform/queue.tf",
+                "  redrive_policy = jsonencode({\n    deadLetterTargetArn = aws_sqs_queue.publish_dlq.arn\n    maxReceiveCount     = local.publish_max_receives\n  })\n",
+                "",
+                &[QUEUE, "redrive_policy = `(not set)`", "dead-letter queue"],
+            ),
+            // Fewer tries than the local gateway makes.
+            m(
+                "terraform/queue.tf",
+                "  publish_max_receives = 5\n",
+                "  publish_max_receives = 3\n",
+                &[
+                    QUEUE,
+                    "maxReceiveCount = `local.publish_max_receives` is not 5",
+                    "MAX_RECEIVES (lambdas/local/src/workers.rs)",
+                ],
+            ),
+            // The dead-letter queue forgets before the queue does.
+            m(
+                "terraform/queue.tf",
+                "  message_retention_seconds         = 1209600\n",
+                "  message_retention_seconds         = 3600\n",
+                &[
+                    "aws_sqs_queue.publish_dlq (terraform/queue.tf): message_retention_seconds is 3600",
+                    "not more than the 86400 of aws_sqs_queue.publish",
+                ],
+            ),
+        ],
+    );
+    // A gateway whose constant cannot be read is a problem, not a pass.
+    let (tf, _) = parsed(&sources());
+    let problems = publish_queue_problems(&tf, Err("no MAX_RECEIVES".to_string()));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("no MAX_RECEIVES: the local gateway's MAX_RECEIVES")),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn visibility_timeout_check_catches_mutations() {
+    const QUEUE: &str = "aws_sqs_queue.publish (terraform/queue.tf)";
+    assert_caught(
+        "visibility timeout",
+        |tf, _| visibility_timeout_problems(tf),
+        &[
+            m(
+                "terraform/queue.tf",
+                "  visibility_timeout_seconds = var.worker_timeout * 6\n",
+                "  visibility_timeout_seconds = var.worker_timeout * 5\n",
+                &[
+                    QUEUE,
+                    "visibility_timeout_seconds = `var.worker_timeout * 5` is not always at least 6",
+                    "aws_lambda_function.worker (terraform/lambda.tf) (`var.worker_timeout`)",
+                ],
+            ),
+            // Right at the default (300 s), wrong for a longer worker timeout.
+            m(
+                "terraform/queue.tf",
+                "  visibility_timeout_seconds = var.worker_timeout * 6\n",
+                "  visibility_timeout_seconds = 1800\n",
+                &[QUEUE, "`1800` is not always at least 6", "`var.worker_timeout * 6`"],
+            ),
+            m(
+                "terraform/queue.tf",
+                "  visibility_timeout_seconds = var.worker_timeout * 6\n",
+                "  visibility_timeout_seconds = var.worker_timeout + 600\n",
+                &[QUEUE, "`var.worker_timeout + 600` is not always"],
+            ),
+            // The worker's timeout grows past what the queue allows for.
+            m(
+                "terraform/lambda.tf",
+                "  timeout                        = var.worker_timeout\n",
+                "  timeout                        = var.worker_timeout * 2\n",
+                &[QUEUE, "(`var.worker_timeout * 2`)"],
+            ),
+            // A form the check cannot resolve.
+            m(
+                "terraform/queue.tf",
+                "  visibility_timeout_seconds = var.worker_timeout * 6\n",
+                "  visibility_timeout_seconds = max(1800, var.worker_timeout * 6)\n",
+                &[QUEUE, "cannot both be resolved", "var.worker_timeout * 6"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn visibility_timeout_check_accepts_equivalent_forms() {
+    // (queue.tf, lambda.tf) replacements that keep visibility >= 6 × timeout.
+    let cases: &[(&str, &str)] = &[
+        ("6 * var.worker_timeout", "var.worker_timeout"),
+        ("(var.worker_timeout * 6) + 30", "var.worker_timeout"),
+        ("var.worker_timeout * 12 / 2", "var.worker_timeout"),
+        ("1800", "300"),
+        ("local.visibility", "var.worker_timeout"),
+    ];
+    for (visibility, timeout) in cases {
+        let mutated = sources()
+            .mutated(
+                "terraform/queue.tf",
+                "  visibility_timeout_seconds = var.worker_timeout * 6\n",
+                &format!("  visibility_timeout_seconds = {visibility}\n"),
+            )
+            .and_then(|s| {
+                s.mutated(
+                    "terraform/lambda.tf",
+                    "  timeout                        = var.worker_timeout\n",
+                    &format!("  timeout                        = {timeout}\n"),
+                )
+            })
+            .and_then(|s| {
+                s.mutated(
+                    "terraform/queue.tf",
+                    "  publish_max_receives = 5\n",
+                    "  publish_max_receives = 5\n  visibility           = var.worker_timeout * 6\n",
+                )
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (tf, _) = parsed(&mutated);
+        let problems = visibility_timeout_problems(&tf);
+        assert!(
+            problems.is_empty(),
+            "{visibility} vs {timeout}: {problems:#?}"
+        );
+    }
+}
+
+#[test]
+fn event_source_check_catches_mutations() {
+    const TF: &str = "terraform/lambda.tf";
+    const PLACE: &str = "aws_lambda_event_source_mapping.worker (terraform/lambda.tf)";
+    assert_caught(
+        "event source mapping",
+        |tf, _| event_source_problems(tf),
+        &[
+            // The queue invokes the http function instead.
+            m(
+                TF,
+                "  function_name    = aws_lambda_function.worker.arn\n",
+                "  function_name    = aws_lambda_function.http.arn\n",
+                &[
+                    PLACE,
+                    "function_name = `aws_lambda_function.http.arn`",
+                    "aws_lambda_function.worker",
+                ],
+            ),
+            // The mapping reads the dead-letter queue: nothing reads the publish queue.
+            m(
+                TF,
+                "  event_source_arn = aws_sqs_queue.publish.arn\n",
+                "  event_source_arn = aws_sqs_queue.publish_dlq.arn\n",
+                &[
+                    "no aws_lambda_event_source_mapping reads aws_sqs_queue.publish",
+                    "aws_lambda_function.worker",
+                ],
+            ),
+            // Partial batch failures ignored.
+            m(
+                TF,
+                "  function_response_types = [\"ReportBatchItemFailures\"]\n",
+                "",
+                &[PLACE, "lacks \"ReportBatchItemFailures\"", "batchItemFailures"],
+            ),
+            // The cap and the worker's divisor drift apart.
+            m(
+                TF,
+                "    maximum_concurrency = var.worker_max_concurrency\n",
+                "    maximum_concurrency = 8\n",
+                &[
+                    PLACE,
+                    "scaling_config.maximum_concurrency = `8`",
+                    "WORKER_MAX_CONCURRENCY = `tostring(var.worker_max_concurrency)`",
+                    "PUBLISH_TARGET_RATE / WORKER_MAX_CONCURRENCY",
+                ],
+            ),
+            m(
+                TF,
+                "      WORKER_MAX_CONCURRENCY = tostring(var.worker_max_concurrency)\n",
+                "      WORKER_MAX_CONCURRENCY = tostring(var.worker_max_concurrency * 2)\n",
+                &[PLACE, "the same `var.worker_max_concurrency * 2`"],
+            ),
+            // No cap at all.
+            m(
+                TF,
+                "  scaling_config {\n    maximum_concurrency = var.worker_max_concurrency\n  }\n",
+                "",
+                &[PLACE, "scaling_config.maximum_concurrency = `(not set)`"],
+            ),
+            // The divisor not written as tostring(...).
+            m(
+                TF,
+                "      WORKER_MAX_CONCURRENCY = tostring(var.worker_max_concurrency)\n",
+                "      WORKER_MAX_CONCURRENCY = \"8\"\n",
+                &[
+                    "aws_lambda_function.worker (terraform/lambda.tf): WORKER_MAX_CONCURRENCY = `\"8\"`",
+                    "is not `tostring(...)`",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn queue_permission_check_catches_mutations() {
+    const IAM: &str = "terraform/iam.tf";
+    assert_caught(
+        "queue permissions",
+        |tf, _| queue_permission_problems(tf),
+        &[
+            // Nobody may send: both the http function and the worker are told.
+            m(
+                IAM,
+                "    actions   = [\"sqs:SendMessage\"]\n",
+                "    actions   = [\"sqs:GetQueueUrl\"]\n",
+                &[
+                    "aws_lambda_function.http (terraform/lambda.tf): its role's policy (data.aws_iam_policy_document.http (terraform/iam.tf) with data.aws_iam_policy_document.fan_out) does not allow sqs:SendMessage on aws_sqs_queue.publish",
+                    "the http binary sends shard jobs to PUBLISH_QUEUE_URL",
+                ],
+            ),
+            m(
+                IAM,
+                "    actions   = [\"sqs:SendMessage\"]\n",
+                "    actions   = [\"sqs:GetQueueUrl\"]\n",
+                &[
+                    "aws_lambda_function.worker (terraform/lambda.tf)",
+                    "does not allow sqs:SendMessage on aws_sqs_queue.publish",
+                ],
+            ),
+            // Sending to the wrong queue.
+            m(
+                IAM,
+                "    actions   = [\"sqs:SendMessage\"]\n    resources = [aws_sqs_queue.publish.arn]\n",
+                "    actions   = [\"sqs:SendMessage\"]\n    resources = [aws_sqs_queue.publish_dlq.arn]\n",
+                &["aws_lambda_function.http", "does not allow sqs:SendMessage on aws_sqs_queue.publish"],
+            ),
+            // The event source mapping cannot delete what the worker delivered.
+            m(
+                IAM,
+                "[\"sqs:ReceiveMessage\", \"sqs:DeleteMessage\", \"sqs:GetQueueAttributes\"]",
+                "[\"sqs:ReceiveMessage\", \"sqs:GetQueueAttributes\"]",
+                &[
+                    "aws_lambda_function.worker (terraform/lambda.tf)",
+                    "does not allow sqs:DeleteMessage on aws_sqs_queue.publish",
+                    "aws_lambda_event_source_mapping.worker (terraform/lambda.tf) receives and deletes",
+                ],
+            ),
+            // SSE-KMS: no data key for what is sent (the DynamoDB statement's
+            // kms:GenerateDataKey* does not count: its kms:ViaService is DynamoDB).
+            m(
+                IAM,
+                "    actions   = [\"kms:GenerateDataKey\", \"kms:Decrypt\"]\n",
+                "    actions   = [\"kms:Decrypt\"]\n",
+                &[
+                    "aws_lambda_function.http",
+                    "does not allow kms:GenerateDataKey on aws_kms_key.this, the queue's key, through SQS",
+                ],
+            ),
+            // ... nor when the statement is conditioned on another service.
+            m(
+                IAM,
+                "      values   = [\"sqs.${var.region}.amazonaws.com\"]\n",
+                "      values   = [\"sns.${var.region}.amazonaws.com\"]\n",
+                &[
+                    "aws_lambda_function.worker",
+                    "does not allow kms:GenerateDataKey on aws_kms_key.this",
+                ],
+            ),
+            // A wildcard counts, on the right resource only.
+            m(
+                IAM,
+                "    actions   = [\"sqs:SendMessage\"]\n    resources = [aws_sqs_queue.publish.arn]\n",
+                "    actions   = [\"sqs:Send*\"]\n    resources = [aws_sqs_queue.publish_dlq.arn]\n",
+                &["aws_lambda_function.worker", "does not allow sqs:SendMessage"],
+            ),
+        ],
+    );
+    // ... and a wildcard on the right resource is enough.
+    let mutated = sources()
+        .mutated(
+            IAM,
+            "    actions   = [\"sqs:SendMessage\"]\n",
+            "    actions   = [\"sqs:Send*\"]\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (tf, _) = parsed(&mutated);
+    report("queue permissions", &queue_permission_problems(&tf));
 }
 
 #[test]
