@@ -184,9 +184,11 @@ data "aws_iam_policy_document" "worker" {
   source_policy_documents = [data.aws_iam_policy_document.fan_out.json]
 
   statement {
-    # What Lambda's event source mapping calls with the function's role.
+    # What Lambda's event source mapping calls with the function's role, and
+    # ChangeMessageVisibility: the worker makes a failed job visible again
+    # after 10 s, 20 s, 40 s... rather than after the visibility timeout.
     sid       = "PublishQueueConsume"
-    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
     resources = [aws_sqs_queue.publish.arn]
   }
 

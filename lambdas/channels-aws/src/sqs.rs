@@ -1,5 +1,7 @@
 //! SQS adapter of [`PublishQueue`]: one message per shard job.
 
+use std::time::Duration;
+
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_sdk_sqs::Client;
@@ -101,6 +103,26 @@ impl PublishQueue for SqsQueue {
         let bodies = jobs.iter().map(ShardJob::to_json).collect();
         futures::future::try_join_all(batches(bodies).into_iter().map(|b| self.send(b))).await?;
         Ok(())
+    }
+
+    /// `ChangeMessageVisibility`: the message is received again after
+    /// `delay` (at most SQS's 12 hours).
+    async fn retry_after(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
+        let seconds = i32::try_from(delay.as_secs().min(12 * 60 * 60)).unwrap_or(0);
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                QueueError(format!(
+                    "ChangeMessageVisibility: {}",
+                    DisplayErrorContext(e)
+                ))
+            })
     }
 }
 

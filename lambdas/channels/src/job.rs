@@ -123,6 +123,24 @@ pub struct QueueError(pub String);
 pub trait PublishQueue: Send + Sync {
     /// Enqueues every job, or fails (some may have been enqueued).
     fn enqueue(&self, jobs: Vec<ShardJob>) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Makes a received message that failed visible again after `delay`
+    /// rather than after the queue's whole visibility timeout (a queue
+    /// that redelivers on its own needs nothing: the default does nothing).
+    fn retry_after(
+        &self,
+        _receipt_handle: &str,
+        _delay: std::time::Duration,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        async { Ok(()) }
+    }
+}
+
+/// How long a job that failed on its `receives`-th delivery waits before the
+/// next: 10 s, 20 s, 40 s… up to 5 minutes.
+pub fn retry_delay(receives: u32) -> std::time::Duration {
+    let exponent = receives.saturating_sub(1).min(5);
+    std::time::Duration::from_secs((10u64 << exponent).min(300))
 }
 
 /// An in-memory queue: a channel to the local worker pool.
@@ -153,6 +171,14 @@ impl PublishQueue for MemoryQueue {
 impl<Q: PublishQueue> PublishQueue for Arc<Q> {
     fn enqueue(&self, jobs: Vec<ShardJob>) -> impl Future<Output = Result<(), QueueError>> + Send {
         (**self).enqueue(jobs)
+    }
+
+    fn retry_after(
+        &self,
+        receipt_handle: &str,
+        delay: std::time::Duration,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).retry_after(receipt_handle, delay)
     }
 }
 

@@ -1673,7 +1673,8 @@ type Needs = &'static [(&'static str, bool)];
 /// which `SendMessageBatch` needs; `kms:GenerateDataKey` and `kms:Decrypt`
 /// on the queue's key), and the function an event source mapping invokes
 /// from it receives with its role (`sqs:ReceiveMessage`, `sqs:DeleteMessage`,
-/// `sqs:GetQueueAttributes`; `kms:Decrypt`). SQS makes the KMS calls for its
+/// `sqs:GetQueueAttributes`; `kms:Decrypt`) and hands failed jobs back
+/// early (`sqs:ChangeMessageVisibility`, which the worker calls). SQS makes the KMS calls for its
 /// caller: a KMS statement conditioned on `kms:ViaService` counts when it
 /// names SQS (`sqs.<region>.amazonaws.com`); other conditions are not
 /// judged, and a `*` resource counts.
@@ -1709,6 +1710,7 @@ pub fn queue_permission_problems(tf: &Terraform) -> Vec<String> {
         ("sqs:ReceiveMessage", false),
         ("sqs:DeleteMessage", false),
         ("sqs:GetQueueAttributes", false),
+        ("sqs:ChangeMessageVisibility", false),
         ("kms:Decrypt", true),
     ];
     // (function, why, what it needs)

@@ -1021,12 +1021,22 @@ fn queue_permission_check_catches_mutations() {
             // The event source mapping cannot delete what the worker delivered.
             m(
                 IAM,
-                "[\"sqs:ReceiveMessage\", \"sqs:DeleteMessage\", \"sqs:GetQueueAttributes\"]",
-                "[\"sqs:ReceiveMessage\", \"sqs:GetQueueAttributes\"]",
+                "[\"sqs:ReceiveMessage\", \"sqs:DeleteMessage\", \"sqs:GetQueueAttributes\", \"sqs:ChangeMessageVisibility\"]",
+                "[\"sqs:ReceiveMessage\", \"sqs:GetQueueAttributes\", \"sqs:ChangeMessageVisibility\"]",
                 &[
                     "aws_lambda_function.worker (terraform/lambda.tf)",
                     "does not allow sqs:DeleteMessage on aws_sqs_queue.publish",
                     "aws_lambda_event_source_mapping.worker (terraform/lambda.tf) receives and deletes",
+                ],
+            ),
+            // The worker cannot hand a failed job back early.
+            m(
+                IAM,
+                ", \"sqs:ChangeMessageVisibility\"]",
+                "]",
+                &[
+                    "aws_lambda_function.worker (terraform/lambda.tf)",
+                    "does not allow sqs:ChangeMessageVisibility on aws_sqs_queue.publish",
                 ],
             ),
             // SSE-KMS: no data key for what is sent (the DynamoDB statement's

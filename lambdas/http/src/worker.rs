@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use channels::brake::Brake;
-use channels::job::{run_job, JobError, JobFailure, PublishQueue, ShardJob};
+use channels::job::{retry_delay, run_job, JobError, JobFailure, PublishQueue, ShardJob};
 use channels::publish::PublishOptions;
 use channels::{ConnectionNotifier, ConnectionStore};
 use lambda_runtime::LambdaEvent;
@@ -57,12 +57,11 @@ where
     let LambdaEvent { payload, context } = event;
     let deadline = deadline(context.deadline);
     let span = tracing::info_span!("worker", request_id = %context.request_id);
-    let failures = futures::future::join_all(
-        payload
-            .records
-            .iter()
-            .map(|record| run_record(record, deps, deadline)),
-    )
+    let failures = futures::future::join_all(payload.records.iter().map(|record| async move {
+        let failed = run_record(record, deps, deadline).await?;
+        come_back_soon(record, &deps.queue).await;
+        Some(failed)
+    }))
     .instrument(span)
     .await;
     let mut response = SqsBatchResponse::default();
@@ -76,6 +75,23 @@ where
         })
         .collect();
     response
+}
+
+/// A failed record comes back after [`retry_delay`] of its receive count
+/// rather than after the queue's visibility timeout (six worker timeouts).
+async fn come_back_soon<Q: PublishQueue>(record: &SqsMessage, queue: &Q) {
+    let Some(receipt) = record.receipt_handle.as_deref() else {
+        return;
+    };
+    let receives = record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let delay = retry_delay(receives);
+    if let Err(err) = queue.retry_after(receipt, delay).await {
+        warn!(error = %err, "the failed job comes back after the visibility timeout instead");
+    }
 }
 
 /// The invocation's deadline (epoch milliseconds; 0 when there is none) as

@@ -1,0 +1,146 @@
+//! The worker on an SQS event as Lambda sends it (tests/data/sqs_batch.json:
+//! a good job, a body that is not a job, and a job whose shard cannot be
+//! read): it delivers the good one, reports exactly the two others as batch
+//! item failures, and asks the queue to show them again soon, by how often
+//! they were received.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::SqsEvent;
+use channels::job::{retry_delay, PublishQueue, QueueError, ShardJob};
+use channels::memory::MemoryStore;
+use channels::testing::MemoryNotifier;
+use channels::{
+    ChannelName, Connection, ConnectionStore, Page, PublishOptions, Shards, StoreError,
+};
+use http_lambda::worker::{handle, worker_brake, WorkerDeps};
+use lambda_runtime::{Context, LambdaEvent};
+
+/// The in-memory store, except that the channel `broken` cannot be read.
+struct PartlyBroken(MemoryStore);
+
+impl ConnectionStore for PartlyBroken {
+    fn shards(&self) -> Shards {
+        self.0.shards()
+    }
+    async fn put(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.0.put(connection).await
+    }
+    async fn remove(&self, id: &str) -> Result<(), StoreError> {
+        self.0.remove(id).await
+    }
+    async fn members(
+        &self,
+        channel: &ChannelName,
+        shard: u16,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page, StoreError> {
+        if channel.as_str() == "broken" {
+            return Err(StoreError::new(
+                "Query",
+                "ProvisionedThroughputExceededException",
+            ));
+        }
+        self.0.members(channel, shard, cursor, limit).await
+    }
+    async fn count(&self, channel: &ChannelName, shard: u16) -> Result<u64, StoreError> {
+        self.0.count(channel, shard).await
+    }
+}
+
+/// A queue that records what the worker asks of it.
+#[derive(Default)]
+struct RecordingQueue {
+    enqueued: Mutex<Vec<ShardJob>>,
+    retries: Mutex<Vec<(String, Duration)>>,
+}
+
+impl PublishQueue for RecordingQueue {
+    async fn enqueue(&self, jobs: Vec<ShardJob>) -> Result<(), QueueError> {
+        self.enqueued.lock().unwrap().extend(jobs);
+        Ok(())
+    }
+    async fn retry_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
+        self.retries
+            .lock()
+            .unwrap()
+            .push((receipt.to_owned(), delay));
+        Ok(())
+    }
+}
+
+fn batch() -> SqsEvent {
+    let path = format!("{}/tests/data/sqs_batch.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_reports_exactly_its_failed_records_and_they_come_back_soon() {
+    // GIVEN two members of room, and the batch of the fixture
+    let store = MemoryStore::new();
+    for id in ["a=", "b="] {
+        let room = ChannelName::parse("room").unwrap();
+        store
+            .put(&Connection::new(id, room, channels::now_millis()))
+            .await
+            .unwrap();
+    }
+    let deps = WorkerDeps {
+        store: PartlyBroken(store),
+        notifier: MemoryNotifier::new(),
+        queue: RecordingQueue::default(),
+        publish: PublishOptions::default(),
+        brake: worker_brake(16, 1000.0),
+        metrics: false,
+    };
+
+    // WHEN the worker handles it
+    let response = handle(LambdaEvent::new(batch(), Context::default()), &deps).await;
+
+    // THEN exactly the malformed record and the unreadable shard are failures
+    let mut failed: Vec<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    failed.sort();
+    assert_eq!(
+        failed,
+        [
+            "2e1424d4-f796-459a-8184-9c92662be6da",
+            "c80e8021-a70a-42c7-a470-796e1186f753"
+        ]
+    );
+    // AND the good job was delivered to both members of room
+    for id in ["a=", "b="] {
+        assert_eq!(deps.notifier.delivered(id), vec![b"hello room".to_vec()]);
+    }
+    // AND the failed ones come back after a delay set by their receive count
+    let mut retries = deps.queue.retries.lock().unwrap().clone();
+    retries.sort();
+    assert_eq!(
+        retries,
+        [
+            (
+                "AQEBwJnKyrHigUMZj6rYigCg-receipt-3".to_owned(),
+                retry_delay(2)
+            ),
+            ("AQEBzWwaftRI0KuVm4tP-receipt-2".to_owned(), retry_delay(3)),
+        ]
+    );
+    assert!(
+        deps.queue.enqueued.lock().unwrap().is_empty(),
+        "no continuation"
+    );
+}
+
+#[test]
+fn retries_back_off_from_ten_seconds_to_five_minutes() {
+    let delays: Vec<u64> = (1..=8).map(|n| retry_delay(n).as_secs()).collect();
+    assert_eq!(delays, [10, 20, 40, 80, 160, 300, 300, 300]);
+    assert_eq!(retry_delay(0).as_secs(), 10);
+}
