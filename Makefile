@@ -2,7 +2,8 @@
 #   make            build both Lambda packages (build/rx.zip, build/http.zip)
 #   make local      run the whole service on 127.0.0.1 (PORT=, STAGE=, AUTH=none|token)
 #   make test       every test: unit, handler, adapter (moto), gateway, terraform checks
-#   make bench      fan-out throughput benchmark (loopback only)
+#   make bench      benchmarks (loopback only): fan-out, sharded publish, cold start
+#   make bench-init cold start of rx and http against a hello-world Lambda (RUNS=20)
 #   make check      cargo fmt --check and clippy -D warnings
 #   make setup      install the tools the other targets need (idempotent)
 
@@ -39,7 +40,7 @@ else
   $(error ARCH must be arm64 or x86_64, not '$(ARCH)')
 endif
 
-.PHONY: build setup rust-target local test test-rust bench check fmt clippy sizes clean
+.PHONY: build setup rust-target local test test-rust bench bench-fanout bench-sharded bench-init check fmt clippy sizes clean
 
 ## build: both Lambda packages for provided.al2023 on $(ARCH)
 # One package per cargo run: built together, Cargo would unify the features
@@ -49,8 +50,8 @@ build: setup rust-target
 	  PATH="$(abspath $(VENV))/bin:$$PATH" $(CARGO_LAMBDA) lambda build --release $(ARCH_FLAG) \
 	    --output-format zip -p $$p; done
 	mkdir -p $(BUILD)
-	cp target/lambda/rx/bootstrap.zip $(RX_ZIP)
-	cp target/lambda/http/bootstrap.zip $(HTTP_ZIP)
+	cp $${CARGO_TARGET_DIR:-target}/lambda/rx/bootstrap.zip $(RX_ZIP)
+	cp $${CARGO_TARGET_DIR:-target}/lambda/http/bootstrap.zip $(HTTP_ZIP)
 	echo $(ARCH) > $(BUILD)/ARCH
 	@echo "built $(RX_ZIP) and $(HTTP_ZIP) for $(ARCH)"
 
@@ -84,9 +85,24 @@ test-rust: setup tf-schema
 	MOTO_SERVER="$(abspath $(MOTO_SERVER))" VENV_PYTHON="$(abspath $(VENV))/bin/python" $(TF_SCHEMA_ENV) \
 	  cargo test --workspace -- --include-ignored
 
-## bench: fan-out throughput through the real SDK client to a loopback server
-bench:
-	cargo bench -p channels --bench fanout
+## bench: every benchmark, one after another (they share two cores badly)
+bench: bench-fanout bench-sharded bench-init
+
+## bench-fanout: one invocation's fan-out through the real SDK client to a loopback server
+bench-fanout:
+	cargo bench -p channels-aws --bench fanout
+
+## bench-sharded: the asynchronous publish against a simulated 10,000 requests/s throttle (MEMBERS=)
+bench-sharded:
+	cargo bench -p channels --bench sharded
+
+## bench-init: cold starts of the real bootstrap binaries (built for this machine) against hello world
+RUNS ?= 20
+bench-init:
+	cargo build --release -p rx
+	cargo build --release -p http-lambda
+	cargo build --release -p coldstart
+	@t=$${CARGO_TARGET_DIR:-target}/release; $$t/coldstart --runs $(RUNS) --hello $$t/hello --rx $$t/rx --http $$t/http
 
 check: fmt clippy
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -38,9 +38,22 @@ fn aws_error(status: StatusCode, error_type: &'static str) -> Response {
 async fn post_to_connection(
     State(seen): State<Seen>,
     Path((stage, id)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     assert_eq!(stage, "staging");
+    // `sig*`: 200 only when the SigV4 signature holds for the body received.
+    if id.starts_with("sig") {
+        let uri = format!(
+            "http://{}/staging/@connections/{id}",
+            header(&headers, "host")
+        );
+        return if signature_holds(&uri, &headers, &body) {
+            StatusCode::OK.into_response()
+        } else {
+            aws_error(StatusCode::FORBIDDEN, "InvalidSignatureException")
+        };
+    }
     let tries = {
         let mut seen = seen
             .lock()
@@ -65,6 +78,75 @@ async fn post_to_connection(
         }
         s if s.starts_with("flaky") => StatusCode::OK.into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Signs the request again with aws-sigv4, over the body as received, the
+/// headers it says it signed and its own x-amz-date, with the credentials of
+/// `channels_aws::testing::sdk_config`, and compares the signatures.
+fn signature_holds(uri: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+    let authorization = header(headers, "authorization");
+    let field = |name: &str| {
+        authorization
+            .split([',', ' '])
+            .find_map(|part| part.trim().strip_prefix(name))
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (signed_headers, signature) = (field("SignedHeaders="), field("Signature="));
+    // 20261122T123456Z -> 2026-11-22T12:34:56Z
+    let d = header(headers, "x-amz-date");
+    if d.len() != 16 {
+        return false;
+    }
+    let rfc3339 = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &d[0..4],
+        &d[4..6],
+        &d[6..8],
+        &d[9..11],
+        &d[11..13],
+        &d[13..15]
+    );
+    let Ok(time) = aws_smithy_types::DateTime::from_str(
+        &rfc3339,
+        aws_smithy_types::date_time::Format::DateTime,
+    ) else {
+        return false;
+    };
+    let identity =
+        aws_credential_types::Credentials::new("testing", "testing", None, None, "test").into();
+    let Ok(params) = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("execute-api")
+        .time(std::time::SystemTime::try_from(time).unwrap())
+        .settings(SigningSettings::default())
+        .build()
+    else {
+        return false;
+    };
+    let signed: Vec<(&str, &str)> = signed_headers
+        .split(';')
+        .map(|name| (name, header(headers, name)))
+        .collect();
+    let Ok(request) =
+        SignableRequest::new("POST", uri, signed.into_iter(), SignableBody::Bytes(body))
+    else {
+        return false;
+    };
+    match sign(request, &params.into()) {
+        Ok(output) => output.signature() == signature,
+        Err(_) => false,
     }
 }
 
@@ -257,4 +339,27 @@ async fn a_publish_through_the_sdk_counts_every_outcome() {
         (2, 3, 3, 1, 1)
     );
     assert_eq!(seen["ok-a"], vec![b"news".to_vec()]);
+}
+
+#[tokio::test]
+async fn large_bodies_are_signed_over_their_own_bytes_however_they_alternate() {
+    // GIVEN two different 64 KiB messages (large enough for the adapter to
+    // hash once and reuse the hash)
+    let server = server().await;
+    let notifier = notifier(&server.endpoint);
+    let a = vec![b'a'; 64 * 1024];
+    let mut b = a.clone();
+    b[40_000] = b'b';
+    // WHEN they are posted in turns, and a small one between
+    // THEN the server finds every signature valid for the body it got
+    for (id, body) in [
+        ("sig-1", &a[..]),
+        ("sig-2", &a[..]),
+        ("sig-3", &b[..]),
+        ("sig-4", &b"small"[..]),
+        ("sig-5", &a[..]),
+        ("sig-6", &b[..]),
+    ] {
+        assert_eq!(notifier.post(id, body).await, Ok(()), "{id}");
+    }
 }
