@@ -75,8 +75,11 @@ const MIN_CACHED_BODY: usize = 4 * 1024;
 /// hash).
 #[derive(Debug, Default)]
 struct PayloadHashCache {
-    last: Mutex<Option<Arc<(Vec<u8>, String)>>>,
+    last: Mutex<Option<Arc<HashedBody>>>,
 }
+
+/// A body and its lowercase hex SHA-256.
+type HashedBody = (Vec<u8>, String);
 
 impl Intercept for PayloadHashCache {
     fn name(&self) -> &'static str {

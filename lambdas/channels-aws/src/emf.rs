@@ -2,6 +2,7 @@
 //! Metric Format on standard output, which Lambda ships to CloudWatch Logs
 //! and CloudWatch turns into metrics.
 
+use channels::PublishReport;
 use serde_json::{json, Map, Value};
 
 /// The namespace of every metric of this service.
@@ -13,9 +14,7 @@ pub const NAMESPACE: &str = "LambdaRustWebsocket";
 /// `properties` (publish id, channel, shard…) searchable in the logs.
 pub fn fanout_line(
     mode: &str,
-    delivered: u64,
-    gone: u64,
-    failed: u64,
+    report: &PublishReport,
     duration_ms: u64,
     properties: &[(&str, Value)],
     timestamp_ms: i64,
@@ -38,14 +37,34 @@ pub fn fanout_line(
         }),
     );
     line.insert("Mode".into(), json!(mode));
-    line.insert("Delivered".into(), json!(delivered));
-    line.insert("Gone".into(), json!(gone));
-    line.insert("Failed".into(), json!(failed));
+    line.insert("Delivered".into(), json!(report.delivered));
+    line.insert("Gone".into(), json!(report.gone));
+    line.insert("Failed".into(), json!(report.failed));
     line.insert("Duration".into(), json!(duration_ms));
     for (name, value) in properties {
         line.insert((*name).to_owned(), value.clone());
     }
     Value::Object(line).to_string()
+}
+
+/// Prints [`fanout_line`], stamped now, on standard output, where Lambda
+/// picks it up.
+pub fn print_fanout(
+    mode: &str,
+    report: &PublishReport,
+    duration_ms: u64,
+    properties: &[(&str, Value)],
+) {
+    println!(
+        "{}",
+        fanout_line(
+            mode,
+            report,
+            duration_ms,
+            properties,
+            channels::now_millis()
+        )
+    );
 }
 
 #[cfg(test)]
@@ -54,11 +73,15 @@ mod tests {
 
     #[test]
     fn a_line_declares_each_metric_it_carries() {
+        let report = PublishReport {
+            delivered: 10,
+            gone: 2,
+            failed: 1,
+            ..PublishReport::default()
+        };
         let line = fanout_line(
             "async",
-            10,
-            2,
-            1,
+            &report,
             345,
             &[("publishId", json!("p1")), ("shard", json!(3))],
             1_700_000_000_000,

@@ -453,18 +453,8 @@ where
         "published"
     );
     if deps.metrics {
-        println!(
-            "{}",
-            channels_aws::emf::fanout_line(
-                "sync",
-                report.delivered,
-                report.gone,
-                report.failed,
-                duration_ms,
-                &[("channel", json!(channel.as_str()))],
-                channels::now_millis(),
-            )
-        );
+        let properties = [("channel", json!(channel.as_str()))];
+        channels_aws::emf::print_fanout("sync", &report, duration_ms, &properties);
     }
     json_response(200, &report)
 }

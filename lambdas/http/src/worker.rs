@@ -151,23 +151,13 @@ where
                 "shard delivered"
             );
             if deps.metrics {
-                println!(
-                    "{}",
-                    channels_aws::emf::fanout_line(
-                        "async",
-                        r.delivered,
-                        r.gone,
-                        r.failed,
-                        duration_ms,
-                        &[
-                            ("publishId", json!(job.publish_id)),
-                            ("channel", json!(job.channel)),
-                            ("shard", json!(job.shard)),
-                            ("part", json!(job.part)),
-                        ],
-                        channels::now_millis(),
-                    )
-                );
+                let properties = [
+                    ("publishId", json!(job.publish_id)),
+                    ("channel", json!(job.channel)),
+                    ("shard", json!(job.shard)),
+                    ("part", json!(job.part)),
+                ];
+                channels_aws::emf::print_fanout("async", r, duration_ms, &properties);
             }
             None
         }

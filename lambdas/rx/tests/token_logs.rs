@@ -9,65 +9,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use aws_lambda_events::encodings::Body;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use channels::memory::MemoryStore;
-use channels::token::{mint, LocalSigner, MintRequest, Minter, TokenSigner, Verifier};
+use channels::token::{mint, LocalSigner, MintRequest, Minter, TokenSigner};
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
-
-const AUD: &str = "wss://abcd123456.execute-api.us-east-1.amazonaws.com/staging";
-const ISS: &str = "https://wxyz987654.execute-api.us-east-1.amazonaws.com/staging";
-const CONNECTION_ID: &str = "TWegAcC4EowCHnA=";
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-/// connect.json (`?channel=lobby`), connected now, with `token` in the query.
-fn connect_with(token: Option<&str>, header: Option<&str>) -> ApiGatewayWebsocketProxyRequest {
-    let mut event = fixture("connect.json");
-    event["requestContext"]["connectedAt"] = json!(channels::now_millis());
-    if let Some(token) = token {
-        event["queryStringParameters"]["token"] = json!(token);
-        event["multiValueQueryStringParameters"]["token"] = json!([token]);
-    }
-    if let Some(header) = header {
-        event["headers"]["Authorization"] = json!(header);
-        event["multiValueHeaders"]["Authorization"] = json!([header]);
-    }
-    serde_json::from_value(event).unwrap()
-}
-
-fn lambda_event(
-    request: ApiGatewayWebsocketProxyRequest,
-) -> LambdaEvent<ApiGatewayWebsocketProxyRequest> {
-    LambdaEvent::new(request, Context::default())
-}
-
-struct Setup {
-    signer: LocalSigner,
-    deps: rx::Deps<MemoryStore>,
-}
-
-fn setup() -> Setup {
-    let signer = LocalSigner::generate().unwrap();
-    let verifier = Verifier::new(vec![signer.public_key().clone()], AUD, ISS);
-    Setup {
-        signer,
-        deps: rx::Deps {
-            store: MemoryStore::new(),
-            auth: rx::SubscriberAuth::Token(verifier),
-        },
-    }
-}
+use support::{connect_with, lambda_event, setup, Setup, AUD, CONNECTION_ID, ISS};
 
 async fn minted(signer: &LocalSigner, channels: &[&str], now: i64) -> String {
     let minter = Minter {
