@@ -79,7 +79,11 @@ async fn main() {
             .await
             .unwrap();
     }
-    let endpoint = Arc::new(ThrottledEndpoint::new(THROTTLE_RATE, THROTTLE_BURST, LATENCY));
+    let endpoint = Arc::new(ThrottledEndpoint::new(
+        THROTTLE_RATE,
+        THROTTLE_BURST,
+        LATENCY,
+    ));
     let (queue, waiting) = MemoryQueue::new();
     let waiting = Arc::new(Mutex::new(waiting));
     // Jobs enqueued and not yet run; the publish is done when it is 0.
@@ -122,9 +126,17 @@ async fn main() {
                     queue: &queue,
                     outstanding: &outstanding,
                 };
-                let run = run_job(&*store, &*endpoint, &counting, &job, &options, &brake, Some(deadline))
-                    .await
-                    .expect("the job runs");
+                let run = run_job(
+                    &*store,
+                    &*endpoint,
+                    &counting,
+                    &job,
+                    &options,
+                    &brake,
+                    Some(deadline),
+                )
+                .await
+                .expect("the job runs");
                 delivered.fetch_add(run.report.delivered as usize, Ordering::SeqCst);
                 failed.fetch_add(run.report.failed as usize, Ordering::SeqCst);
                 if outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
