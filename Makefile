@@ -75,7 +75,7 @@ rust-target:
 
 ## local: the whole service on 127.0.0.1 with the embedded in-memory store
 local:
-	@cargo run --release -p local-gateway -- --port $(PORT) --stage $(STAGE) --auth $(AUTH)
+	@cargo run --profile local -p local-gateway -- --port $(PORT) --stage $(STAGE) --auth $(AUTH)
 
 ## test: everything, including the tests that need moto_server
 test: setup test-rust tf-check
