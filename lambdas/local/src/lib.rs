@@ -45,6 +45,7 @@
 
 mod httpapi;
 mod management;
+mod notifier;
 mod proxy;
 mod queue;
 mod registry;
@@ -71,10 +72,12 @@ use channels::{PublishOptions, Shards, StoreError};
 use channels_aws::apigw::ApiGatewayNotifier;
 use http_lambda::worker::WorkerDeps;
 use http_lambda::{Deps, Tokens};
+use notifier::LocalNotifier;
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+pub use notifier::NotifierMode;
 pub use proxy::API_ID;
 pub use queue::QueueConfig;
 pub use state::GatewayEvent;
@@ -158,6 +161,7 @@ pub struct GatewayBuilder {
     shards: Shards,
     queue: QueueConfig,
     sync_max: u32,
+    notifier: NotifierMode,
 }
 
 impl Default for GatewayBuilder {
@@ -174,6 +178,7 @@ impl Default for GatewayBuilder {
             shards: Shards::new(DEFAULT_CHANNEL_SHARDS).unwrap_or_default(),
             queue: QueueConfig::default(),
             sync_max: DEFAULT_PUBLISH_SYNC_MAX,
+            notifier: NotifierMode::Direct,
         }
     }
 }
@@ -240,6 +245,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// How the handlers' posts reach the sockets (default: in process; see
+    /// [`NotifierMode`]).
+    pub fn notifier(mut self, mode: NotifierMode) -> Self {
+        self.notifier = mode;
+        self
+    }
+
     /// The longest lifetime `POST /tokens` grants (default one day).
     pub fn token_max_ttl_secs(mut self, secs: u64) -> Self {
         self.token_max_ttl_secs = secs.max(1);
@@ -265,7 +277,14 @@ impl GatewayBuilder {
 
         let domain = local.to_string();
         let stage_url = format!("http://{domain}/{}", self.stage);
-        let notifier = ApiGatewayNotifier::from_conf(&local_sdk_config().await, &stage_url);
+        let registry = Arc::new(Registry::default());
+        let notifier = match self.notifier {
+            NotifierMode::Direct => LocalNotifier::Direct(Arc::clone(&registry)),
+            NotifierMode::Sdk => LocalNotifier::Sdk(ApiGatewayNotifier::from_conf(
+                &local_sdk_config().await,
+                &stage_url,
+            )),
+        };
         // As Terraform sets them: the audience is the WebSocket stage URL,
         // the issuer the HTTP API stage URL.
         let (auth, tokens) = match self.auth {
@@ -321,7 +340,7 @@ impl GatewayBuilder {
                 metrics: false,
             },
             store,
-            registry: Registry::default(),
+            registry,
             events,
             shutdown,
             live,

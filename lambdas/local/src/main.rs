@@ -60,6 +60,11 @@ struct Args {
     /// Shards every channel is spread over (CHANNEL_SHARDS on AWS).
     #[arg(long, env = "CHANNEL_SHARDS", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     shards: u16,
+    /// How publishes reach the sockets: `direct` (in process, the default) or
+    /// `sdk` (through the real aws-sdk-apigatewaymanagement client and this
+    /// gateway's @connections endpoint, as on AWS; slower).
+    #[arg(long, default_value = "direct", value_parser = ["direct", "sdk"])]
+    notifier: String,
     /// With --auth token: the longest lifetime POST /tokens grants.
     #[arg(long, default_value_t = 86_400, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
     token_max_ttl_secs: u64,
@@ -94,6 +99,7 @@ async fn main() -> ExitCode {
     let started = Gateway::builder()
         .queue(queue)
         .sync_max(args.sync_max)
+        .notifier(args.notifier.parse().unwrap_or_default())
         .stage(args.stage)
         .subscriber_auth(auth)
         .channel_shards(Shards::new(args.shards).unwrap_or_default())

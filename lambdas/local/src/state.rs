@@ -1,14 +1,15 @@
 //! What every request and connection shares: the gateway's settings, the
 //! store, the open connections, and the events it emits.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use channels::token::LocalSigner;
-use channels_aws::apigw::ApiGatewayNotifier;
 use http_lambda::worker::WorkerDeps;
 use http_lambda::Deps;
 use tokio::sync::{broadcast, watch};
 
+use crate::notifier::LocalNotifier;
 use crate::queue::LocalQueue;
 use crate::registry::Registry;
 use crate::store::Store;
@@ -40,10 +41,11 @@ pub(crate) struct Shared {
     /// What the rx handler gets: the store and who may listen.
     pub(crate) rx: rx::Deps<Store>,
     /// What the http handler gets; its signer is a key made at start.
-    pub(crate) http: Deps<Store, ApiGatewayNotifier, LocalSigner, LocalQueue>,
+    pub(crate) http: Deps<Store, LocalNotifier, LocalSigner, LocalQueue>,
     /// What the publish queue's workers get.
-    pub(crate) worker: WorkerDeps<Store, ApiGatewayNotifier, LocalQueue>,
-    pub(crate) registry: Registry,
+    pub(crate) worker: WorkerDeps<Store, LocalNotifier, LocalQueue>,
+    /// The open connections; the in-process notifier holds it too.
+    pub(crate) registry: Arc<Registry>,
     pub(crate) events: broadcast::Sender<GatewayEvent>,
     /// `true` once shutdown began.
     pub(crate) shutdown: watch::Sender<bool>,

@@ -1,7 +1,9 @@
 //! End to end through the local gateway with real WebSocket clients, real
 //! HTTP and the real management API client. Every scenario runs twice: on
-//! the in-memory store (`memory::…`) and on the DynamoDB adapter against a
-//! moto_server (`moto::…`, ignored by plain `cargo test`; `make test` runs it).
+//! the in-memory store with in-process delivery (`memory::…`), and on the
+//! DynamoDB adapter against a moto_server with every publish posted through
+//! the real `@connections` client (`moto::…`, ignored by plain `cargo test`;
+//! `make test` runs it).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use channels_aws::testing::MotoServer;
 use futures::{SinkExt as _, StreamExt as _};
-use local_gateway::{Gateway, GatewayBuilder, GatewayEvent, RunningGateway, StoreConfig};
+use local_gateway::{
+    Gateway, GatewayBuilder, GatewayEvent, NotifierMode, RunningGateway, StoreConfig,
+};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
@@ -28,7 +30,9 @@ pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
     Memory,
-    /// DynamoDB adapter against a moto_server started for the test.
+    /// DynamoDB adapter against a moto_server started for the test, and the
+    /// handlers' posts through the real `@connections` client (`--notifier
+    /// sdk`): every SDK path of the Lambda functions.
     Moto,
 }
 
@@ -46,8 +50,8 @@ pub async fn start(
     backend: Backend,
     configure: impl FnOnce(GatewayBuilder) -> GatewayBuilder,
 ) -> Env {
-    let (store, moto) = match backend {
-        Backend::Memory => (StoreConfig::Memory, None),
+    let (store, notifier, moto) = match backend {
+        Backend::Memory => (StoreConfig::Memory, NotifierMode::Direct, None),
         Backend::Moto => {
             let moto =
                 MotoServer::start().expect("moto_server (run `make setup`, or set MOTO_SERVER)");
@@ -55,10 +59,14 @@ pub async fn start(
                 endpoint: moto.endpoint(),
                 table: unique_table(),
             };
-            (store, Some(moto))
+            (store, NotifierMode::Sdk, Some(moto))
         }
     };
-    let gateway = configure(Gateway::builder().stage("staging").store(store))
+    let builder = Gateway::builder()
+        .stage("staging")
+        .store(store)
+        .notifier(notifier);
+    let gateway = configure(builder)
         .bind("127.0.0.1:0")
         .await
         .expect("the gateway starts");
