@@ -2,7 +2,7 @@
 #   make            build both Lambda packages (build/rx.zip, build/http.zip)
 #   make local      run the whole service on 127.0.0.1 (PORT=, STAGE=, AUTH=none|token)
 #   make test       every test: unit, handler, adapter (moto), gateway, terraform checks
-#   make bench      benchmarks (loopback only): fan-out, sharded publish, cold start
+#   make bench      benchmarks (loopback only): fan-out, sharded publish, cold start, local broadcast
 #   make bench-init cold start of rx and http against a hello-world Lambda (RUNS=20)
 #   make check      cargo fmt --check and clippy -D warnings
 #   make setup      install the tools the other targets need (idempotent)
@@ -40,7 +40,7 @@ else
   $(error ARCH must be arm64 or x86_64, not '$(ARCH)')
 endif
 
-.PHONY: build setup rust-target local test test-rust bench bench-fanout bench-sharded bench-init check fmt clippy sizes clean
+.PHONY: build setup rust-target local test test-rust bench bench-fanout bench-sharded bench-init bench-broadcast check fmt clippy sizes clean
 
 ## build: both Lambda packages for provided.al2023 on $(ARCH)
 # One package per cargo run: built together, Cargo would unify the features
@@ -86,7 +86,7 @@ test-rust: setup tf-schema
 	  cargo test --workspace -- --include-ignored
 
 ## bench: every benchmark, one after another (they share two cores badly)
-bench: bench-fanout bench-sharded bench-init
+bench: bench-fanout bench-sharded bench-init bench-broadcast
 
 ## bench-fanout: one invocation's fan-out through the real SDK client to a loopback server
 bench-fanout:
@@ -95,6 +95,10 @@ bench-fanout:
 ## bench-sharded: the asynchronous publish against a simulated 10,000 requests/s throttle (MEMBERS=)
 bench-sharded:
 	cargo bench -p channels --bench sharded
+
+## bench-broadcast: the local gateway's fan-out to 10,000 WebSocket clients vs a bare broadcast (CLIENTS=), built as make local builds it
+bench-broadcast:
+	cargo bench --profile local -p local-gateway --bench broadcast
 
 ## bench-init: cold starts of the real bootstrap binaries (built for this machine) against hello world
 RUNS ?= 20
