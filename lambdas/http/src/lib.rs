@@ -388,10 +388,30 @@ fn message(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, Rejection> {
     Ok(bytes)
 }
 
+/// Every publish gets an id first, and everything it logs (the fan-out's
+/// warnings included) carries it in the `publish` span.
 async fn publish_to<S, N, K, Q>(
     request: &ApiGatewayV2httpRequest,
     name: &str,
     deps: &Deps<S, N, K, Q>,
+) -> ApiGatewayV2httpResponse
+where
+    S: ConnectionStore,
+    N: ConnectionNotifier,
+    Q: PublishQueue,
+{
+    let publish_id = new_publish_id();
+    let span = tracing::info_span!("publish", publish_id = %publish_id);
+    Box::pin(publish_with_id(request, name, deps, &publish_id))
+        .instrument(span)
+        .await
+}
+
+async fn publish_with_id<S, N, K, Q>(
+    request: &ApiGatewayV2httpRequest,
+    name: &str,
+    deps: &Deps<S, N, K, Q>,
+    publish_id: &str,
 ) -> ApiGatewayV2httpResponse
 where
     S: ConnectionStore,
@@ -424,7 +444,9 @@ where
         },
         Some(queue) => match plan(&deps.store, &channel, deps.sync_max).await {
             Err(err) => return store_down(err),
-            Ok(Plan::Async) => return hand_to_workers(queue, &channel, &message, deps).await,
+            Ok(Plan::Async) => {
+                return hand_to_workers(queue, &channel, &message, deps, publish_id).await
+            }
             Ok(Plan::Sync(ids)) => {
                 let brake = deps.publish.brake();
                 let mut report = Box::pin(deliver_ids(
@@ -442,9 +464,8 @@ where
         },
     };
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    // Not in the answer (its shape predates async publishes); in the log and
-    // the metrics line, so that every publish can be found by one id.
-    let publish_id = new_publish_id();
+    // Not in the answer (its shape predates async publishes): in the log and
+    // the metrics line.
     info!(
         mode = "sync",
         publish_id = %publish_id,
@@ -472,14 +493,14 @@ async fn hand_to_workers<S, N, K, Q>(
     channel: &ChannelName,
     message: &[u8],
     deps: &Deps<S, N, K, Q>,
+    publish_id: &str,
 ) -> ApiGatewayV2httpResponse
 where
     S: ConnectionStore,
     Q: PublishQueue,
 {
-    let publish_id = new_publish_id();
     let shards = deps.store.shards();
-    let jobs = ShardJob::for_publish(&publish_id, channel, shards, message);
+    let jobs = ShardJob::for_publish(publish_id, channel, shards, message);
     match queue.enqueue(jobs).await {
         Ok(()) => {
             info!(mode = "async", publish_id = %publish_id, shards = shards.count(), bytes = message.len(), "published: handed to the workers");
@@ -487,7 +508,7 @@ where
                 202,
                 &AsyncAccepted {
                     channel: channel.as_str(),
-                    publish_id: &publish_id,
+                    publish_id,
                     mode: "async",
                     shards: shards.count(),
                 },
