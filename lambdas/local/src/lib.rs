@@ -7,9 +7,10 @@
 //! | `http://HOST/staging/…` (anything else)    | the HTTP API (payload 2.0)     | [`http_lambda::handle`]|
 //! | `http://HOST/staging/@connections/{id}`    | the management API             | the connection registry|
 //!
-//! The http handler posts through the real `aws-sdk-apigatewaymanagement`
-//! client to the gateway's own `@connections` endpoint, exactly as it does on
-//! AWS. The store is the embedded in-memory one, or the DynamoDB adapter
+//! The handlers' posts go straight into the connection registry, as
+//! `POST @connections` does ([`NotifierMode::Direct`]), or through the real
+//! `aws-sdk-apigatewaymanagement` client to the gateway's own `@connections`
+//! endpoint, as on AWS ([`NotifierMode::Sdk`]). The store is the embedded in-memory one, or the DynamoDB adapter
 //! against any DynamoDB-compatible endpoint ([`StoreConfig`]).
 //!
 //! API Gateway's limits hold: 128 KiB per message (close 1009), an idle

@@ -70,3 +70,53 @@ fn post(registry: &Registry, connection_id: &str, data: &[u8]) -> Result<(), Not
         Refused::Closed => NotifyError::Gone,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{ConnectionHandle, Outbound, DELETED};
+    use tokio::sync::mpsc;
+
+    fn connect(registry: &Registry, id: &str, buffer: usize) -> mpsc::Receiver<Outbound> {
+        let (outbound, queue) = mpsc::channel(buffer);
+        let handle = ConnectionHandle::new(id.into(), outbound, 0, "127.0.0.1".into(), None);
+        registry.insert(Arc::new(handle));
+        queue
+    }
+
+    #[test]
+    fn delivers_text_and_binary_frames_as_post_to_connection_does() {
+        let registry = Registry::default();
+        let mut queue = connect(&registry, "a=", 8);
+        assert_eq!(post(&registry, "a=", "héllo".as_bytes()), Ok(()));
+        assert_eq!(post(&registry, "a=", &[0xff, 0x00]), Ok(()));
+        assert!(
+            matches!(queue.try_recv(), Ok(Outbound::Message(Message::Text(t))) if t.as_str() == "héllo")
+        );
+        assert!(
+            matches!(queue.try_recv(), Ok(Outbound::Message(Message::Binary(b))) if b.as_ref() == [0xff, 0x00])
+        );
+    }
+
+    #[test]
+    fn refuses_as_api_gateway_would() {
+        let registry = Registry::default();
+        let _queue = connect(&registry, "full=", 1);
+        // An unknown connection is gone (410).
+        assert_eq!(post(&registry, "nobody=", b"x"), Err(NotifyError::Gone));
+        // Over 128 KiB: 413; exactly 128 KiB is taken.
+        let big = vec![b'x'; MAX_MESSAGE_BYTES + 1];
+        assert_eq!(
+            post(&registry, "full=", &big),
+            Err(NotifyError::PayloadTooLarge)
+        );
+        assert_eq!(post(&registry, "full=", &big[1..]), Ok(()));
+        // A client that does not read: 429, worth retrying.
+        assert_eq!(post(&registry, "full=", b"x"), Err(NotifyError::Throttled));
+        // A closing connection: gone.
+        let _closing = connect(&registry, "closing=", 8);
+        let handle = registry.get("closing=").expect("registered");
+        let _ = registry.close(&handle, Some(&DELETED));
+        assert_eq!(post(&registry, "closing=", b"x"), Err(NotifyError::Gone));
+    }
+}

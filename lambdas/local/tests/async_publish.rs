@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use futures::{SinkExt as _, StreamExt as _};
-use local_gateway::QueueConfig;
+use local_gateway::{NotifierMode, QueueConfig};
 use serde_json::json;
 use support::{start, Backend, Client, Env};
 use tokio_tungstenite::tungstenite::Message;
@@ -109,11 +109,13 @@ async fn five_thousand_members_over_the_async_path_each_get_it_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto_server; `make test` runs it"]
 async fn over_sqs_the_async_path_delivers_to_every_member_once() {
-    // GIVEN an SQS queue at a moto_server, and 300 members over 4 shards
+    // GIVEN an SQS queue at a moto_server, 300 members over 4 shards, and
+    // the workers posting through the real @connections client, as on AWS
     let moto = channels_aws::testing::MotoServer::start().expect("moto_server");
     let endpoint = moto.endpoint();
     let env = start(Backend::Memory, |b| {
         b.sync_max(10)
+            .notifier(NotifierMode::Sdk)
             .channel_shards(channels::Shards::new(4).unwrap())
             .queue(QueueConfig::Sqs {
                 endpoint,
