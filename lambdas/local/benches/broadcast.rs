@@ -4,7 +4,8 @@
 //!
 //! `cargo bench -p local-gateway --bench broadcast` (`CLIENTS=` and
 //! `PUBLISHES=` override the 10,000 clients and 5 measured publishes;
-//! `RUNS=` picks some of `bare,sync,async`, e.g. `RUNS=sync` to profile;
+//! `BROADCAST_RUNS=` picks some of `bare,sync,async`, e.g.
+//! `BROADCAST_RUNS=sync` to profile;
 //! `CLIENTS_EXE=` runs the clients from another build of this benchmark).
 //!
 //! - The clients run in a child process (this binary again, with
@@ -64,7 +65,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    let runs = std::env::var("RUNS").unwrap_or_else(|_| "bare,sync,async".to_owned());
+    let runs = std::env::var("BROADCAST_RUNS").unwrap_or_else(|_| "bare,sync,async".to_owned());
+    for run in runs.split(',') {
+        assert!(
+            ["bare", "sync", "async"].contains(&run.trim()),
+            "BROADCAST_RUNS: {run:?} is none of bare, sync, async"
+        );
+    }
     runtime.block_on(parent(clients, publishes, &runs));
 }
 
