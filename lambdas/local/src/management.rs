@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::Message;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use channels::MAX_MESSAGE_BYTES;
@@ -51,12 +50,8 @@ async fn post(shared: &Shared, connection_id: &str, request: Request) -> Respons
             "Message too long",
         );
     };
-    let message = match std::str::from_utf8(&data) {
-        Ok(text) => Message::Text(text.into()),
-        Err(_) => Message::Binary(data),
-    };
     // A connection that closed meanwhile refuses it: it is gone.
-    match handle.send(message) {
+    match handle.post(&data) {
         Ok(()) => StatusCode::OK.into_response(),
         Err(Refused::Full) => aws_error(
             StatusCode::TOO_MANY_REQUESTS,

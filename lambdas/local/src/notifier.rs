@@ -11,7 +11,6 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use axum::extract::ws::Message;
 use channels::{ConnectionNotifier, NotifyError, MAX_MESSAGE_BYTES};
 use channels_aws::apigw::ApiGatewayNotifier;
 
@@ -61,11 +60,7 @@ fn post(registry: &Registry, connection_id: &str, data: &[u8]) -> Result<(), Not
     if data.len() > MAX_MESSAGE_BYTES {
         return Err(NotifyError::PayloadTooLarge);
     }
-    let message = match std::str::from_utf8(data) {
-        Ok(text) => Message::Text(text.into()),
-        Err(_) => Message::Binary(data.to_vec().into()),
-    };
-    handle.send(message).map_err(|refused| match refused {
+    handle.post(data).map_err(|refused| match refused {
         Refused::Full => NotifyError::Throttled,
         Refused::Closed => NotifyError::Gone,
     })
@@ -75,6 +70,7 @@ fn post(registry: &Registry, connection_id: &str, data: &[u8]) -> Result<(), Not
 mod tests {
     use super::*;
     use crate::registry::{ConnectionHandle, Outbound, DELETED};
+    use axum::extract::ws::Message;
     use tokio::sync::mpsc;
 
     fn connect(registry: &Registry, id: &str, buffer: usize) -> mpsc::Receiver<Outbound> {

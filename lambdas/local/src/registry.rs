@@ -138,6 +138,16 @@ impl ConnectionHandle {
             })
     }
 
+    /// What `PostToConnection` does with a body: one message, a text frame
+    /// when the bytes are UTF-8, a binary frame otherwise.
+    pub(crate) fn post(&self, data: &[u8]) -> Result<(), Refused> {
+        let message = match std::str::from_utf8(data) {
+            Ok(text) => Message::Text(text.into()),
+            Err(_) => Message::Binary(data.to_vec().into()),
+        };
+        self.send(message)
+    }
+
     /// Closes the queue: from here on [`ConnectionHandle::send`] answers
     /// [`Refused::Closed`], and what was queued before stays queued. With
     /// `closing`, its close frame goes last, behind what is queued; when the
