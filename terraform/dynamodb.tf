@@ -1,6 +1,6 @@
-# One item per connection; see lambdas/channels-aws/src/schema.rs for the key
+# One item per connection; see crates/channels-aws/src/schema.rs for the key
 # design. The names below are checked against that file by
-# lambdas/contract/tests/terraform_contract.rs.
+# tools/contract-tests/tests/terraform_contract.rs.
 resource "aws_dynamodb_table" "connections" {
   name                        = local.table_name
   billing_mode                = "PAY_PER_REQUEST"

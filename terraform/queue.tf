@@ -21,8 +21,8 @@ locals {
   # not be handed on) or when its invocation crashed or timed out; five tries
   # a visibility timeout apart ride out a throttled table or queue, or a brief
   # outage, without keeping a broken job for hours. The local gateway retries
-  # five times too (lambdas/local: MAX_RECEIVES; checked by
-  # lambdas/contract/tests/terraform_contract.rs).
+  # five times too (tools/local-gateway: MAX_RECEIVES; checked by
+  # tools/contract-tests/tests/terraform_contract.rs).
   publish_max_receives = 5
 }
 

@@ -1,0 +1,316 @@
+//! The asynchronous publish: a channel too big for one invocation is handed
+//! to workers, one [`ShardJob`] per shard, through the [`PublishQueue`] port
+//! (SQS on AWS, [`MemoryQueue`] locally).
+//!
+//! A worker runs a job with [`run_job`]: it delivers its shard page by page
+//! with the same fan-out code as a synchronous publish, and before its time
+//! runs out it enqueues the rest of the shard as a continuation (same
+//! publish, same shard, the next page's cursor), so that a retried or
+//! continued shard resumes rather than restarts. Delivery is at least once:
+//! a worker that dies mid-page has its job redelivered from the job's own
+//! cursor, and the members of the pages it had already served get the
+//! message again.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::brake::Brake;
+use crate::publish::{deliver_shard, PublishOptions, PublishReport};
+use crate::{ChannelName, ConnectionNotifier, ConnectionStore, Shards, StoreError};
+
+/// One shard of one publish: what a queue message carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardJob {
+    pub publish_id: String,
+    pub channel: String,
+    pub shard: u16,
+    pub shards: u16,
+    /// Where in the shard to start: `None` for its first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// The message, base64 (up to 128 KiB, so ~171 KiB here: a queue
+    /// message of up to 256 KiB holds it).
+    pub message: String,
+    /// 0 for the first job of a shard, then 1, 2, … for its continuations.
+    #[serde(default)]
+    pub part: u32,
+}
+
+/// A job that cannot be run, whatever the retries.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    #[error("not a shard job: {0}")]
+    Malformed(String),
+    #[error("shard job for channel {channel:?}: {reason}")]
+    Invalid { channel: String, reason: String },
+}
+
+impl ShardJob {
+    /// The jobs of a publish: one per shard.
+    pub fn for_publish(
+        publish_id: &str,
+        channel: &ChannelName,
+        shards: Shards,
+        message: &[u8],
+    ) -> Vec<Self> {
+        let message = STANDARD.encode(message);
+        shards
+            .all()
+            .map(|shard| Self {
+                publish_id: publish_id.to_owned(),
+                channel: channel.to_string(),
+                shard,
+                shards: shards.count(),
+                cursor: None,
+                message: message.clone(),
+                part: 0,
+            })
+            .collect()
+    }
+
+    /// Parses a queue message body.
+    pub fn parse(body: &str) -> Result<Self, JobError> {
+        serde_json::from_str(body).map_err(|e| JobError::Malformed(e.to_string()))
+    }
+
+    /// The queue message body.
+    pub fn to_json(&self) -> String {
+        // A struct of strings and numbers always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The rest of this shard, from `cursor`.
+    pub fn continuation(&self, cursor: Option<String>) -> Self {
+        Self {
+            cursor,
+            part: self.part + 1,
+            ..self.clone()
+        }
+    }
+
+    fn checked(&self) -> Result<(ChannelName, Vec<u8>), JobError> {
+        let invalid = |reason: String| JobError::Invalid {
+            channel: self.channel.clone(),
+            reason,
+        };
+        let channel = ChannelName::parse(&self.channel).map_err(|e| invalid(e.to_string()))?;
+        if self.shard >= self.shards {
+            return Err(invalid(format!("shard {} of {}", self.shard, self.shards)));
+        }
+        let message = STANDARD
+            .decode(&self.message)
+            .map_err(|_| invalid("the message is not base64".to_owned()))?;
+        if message.is_empty() || message.len() > crate::MAX_MESSAGE_BYTES {
+            return Err(invalid(format!("the message is {} bytes", message.len())));
+        }
+        Ok((channel, message))
+    }
+}
+
+/// A queue failure. Its message names the operation; it never goes to clients.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("publish queue: {0}")]
+pub struct QueueError(pub String);
+
+/// Port: where shard jobs wait for a worker.
+pub trait PublishQueue: Send + Sync {
+    /// Enqueues every job, or fails (some may have been enqueued).
+    fn enqueue(&self, jobs: Vec<ShardJob>) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Makes a received message that failed visible again after `delay`
+    /// rather than after the queue's whole visibility timeout (a queue
+    /// that redelivers on its own needs nothing: the default does nothing).
+    fn retry_after(
+        &self,
+        _receipt_handle: &str,
+        _delay: std::time::Duration,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        async { Ok(()) }
+    }
+}
+
+/// How often a shard job is received before it goes to the dead-letter
+/// queue: the publish queue's `maxReceiveCount` in Terraform, and what the
+/// local gateway's in-memory queue plays.
+pub const MAX_RECEIVES: u32 = 5;
+
+/// How long a job that failed on its `receives`-th delivery waits before the
+/// next: 10 s, 20 s, 40 s… up to 5 minutes.
+pub fn retry_delay(receives: u32) -> std::time::Duration {
+    let exponent = receives.saturating_sub(1).min(5);
+    std::time::Duration::from_secs((10u64 << exponent).min(300))
+}
+
+/// An in-memory queue: a channel to the local worker pool.
+#[derive(Clone, Debug)]
+pub struct MemoryQueue {
+    sender: mpsc::UnboundedSender<ShardJob>,
+}
+
+impl MemoryQueue {
+    /// The queue and its receiving end (for the workers).
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<ShardJob>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        (Self { sender }, receiver)
+    }
+}
+
+impl PublishQueue for MemoryQueue {
+    async fn enqueue(&self, jobs: Vec<ShardJob>) -> Result<(), QueueError> {
+        for job in jobs {
+            self.sender
+                .send(job)
+                .map_err(|_| QueueError("the workers are gone".to_owned()))?;
+        }
+        Ok(())
+    }
+}
+
+impl<Q: PublishQueue> PublishQueue for Arc<Q> {
+    fn enqueue(&self, jobs: Vec<ShardJob>) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).enqueue(jobs)
+    }
+
+    fn retry_after(
+        &self,
+        receipt_handle: &str,
+        delay: std::time::Duration,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).retry_after(receipt_handle, delay)
+    }
+}
+
+/// What running a job did.
+#[derive(Debug)]
+pub struct JobRun {
+    pub report: PublishReport,
+    pub pages: u32,
+    /// The continuation enqueued for the rest of the shard, if any.
+    pub continued: Option<ShardJob>,
+}
+
+/// Why a job has to be retried (its queue message is not done with).
+#[derive(Debug, thiserror::Error)]
+pub enum JobFailure {
+    /// It can never succeed: the message should go to the dead-letter queue.
+    #[error(transparent)]
+    Invalid(#[from] JobError),
+    /// The store failed before any page was delivered.
+    #[error(transparent)]
+    Store(StoreError),
+    /// The rest of the shard could not be handed on.
+    #[error("{error}; delivered before: {report:?}")]
+    Queue {
+        error: QueueError,
+        report: PublishReport,
+    },
+}
+
+/// Runs one shard job: delivers its shard from its cursor until the end, or
+/// until `deadline` is near, when it enqueues the rest as a continuation.
+///
+/// A store failure after some pages also hands the rest on (from the page
+/// that could not be read), so that a retry does not deliver those pages
+/// again; a failure before any page fails the job, and the queue retries it.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_job<S, N, Q>(
+    store: &S,
+    notifier: &N,
+    queue: &Q,
+    job: &ShardJob,
+    options: &PublishOptions,
+    brake: &Brake,
+    deadline: Option<Instant>,
+) -> Result<JobRun, JobFailure>
+where
+    S: ConnectionStore,
+    N: ConnectionNotifier,
+    Q: PublishQueue,
+{
+    let (channel, message) = job.checked()?;
+    let run = deliver_shard(
+        store,
+        notifier,
+        &channel,
+        job.shard,
+        job.cursor.clone(),
+        &message,
+        options,
+        brake,
+        deadline,
+    )
+    .await;
+    let Some(resume) = run.resume else {
+        return Ok(JobRun {
+            report: run.report,
+            pages: run.pages,
+            continued: None,
+        });
+    };
+    if let (Some(error), 0) = (&run.error, run.pages) {
+        return Err(JobFailure::Store(StoreError::new(
+            error.operation,
+            error.message.clone(),
+        )));
+    }
+    let next = job.continuation(resume.cursor);
+    match queue.enqueue(vec![next.clone()]).await {
+        Ok(()) => Ok(JobRun {
+            report: run.report,
+            pages: run.pages,
+            continued: Some(next),
+        }),
+        Err(error) => Err(JobFailure::Queue {
+            error,
+            report: run.report,
+        }),
+    }
+}
+
+/// How a publish goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// Small enough for this invocation: these are all its members.
+    Sync(Vec<String>),
+    /// Too big: one job per shard, for the workers.
+    Async,
+}
+
+/// Decides how to publish to `channel`: reads the first page of every shard
+/// at once, each capped at `sync_max + 1` items; when every shard fits in
+/// its page and all of them hold at most `sync_max` members, the publish is
+/// synchronous and needs no second read.
+pub async fn plan<S: ConnectionStore>(
+    store: &S,
+    channel: &ChannelName,
+    sync_max: u32,
+) -> Result<Plan, StoreError> {
+    let limit = sync_max.saturating_add(1);
+    let pages = futures::future::try_join_all(
+        store
+            .shards()
+            .all()
+            .map(|shard| store.members(channel, shard, None, Some(limit))),
+    )
+    .await?;
+    let total: usize = pages.iter().map(|p| p.connection_ids.len()).sum();
+    if pages.iter().all(|p| p.next.is_none()) && total <= sync_max as usize {
+        Ok(Plan::Sync(
+            pages.into_iter().flat_map(|p| p.connection_ids).collect(),
+        ))
+    } else {
+        Ok(Plan::Async)
+    }
+}
+
+/// A new publish id: 128 random bits, hex.
+pub fn new_publish_id() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
