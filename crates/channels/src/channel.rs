@@ -6,6 +6,11 @@ pub const DEFAULT_CHANNEL: &str = "default";
 /// Longest channel name, in characters.
 pub const MAX_CHANNEL_LEN: usize = 128;
 
+/// `A–Z a–z 0–9 _ - . :`: the characters of a channel name.
+pub fn is_channel_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')
+}
+
 /// A validated channel name: 1–128 characters of `A–Z a–z 0–9 _ - . :`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChannelName(String);
@@ -27,10 +32,7 @@ impl ChannelName {
         if name.is_empty() {
             return Err(ChannelError::Empty);
         }
-        if let Some(bad) = name
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
-        {
+        if let Some(bad) = name.chars().find(|c| !is_channel_char(*c)) {
             return Err(ChannelError::BadCharacter(bad));
         }
         // Only ASCII is left, so bytes are characters.

@@ -1,5 +1,7 @@
 //! Configuration from environment variables, read and validated once at init.
 
+use crate::fanout::History;
+use crate::pattern::{parse_all, Pattern};
 use crate::token::{Minter, PublicKey, Verifier};
 use crate::{PublishOptions, Shards};
 
@@ -125,14 +127,15 @@ pub const SUBSCRIBER_AUTH: &str = "SUBSCRIBER_AUTH";
 /// key tokens are minted with; the others are still accepted (rotation).
 /// Required with `SUBSCRIBER_AUTH=token`.
 pub const TOKEN_PUBLIC_KEYS: &str = "TOKEN_PUBLIC_KEYS";
-/// The `aud` of every token: this deployment's WebSocket stage URL.
+/// The `aud` of every token: this deployment's identifier.
 pub const TOKEN_AUDIENCE: &str = "TOKEN_AUDIENCE";
-/// The `iss` of every token: the HTTP API stage URL that mints them.
+/// The `iss` of every token: who mints them in this deployment.
 pub const TOKEN_ISSUER: &str = "TOKEN_ISSUER";
 /// The KMS key (id, ARN or alias) that signs tokens; its public key is the
 /// first of `TOKEN_PUBLIC_KEYS` (http only).
 pub const TOKEN_SIGNING_KEY: &str = "TOKEN_SIGNING_KEY";
-/// Longest token lifetime `POST /tokens` grants, 1–604800 s (default 86400).
+/// Longest token lifetime, 1–604800 s (default 86400): what `POST /tokens`
+/// grants at most, and what a verifier accepts (`exp - iat`).
 pub const TOKEN_MAX_TTL_SECONDS: &str = "TOKEN_MAX_TTL_SECONDS";
 
 /// Tokens of other issuers (OIDC providers such as Cognito or Auth0): a JSON
@@ -189,6 +192,31 @@ pub struct RxConfig {
     pub auth: SubscriberAuth,
 }
 
+/// Configuration of the commands function.
+#[derive(Debug, Clone)]
+pub struct CommandsConfig {
+    pub table: String,
+    pub shards: Shards,
+    pub management_endpoint: String,
+    pub publish: PublishOptions,
+    pub queue_url: Option<String>,
+    pub sync_max: u32,
+    pub auth: SubscriberAuth,
+    pub history: History,
+}
+
+/// Configuration of the presence function.
+#[derive(Debug, Clone)]
+pub struct PresenceConfig {
+    pub table: String,
+    pub shards: Shards,
+    pub management_endpoint: String,
+    pub publish: PublishOptions,
+    pub sync_max: u32,
+    /// Channels whose subscribers get join and leave events.
+    pub events: Vec<Pattern>,
+}
+
 /// How the http Lambda mints tokens (`SUBSCRIBER_AUTH=token`).
 #[derive(Debug, Clone)]
 pub struct TokenConfig {
@@ -212,6 +240,7 @@ pub struct HttpConfig {
     /// `None` without `PUBLISH_QUEUE_URL`: every publish is synchronous.
     pub queue_url: Option<String>,
     pub sync_max: u32,
+    pub history: History,
 }
 
 /// Configuration of the worker.
@@ -235,12 +264,110 @@ impl RxConfig {
         Ok(Self {
             table: table(&lookup)?,
             shards: shards(&lookup)?,
-            auth: match token_mode(&lookup)? {
-                false => SubscriberAuth::None,
-                true => SubscriberAuth::Token(verifier(&lookup)?),
-            },
+            auth: auth(&lookup)?,
         })
     }
+}
+
+impl CommandsConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: table(&lookup)?,
+            shards: shards(&lookup)?,
+            management_endpoint: endpoint(&lookup, MANAGEMENT_ENDPOINT)?,
+            publish: publish_options(&lookup)?,
+            queue_url: queue_url(&lookup)?,
+            sync_max: sync_max(&lookup)?,
+            auth: auth(&lookup)?,
+            history: history(&lookup)?,
+        })
+    }
+}
+
+impl PresenceConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let value = lookup(PRESENCE_EVENTS).unwrap_or_default();
+        let entries: Vec<&str> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        let events = parse_all(&entries).map_err(|e| {
+            invalid(
+                PRESENCE_EVENTS,
+                &value,
+                format!("{e}; expected channel patterns such as lobby,room-*"),
+            )
+        })?;
+        Ok(Self {
+            table: table(&lookup)?,
+            shards: shards(&lookup)?,
+            management_endpoint: endpoint(&lookup, MANAGEMENT_ENDPOINT)?,
+            publish: publish_options(&lookup)?,
+            sync_max: sync_max(&lookup)?,
+            events,
+        })
+    }
+}
+
+/// `SUBSCRIBER_AUTH` and, with tokens, the verifier.
+fn auth(lookup: &impl Fn(&str) -> Option<String>) -> Result<SubscriberAuth, ConfigError> {
+    Ok(match token_mode(lookup)? {
+        false => SubscriberAuth::None,
+        true => SubscriberAuth::Token(verifier(lookup)?),
+    })
+}
+
+/// `PUBLISH_QUEUE_URL`, when set.
+fn queue_url(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    let queue_url = lookup(PUBLISH_QUEUE_URL)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    if let Some(url) = &queue_url {
+        check_url(PUBLISH_QUEUE_URL, url)?;
+    }
+    Ok(queue_url)
+}
+
+fn sync_max(lookup: &impl Fn(&str) -> Option<String>) -> Result<u32, ConfigError> {
+    let sync_max = number(
+        lookup,
+        PUBLISH_SYNC_MAX,
+        1..=1_000_000,
+        u64::from(DEFAULT_PUBLISH_SYNC_MAX),
+    )?;
+    Ok(u32::try_from(sync_max).unwrap_or(DEFAULT_PUBLISH_SYNC_MAX))
+}
+
+/// `HISTORY_TTL_SECONDS` and `HISTORY_MAX`.
+fn history(lookup: &impl Fn(&str) -> Option<String>) -> Result<History, ConfigError> {
+    Ok(History {
+        ttl_secs: number(
+            lookup,
+            HISTORY_TTL_SECONDS,
+            0..=86_400,
+            DEFAULT_HISTORY_TTL_SECONDS,
+        )?,
+        max: number(lookup, HISTORY_MAX, 0..=100_000, DEFAULT_HISTORY_MAX)?,
+    })
+}
+
+/// `TOKEN_MAX_TTL_SECONDS`.
+fn max_ttl(lookup: &impl Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
+    number(
+        lookup,
+        TOKEN_MAX_TTL_SECONDS,
+        1..=MAX_TOKEN_MAX_TTL_SECS,
+        DEFAULT_TOKEN_MAX_TTL_SECS,
+    )
 }
 
 impl HttpConfig {
@@ -257,12 +384,7 @@ impl HttpConfig {
             false => None,
             true => {
                 let verifier = verifier(&lookup)?;
-                let max_ttl_secs = number(
-                    &lookup,
-                    TOKEN_MAX_TTL_SECONDS,
-                    1..=MAX_TOKEN_MAX_TTL_SECS,
-                    DEFAULT_TOKEN_MAX_TTL_SECS,
-                )?;
+                let max_ttl_secs = max_ttl(&lookup)?;
                 let signing_key = required(&lookup, TOKEN_SIGNING_KEY)?;
                 if signing_key.contains(char::is_whitespace) {
                     return Err(invalid(
@@ -285,21 +407,10 @@ impl HttpConfig {
                 })
             }
         };
-        let queue_url = lookup(PUBLISH_QUEUE_URL)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty());
-        if let Some(url) = &queue_url {
-            check_url(PUBLISH_QUEUE_URL, url)?;
-        }
-        let sync_max = number(
-            &lookup,
-            PUBLISH_SYNC_MAX,
-            1..=1_000_000,
-            u64::from(DEFAULT_PUBLISH_SYNC_MAX),
-        )?;
         Ok(Self {
-            queue_url,
-            sync_max: u32::try_from(sync_max).unwrap_or(DEFAULT_PUBLISH_SYNC_MAX),
+            queue_url: queue_url(&lookup)?,
+            sync_max: sync_max(&lookup)?,
+            history: history(&lookup)?,
             table,
             shards,
             management_endpoint,
@@ -455,7 +566,7 @@ fn verifier(lookup: &impl Fn(&str) -> Option<String>) -> Result<Verifier, Config
     }
     let audience = url_like(lookup, TOKEN_AUDIENCE)?;
     let issuer = url_like(lookup, TOKEN_ISSUER)?;
-    Ok(Verifier::new(keys, audience, issuer))
+    Ok(Verifier::new(keys, audience, issuer).with_max_lifetime(max_ttl(lookup)?))
 }
 
 /// A required value without blanks (a URL, as Terraform sets it).
@@ -506,259 +617,5 @@ fn number(
                 range.end()
             ),
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
-
-    const GOOD: &[(&str, &str)] = &[
-        ("LAMBDA_TABLE", "ws-connections"),
-        (
-            "MANAGEMENT_ENDPOINT",
-            "https://abc.execute-api.eu-west-1.amazonaws.com/staging/",
-        ),
-        ("SUBSCRIBER_AUTH", "none"),
-    ];
-
-    /// A P-256 public key as KMS hands it out (base64 DER).
-    fn key() -> String {
-        crate::token::LocalSigner::generate()
-            .expect("a key")
-            .public_key()
-            .to_spki_base64()
-    }
-
-    fn with_tokens(keys: &str) -> Vec<(String, String)> {
-        let mut pairs: Vec<(String, String)> = GOOD
-            .iter()
-            .filter(|(k, _)| *k != "SUBSCRIBER_AUTH")
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        for (k, v) in [
-            ("SUBSCRIBER_AUTH", "token"),
-            ("TOKEN_PUBLIC_KEYS", keys),
-            (
-                "TOKEN_AUDIENCE",
-                "wss://abc.execute-api.eu-west-1.amazonaws.com/staging",
-            ),
-            (
-                "TOKEN_ISSUER",
-                "https://xyz.execute-api.eu-west-1.amazonaws.com/staging",
-            ),
-            (
-                "TOKEN_SIGNING_KEY",
-                "arn:aws:kms:eu-west-1:123456789012:key/abc",
-            ),
-        ] {
-            pairs.push((k.to_owned(), v.to_owned()));
-        }
-        pairs
-    }
-
-    fn lookup(pairs: Vec<(String, String)>) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.into_iter().collect();
-        move |name| map.get(name).cloned()
-    }
-
-    #[test]
-    fn token_mode_reads_keys_audience_issuer_and_signing_key() {
-        let (first, second) = (key(), key());
-        let config = HttpConfig::from_lookup(lookup(with_tokens(&format!("{first}, {second}"))))
-            .expect("valid config");
-        let tokens = config.tokens.expect("token mode");
-        assert_eq!(tokens.verifier.keys().len(), 2);
-        assert_eq!(
-            tokens.minter.key.to_spki_base64(),
-            first,
-            "the first key signs"
-        );
-        assert_eq!(tokens.minter.max_ttl_secs, 86_400);
-        assert_eq!(
-            tokens.signing_key,
-            "arn:aws:kms:eu-west-1:123456789012:key/abc"
-        );
-        let rx = RxConfig::from_lookup(lookup(with_tokens(&first))).expect("valid rx config");
-        assert!(matches!(rx.auth, SubscriberAuth::Token(ref v) if v.keys().len() == 1));
-    }
-
-    #[test]
-    fn none_mode_ignores_the_token_variables() {
-        let config = HttpConfig::from_lookup(env(GOOD)).expect("valid config");
-        assert!(config.tokens.is_none());
-        let rx =
-            RxConfig::from_lookup(env(&[("LAMBDA_TABLE", "t-1"), ("SUBSCRIBER_AUTH", "NONE")]))
-                .expect("valid rx config");
-        assert!(matches!(rx.auth, SubscriberAuth::None));
-    }
-
-    #[test]
-    fn every_bad_token_setting_names_its_variable() {
-        let good = key();
-        let cases: Vec<(&str, String, &str)> = vec![
-            (
-                "SUBSCRIBER_AUTH",
-                "iam".into(),
-                "SUBSCRIBER_AUTH=\"iam\" is invalid: expected token or none",
-            ),
-            (
-                "TOKEN_PUBLIC_KEYS",
-                "".into(),
-                "environment variable TOKEN_PUBLIC_KEYS is not set",
-            ),
-            (
-                "TOKEN_PUBLIC_KEYS",
-                format!("{good},nope!"),
-                "entry 2 is not base64",
-            ),
-            (
-                "TOKEN_PUBLIC_KEYS",
-                "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=".into(),
-                "entry 1 is not a P-256",
-            ),
-            ("TOKEN_AUDIENCE", "".into(), "TOKEN_AUDIENCE is not set"),
-            (
-                "TOKEN_ISSUER",
-                "a b".into(),
-                "TOKEN_ISSUER=\"a b\" is invalid",
-            ),
-            (
-                "TOKEN_SIGNING_KEY",
-                "".into(),
-                "TOKEN_SIGNING_KEY is not set",
-            ),
-            (
-                "TOKEN_MAX_TTL_SECONDS",
-                "0".into(),
-                "TOKEN_MAX_TTL_SECONDS=\"0\" is invalid",
-            ),
-            ("TOKEN_MAX_TTL_SECONDS", "604801".into(), "from 1 to 604800"),
-        ];
-        for (name, value, expected) in cases {
-            let mut pairs = with_tokens(&good);
-            pairs.retain(|(k, _)| k != name);
-            pairs.push((name.to_owned(), value.clone()));
-            let err = HttpConfig::from_lookup(lookup(pairs))
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains(expected), "{name}={value}: {err}");
-        }
-        let err = RxConfig::from_lookup(env(&[("LAMBDA_TABLE", "t-1")])).unwrap_err();
-        assert_eq!(err, ConfigError::Missing("SUBSCRIBER_AUTH"));
-    }
-
-    #[test]
-    fn http_config_reads_required_values_and_defaults() {
-        let config = HttpConfig::from_lookup(env(GOOD)).expect("valid config");
-        assert_eq!(config.table, "ws-connections");
-        assert_eq!(
-            config.management_endpoint,
-            "https://abc.execute-api.eu-west-1.amazonaws.com/staging"
-        );
-        assert_eq!(config.publish, PublishOptions::default());
-        assert_eq!(config.shards.count(), DEFAULT_CHANNEL_SHARDS);
-    }
-
-    #[test]
-    fn the_worker_reads_its_queue_and_its_share_of_the_rate() {
-        let config = WorkerConfig::from_lookup(env(&[
-            ("LAMBDA_TABLE", "t-1"),
-            (
-                "MANAGEMENT_ENDPOINT",
-                "https://abc.execute-api.eu-west-1.amazonaws.com/staging",
-            ),
-            (
-                "PUBLISH_QUEUE_URL",
-                "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs",
-            ),
-            ("PUBLISH_TARGET_RATE", "9000"),
-            ("WORKER_MAX_CONCURRENCY", "6"),
-            ("CHANNEL_SHARDS", "12"),
-        ]))
-        .expect("valid worker config");
-        assert_eq!(config.rate_per_worker, 1500.0);
-        assert_eq!(config.shards.count(), 12);
-        let missing = WorkerConfig::from_lookup(env(&[
-            ("LAMBDA_TABLE", "t-1"),
-            (
-                "MANAGEMENT_ENDPOINT",
-                "https://abc.execute-api.eu-west-1.amazonaws.com/staging",
-            ),
-        ]))
-        .unwrap_err();
-        assert_eq!(missing, ConfigError::Missing("PUBLISH_QUEUE_URL"));
-        let http = HttpConfig::from_lookup(env(GOOD)).expect("valid config");
-        assert_eq!(
-            (http.queue_url, http.sync_max),
-            (None, DEFAULT_PUBLISH_SYNC_MAX)
-        );
-    }
-
-    #[test]
-    fn the_go_typo_is_not_accepted() {
-        // The Go reference set LAMDBA_TABLE and read LAMBDA_TABLE.
-        let err = RxConfig::from_lookup(env(&[("LAMDBA_TABLE", "t-1")])).unwrap_err();
-        assert_eq!(err, ConfigError::Missing("LAMBDA_TABLE"));
-        assert!(err.to_string().contains("LAMBDA_TABLE"));
-    }
-
-    #[test]
-    fn every_bad_value_names_its_variable() {
-        let cases: &[(&str, &str, &str)] = &[
-            ("LAMBDA_TABLE", "no spaces allowed", "LAMBDA_TABLE"),
-            ("LAMBDA_TABLE", "ab", "LAMBDA_TABLE"),
-            (
-                "MANAGEMENT_ENDPOINT",
-                "abc.execute-api.amazonaws.com",
-                "MANAGEMENT_ENDPOINT",
-            ),
-            ("MANAGEMENT_ENDPOINT", "https://", "MANAGEMENT_ENDPOINT"),
-            ("PUBLISH_CONCURRENCY", "0", "PUBLISH_CONCURRENCY"),
-            ("PUBLISH_CONCURRENCY", "2000", "PUBLISH_CONCURRENCY"),
-            ("PUBLISH_CONCURRENCY", "ten", "PUBLISH_CONCURRENCY"),
-            ("PUBLISH_MAX_ATTEMPTS", "11", "PUBLISH_MAX_ATTEMPTS"),
-            ("CHANNEL_SHARDS", "0", "CHANNEL_SHARDS"),
-            ("CHANNEL_SHARDS", "257", "CHANNEL_SHARDS"),
-            ("PUBLISH_QUEUE_URL", "sqs://queue", "PUBLISH_QUEUE_URL"),
-            ("PUBLISH_SYNC_MAX", "0", "PUBLISH_SYNC_MAX"),
-        ];
-        for (name, value, expected) in cases {
-            let mut pairs = GOOD.to_vec();
-            pairs.retain(|(k, _)| k != name);
-            pairs.push((name, value));
-            let err = HttpConfig::from_lookup(env(&pairs)).unwrap_err();
-            assert!(err.to_string().contains(expected), "{name}={value}: {err}");
-        }
-    }
-
-    #[test]
-    fn missing_endpoint_is_named() {
-        let err = HttpConfig::from_lookup(env(&[
-            ("LAMBDA_TABLE", "ws-connections"),
-            ("SUBSCRIBER_AUTH", "none"),
-        ]))
-        .unwrap_err();
-        assert_eq!(err, ConfigError::Missing("MANAGEMENT_ENDPOINT"));
-    }
-
-    #[test]
-    fn tuning_values_are_read() {
-        let mut pairs = GOOD.to_vec();
-        pairs.extend([("PUBLISH_CONCURRENCY", "16"), ("PUBLISH_MAX_ATTEMPTS", "1")]);
-        let config = HttpConfig::from_lookup(env(&pairs)).expect("valid config");
-        assert_eq!(
-            (config.publish.concurrency, config.publish.max_attempts),
-            (16, 1)
-        );
     }
 }

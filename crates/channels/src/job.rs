@@ -21,8 +21,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::brake::Brake;
-use crate::publish::{deliver_shard, PublishOptions, PublishReport};
-use crate::{ChannelName, ConnectionNotifier, ConnectionStore, Shards, StoreError};
+use crate::fanout::{Delivery, Fanout, PublishReport};
+use crate::message::{Kind, Position, Publication};
+use crate::store::Store;
+use crate::{ChannelName, ConnectionNotifier, Shards, StoreError};
 
 /// One shard of one publish: what a queue message carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,9 +37,18 @@ pub struct ShardJob {
     /// Where in the shard to start: `None` for its first page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
-    /// The message, base64 (up to 128 KiB, so ~171 KiB here: a queue
-    /// message of up to 256 KiB holds it).
-    pub message: String,
+    /// The body, base64 (up to 128 KiB, so ~171 KiB here: a queue message
+    /// of up to 256 KiB holds it); both forms are rebuilt from it.
+    pub body: String,
+    pub kind: Kind,
+    pub offset: u64,
+    pub epoch: String,
+    /// The sender's `sub` (socket publishes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The sender's connection, which does not get it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<String>,
     /// 0 for the first job of a shard, then 1, 2, … for its continuations.
     #[serde(default)]
     pub part: u32,
@@ -56,20 +67,26 @@ impl ShardJob {
     /// The jobs of a publish: one per shard.
     pub fn for_publish(
         publish_id: &str,
-        channel: &ChannelName,
+        publication: &Publication,
+        position: &Position,
+        exclude: Option<&str>,
         shards: Shards,
-        message: &[u8],
     ) -> Vec<Self> {
-        let message = STANDARD.encode(message);
+        let body = STANDARD.encode(&publication.body);
         shards
             .all()
             .map(|shard| Self {
                 publish_id: publish_id.to_owned(),
-                channel: channel.to_string(),
+                channel: publication.channel.to_string(),
                 shard,
                 shards: shards.count(),
                 cursor: None,
-                message: message.clone(),
+                body: body.clone(),
+                kind: publication.kind,
+                offset: position.offset,
+                epoch: position.epoch.clone(),
+                from: publication.from.clone(),
+                exclude: exclude.map(str::to_owned),
                 part: 0,
             })
             .collect()
@@ -95,7 +112,8 @@ impl ShardJob {
         }
     }
 
-    fn checked(&self) -> Result<(ChannelName, Vec<u8>), JobError> {
+    /// What to deliver, rebuilt once per job.
+    pub fn delivery(&self) -> Result<Delivery, JobError> {
         let invalid = |reason: String| JobError::Invalid {
             channel: self.channel.clone(),
             reason,
@@ -104,13 +122,40 @@ impl ShardJob {
         if self.shard >= self.shards {
             return Err(invalid(format!("shard {} of {}", self.shard, self.shards)));
         }
-        let message = STANDARD
-            .decode(&self.message)
-            .map_err(|_| invalid("the message is not base64".to_owned()))?;
-        if message.is_empty() || message.len() > crate::MAX_MESSAGE_BYTES {
-            return Err(invalid(format!("the message is {} bytes", message.len())));
+        let body = STANDARD
+            .decode(&self.body)
+            .map_err(|_| invalid("the body is not base64".to_owned()))?;
+        let publication = Publication {
+            channel: channel.clone(),
+            kind: self.kind,
+            body,
+            from: self.from.clone(),
+        };
+        let valid_kind = match self.kind {
+            Kind::Json => {
+                serde_json::from_slice::<serde::de::IgnoredAny>(&publication.body).is_ok()
+            }
+            Kind::Text => std::str::from_utf8(&publication.body).is_ok(),
+            Kind::Binary => true,
+        };
+        if publication.body.is_empty() || !valid_kind {
+            return Err(invalid(format!(
+                "the body is not a {} message",
+                self.kind.as_str()
+            )));
         }
-        Ok((channel, message))
+        publication
+            .check_size()
+            .map_err(|e| invalid(e.to_string()))?;
+        let position = Position {
+            offset: self.offset,
+            epoch: self.epoch.clone(),
+        };
+        Ok(Delivery {
+            framed: publication.framed(&position),
+            channel,
+            exclude: self.exclude.clone(),
+        })
     }
 }
 
@@ -213,104 +258,52 @@ pub enum JobFailure {
     },
 }
 
-/// Runs one shard job: delivers its shard from its cursor until the end, or
-/// until `deadline` is near, when it enqueues the rest as a continuation.
-///
-/// A store failure after some pages also hands the rest on (from the page
-/// that could not be read), so that a retry does not deliver those pages
-/// again; a failure before any page fails the job, and the queue retries it.
-#[allow(clippy::too_many_arguments)]
-pub async fn run_job<S, N, Q>(
-    store: &S,
-    notifier: &N,
-    queue: &Q,
-    job: &ShardJob,
-    options: &PublishOptions,
-    brake: &Brake,
-    deadline: Option<Instant>,
-) -> Result<JobRun, JobFailure>
-where
-    S: ConnectionStore,
-    N: ConnectionNotifier,
-    Q: PublishQueue,
-{
-    let (channel, message) = job.checked()?;
-    let run = deliver_shard(
-        store,
-        notifier,
-        &channel,
-        job.shard,
-        job.cursor.clone(),
-        &message,
-        options,
-        brake,
-        deadline,
-    )
-    .await;
-    let Some(resume) = run.resume else {
-        return Ok(JobRun {
-            report: run.report,
-            pages: run.pages,
-            continued: None,
-        });
-    };
-    if let (Some(error), 0) = (&run.error, run.pages) {
-        return Err(JobFailure::Store(StoreError::new(
-            error.operation,
-            error.message.clone(),
-        )));
+impl<S: Store, N: ConnectionNotifier, Q: PublishQueue> Fanout<S, N, Q> {
+    /// Runs one shard job: delivers its shard from its cursor until the
+    /// end, or until `deadline` is near, when it enqueues the rest as a
+    /// continuation.
+    ///
+    /// A store failure after some pages also hands the rest on (from the
+    /// page that could not be read), so that a retry does not deliver those
+    /// pages again; a failure before any page fails the job, and the queue
+    /// retries it.
+    pub async fn run_job(
+        &self,
+        job: &ShardJob,
+        brake: &Brake,
+        deadline: Option<Instant>,
+    ) -> Result<JobRun, JobFailure> {
+        let delivery = job.delivery()?;
+        let run = self
+            .deliver_shard(&delivery, job.shard, job.cursor.clone(), brake, deadline)
+            .await;
+        let Some(cursor) = run.resume else {
+            return Ok(JobRun {
+                report: run.report,
+                pages: run.pages,
+                continued: None,
+            });
+        };
+        if let (Some(error), 0) = (run.error, run.pages) {
+            return Err(JobFailure::Store(error));
+        }
+        let next = job.continuation(cursor);
+        let queued = match &self.queue {
+            Some(queue) => queue.enqueue(vec![next.clone()]).await,
+            None => Err(QueueError(
+                "no queue to hand the rest of the shard on to".to_owned(),
+            )),
+        };
+        match queued {
+            Ok(()) => Ok(JobRun {
+                report: run.report,
+                pages: run.pages,
+                continued: Some(next),
+            }),
+            Err(error) => Err(JobFailure::Queue {
+                error,
+                report: run.report,
+            }),
+        }
     }
-    let next = job.continuation(resume.cursor);
-    match queue.enqueue(vec![next.clone()]).await {
-        Ok(()) => Ok(JobRun {
-            report: run.report,
-            pages: run.pages,
-            continued: Some(next),
-        }),
-        Err(error) => Err(JobFailure::Queue {
-            error,
-            report: run.report,
-        }),
-    }
-}
-
-/// How a publish goes.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Plan {
-    /// Small enough for this invocation: these are all its members.
-    Sync(Vec<String>),
-    /// Too big: one job per shard, for the workers.
-    Async,
-}
-
-/// Decides how to publish to `channel`: reads the first page of every shard
-/// at once, each capped at `sync_max + 1` items; when every shard fits in
-/// its page and all of them hold at most `sync_max` members, the publish is
-/// synchronous and needs no second read.
-pub async fn plan<S: ConnectionStore>(
-    store: &S,
-    channel: &ChannelName,
-    sync_max: u32,
-) -> Result<Plan, StoreError> {
-    let limit = sync_max.saturating_add(1);
-    let pages = futures::future::try_join_all(
-        store
-            .shards()
-            .all()
-            .map(|shard| store.members(channel, shard, None, Some(limit))),
-    )
-    .await?;
-    let total: usize = pages.iter().map(|p| p.connection_ids.len()).sum();
-    if pages.iter().all(|p| p.next.is_none()) && total <= sync_max as usize {
-        Ok(Plan::Sync(
-            pages.into_iter().flat_map(|p| p.connection_ids).collect(),
-        ))
-    } else {
-        Ok(Plan::Async)
-    }
-}
-
-/// A new publish id: 128 random bits, hex.
-pub fn new_publish_id() -> String {
-    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
 }

@@ -1,32 +1,48 @@
-//! The domain of the WebSocket channel service: channel names, connections,
-//! the ports a handler talks through, the fan-out with its exact accounting,
-//! the in-memory adapter and the configuration types.
+//! The domain of the WebSocket channel service: channel names and grants,
+//! connections and their subscriptions, the client protocol `lrw.v1`,
+//! publications and their two forms, the fan-out with its exact
+//! accounting, offsets and recovery, presence, tokens, and the ports with
+//! their in-memory adapters.
 //!
-//! - Domain: [`ChannelName`], [`Connection`], [`publish()`] and its
-//!   [`PublishReport`], configuration ([`config`]).
-//! - Ports: [`ConnectionStore`] (who is in which channel) and
-//!   [`ConnectionNotifier`] (send bytes to one connection).
-//! - In-memory adapter: [`memory::MemoryStore`] (the local gateway's embedded
-//!   store). Test doubles sit behind the `testing` feature ([`testing`]).
+//! | module | what |
+//! |---|---|
+//! | [`channel`], [`pattern`] | [`ChannelName`]; [`Pattern`]s and [`Grants`] |
+//! | [`connection`] | [`Connection`], [`Membership`], [`Protocol`], the limits |
+//! | [`protocol`] | `lrw.v1` commands and reply frames |
+//! | [`message`] | [`message::Publication`], its raw form and envelope, positions |
+//! | [`fanout`] | [`Fanout`]: publish, plan, deliver, shard runs |
+//! | [`job`] | shard jobs and the [`job::PublishQueue`] port |
+//! | [`history`] | recovery after a reconnect |
+//! | [`presence`] | who is in a channel; join and leave events |
+//! | [`store`] | the [`Store`] port |
+//! | [`notifier`] | the [`ConnectionNotifier`] port |
+//! | [`memory`] | the in-memory [`Store`] |
+//! | [`token`] | subscriber tokens: verify, mint |
+//! | [`config`] | configuration from the environment |
 //!
 //! # Which way dependencies point
 //!
 //! Everything else depends on this crate; this crate depends on no AWS SDK
 //! crate and on none of the workspace's crates. The AWS adapters (DynamoDB,
-//! API Gateway Management API, and those to come) live in `channels-aws`,
-//! which implements these ports; the Lambda handlers (`rx`, `http`) use the
-//! ports and their `main`s wire in the adapters; the local gateway wires in
-//! either. Nothing here may name a type of an AWS SDK: the compiler keeps it
-//! so, because none is in scope.
+//! API Gateway Management API, KMS, SQS) live in `channels-aws`, which
+//! implements these ports; the Lambda handlers take the ports and their
+//! binaries wire in the adapters; the local gateway wires in either. Nothing
+//! here may name a type of an AWS SDK: the compiler keeps it so, because
+//! none is in scope.
 
 pub mod brake;
 pub mod channel;
 pub mod config;
 pub mod connection;
+pub mod fanout;
+pub mod history;
 pub mod job;
 pub mod memory;
+pub mod message;
 pub mod notifier;
-pub mod publish;
+pub mod pattern;
+pub mod presence;
+pub mod protocol;
 pub mod shard;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -34,11 +50,15 @@ pub mod testing;
 pub mod token;
 
 pub use channel::{ChannelError, ChannelName, DEFAULT_CHANNEL};
-pub use connection::{Connection, CONNECTION_TTL_SECS, MAX_MESSAGE_BYTES};
+pub use connection::{
+    Connection, Membership, Protocol, CONNECTION_TTL_SECS, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES,
+    MAX_SUBSCRIPTIONS, SUBPROTOCOL,
+};
+pub use fanout::{Fanout, History, PublishOptions, PublishReport};
 pub use notifier::{ConnectionNotifier, NotifyError};
-pub use publish::{publish, PublishOptions, PublishReport};
+pub use pattern::{Grants, Pattern, PatternError};
 pub use shard::{Shards, MAX_SHARDS};
-pub use store::{count, ConnectionStore, Page, StoreError};
+pub use store::{count, KeyClaim, Member, Page, Store, StoreError, Subscribed};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_millis() -> i64 {

@@ -38,3 +38,23 @@ pub trait ConnectionNotifier: Send + Sync {
         data: &[u8],
     ) -> impl Future<Output = Result<(), NotifyError>> + Send;
 }
+
+impl<N: ConnectionNotifier> ConnectionNotifier for &N {
+    fn post(
+        &self,
+        connection_id: &str,
+        data: &[u8],
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send {
+        (**self).post(connection_id, data)
+    }
+}
+
+impl<N: ConnectionNotifier> ConnectionNotifier for std::sync::Arc<N> {
+    fn post(
+        &self,
+        connection_id: &str,
+        data: &[u8],
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send {
+        (**self).post(connection_id, data)
+    }
+}

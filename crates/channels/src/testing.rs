@@ -1,6 +1,7 @@
 //! Test support (feature `testing`), for this crate's tests and every other
 //! crate's: a notifier that records and can be scripted to fail, a store
-//! whose every call fails, and a runner for built binaries.
+//! whose every call fails, a store whose channel index lags, a throttled
+//! endpoint, and a runner for built binaries.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::process::Command;
@@ -9,9 +10,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::memory::lock;
+use crate::message::{Position, StoredMessage};
 use crate::{
-    ChannelName, Connection, ConnectionNotifier, ConnectionStore, NotifyError, Page, Shards,
-    StoreError,
+    ChannelName, Connection, ConnectionNotifier, Grants, KeyClaim, Membership, NotifyError, Page,
+    Shards, Store, StoreError, Subscribed,
 };
 
 /// A notifier that records every delivered message, and can be told to fail.
@@ -157,26 +159,40 @@ pub fn run_with_env(program: &str, env: &[(&str, &str)]) -> (bool, String) {
     }
 }
 
-/// A store whose every call fails, as when DynamoDB is unreachable.
+/// A store whose every call fails, as when DynamoDB is unreachable. The
+/// failure's message carries a table ARN: it must reach the log, never a
+/// client.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FailingStore;
 
-impl ConnectionStore for FailingStore {
+fn down<T>(operation: &'static str) -> Result<T, StoreError> {
+    Err(StoreError::new(
+        operation,
+        "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
+    ))
+}
+
+impl Store for FailingStore {
     fn shards(&self) -> Shards {
         Shards::ONE
     }
-
-    async fn put(&self, _: &Connection) -> Result<(), StoreError> {
-        Err(StoreError::new(
-            "PutItem",
-            "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
-        ))
+    async fn connect(&self, _: &Connection, _: Option<&ChannelName>) -> Result<(), StoreError> {
+        down("PutItem")
     }
-    async fn remove(&self, _: &str) -> Result<(), StoreError> {
-        Err(StoreError::new(
-            "DeleteItem",
-            "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
-        ))
+    async fn connection(&self, _: &str) -> Result<Option<Connection>, StoreError> {
+        down("GetItem")
+    }
+    async fn subscribe(&self, _: &Connection, _: &ChannelName) -> Result<Subscribed, StoreError> {
+        down("TransactWriteItems")
+    }
+    async fn unsubscribe(&self, _: &str, _: &ChannelName) -> Result<bool, StoreError> {
+        down("TransactWriteItems")
+    }
+    async fn add_grants(&self, _: &str, _: &Grants, _: i64) -> Result<(), StoreError> {
+        down("UpdateItem")
+    }
+    async fn disconnect(&self, _: &str) -> Result<Vec<Membership>, StoreError> {
+        down("Query")
     }
     async fn members(
         &self,
@@ -185,16 +201,162 @@ impl ConnectionStore for FailingStore {
         _: Option<String>,
         _: Option<u32>,
     ) -> Result<Page, StoreError> {
-        Err(StoreError::new(
-            "Query",
-            "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
-        ))
+        down("Query")
     }
     async fn count(&self, _: &ChannelName, _: u16) -> Result<u64, StoreError> {
-        Err(StoreError::new(
-            "Query",
-            "ResourceNotFoundException: secret table arn:aws:dynamodb:…",
-        ))
+        down("Query")
+    }
+    async fn next_offset(&self, _: &ChannelName) -> Result<Position, StoreError> {
+        down("UpdateItem")
+    }
+    async fn position(&self, _: &ChannelName) -> Result<Position, StoreError> {
+        down("UpdateItem")
+    }
+    async fn append(&self, _: &StoredMessage, _: i64) -> Result<(), StoreError> {
+        down("PutItem")
+    }
+    async fn messages(
+        &self,
+        _: &ChannelName,
+        _: u64,
+        _: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        down("Query")
+    }
+    async fn claim_key(&self, _: &ChannelName, _: &str, _: i64) -> Result<KeyClaim, StoreError> {
+        down("PutItem")
+    }
+    async fn settle_key(&self, _: &ChannelName, _: &str, _: u64) -> Result<(), StoreError> {
+        down("UpdateItem")
+    }
+    async fn release_key(&self, _: &ChannelName, _: &str) -> Result<(), StoreError> {
+        down("DeleteItem")
+    }
+}
+
+/// A store whose channel index lags: a membership added through it stays
+/// out of member reads until [`StaleIndex::catch_up`], as a global secondary
+/// index (eventually consistent) may leave it out for a while. Everything
+/// else goes to the inner store as it is.
+#[derive(Debug)]
+pub struct StaleIndex<S> {
+    inner: S,
+    hidden: Mutex<HashSet<(String, ChannelName)>>,
+    stale: std::sync::atomic::AtomicBool,
+}
+
+impl<S> StaleIndex<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            hidden: Mutex::new(HashSet::new()),
+            stale: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// From now on, new memberships are hidden from member reads.
+    pub fn lag(&self) {
+        self.stale.store(true, Ordering::SeqCst);
+    }
+
+    /// Every hidden membership shows; new ones are no longer hidden.
+    pub fn catch_up(&self) {
+        self.stale.store(false, Ordering::SeqCst);
+        lock(&self.hidden).clear();
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    fn hide(&self, connection_id: &str, channel: &ChannelName) {
+        if self.stale.load(Ordering::SeqCst) {
+            lock(&self.hidden).insert((connection_id.to_owned(), channel.clone()));
+        }
+    }
+}
+
+impl<S: Store> Store for StaleIndex<S> {
+    fn shards(&self) -> Shards {
+        self.inner.shards()
+    }
+    async fn connect(&self, c: &Connection, first: Option<&ChannelName>) -> Result<(), StoreError> {
+        if let Some(channel) = first {
+            self.hide(&c.id, channel);
+        }
+        self.inner.connect(c, first).await
+    }
+    async fn connection(&self, id: &str) -> Result<Option<Connection>, StoreError> {
+        self.inner.connection(id).await
+    }
+    async fn subscribe(
+        &self,
+        c: &Connection,
+        channel: &ChannelName,
+    ) -> Result<Subscribed, StoreError> {
+        self.hide(&c.id, channel);
+        self.inner.subscribe(c, channel).await
+    }
+    async fn unsubscribe(&self, id: &str, channel: &ChannelName) -> Result<bool, StoreError> {
+        self.inner.unsubscribe(id, channel).await
+    }
+    async fn add_grants(&self, id: &str, grants: &Grants, exp: i64) -> Result<(), StoreError> {
+        self.inner.add_grants(id, grants, exp).await
+    }
+    async fn disconnect(&self, id: &str) -> Result<Vec<Membership>, StoreError> {
+        self.inner.disconnect(id).await
+    }
+    async fn members(
+        &self,
+        channel: &ChannelName,
+        shard: u16,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page, StoreError> {
+        let mut page = self.inner.members(channel, shard, cursor, limit).await?;
+        let hidden = lock(&self.hidden);
+        page.members
+            .retain(|m| !hidden.contains(&(m.connection_id.clone(), channel.clone())));
+        Ok(page)
+    }
+    async fn count(&self, channel: &ChannelName, shard: u16) -> Result<u64, StoreError> {
+        self.inner.count(channel, shard).await
+    }
+    async fn next_offset(&self, channel: &ChannelName) -> Result<Position, StoreError> {
+        self.inner.next_offset(channel).await
+    }
+    async fn position(&self, channel: &ChannelName) -> Result<Position, StoreError> {
+        self.inner.position(channel).await
+    }
+    async fn append(&self, message: &StoredMessage, expires_at: i64) -> Result<(), StoreError> {
+        self.inner.append(message, expires_at).await
+    }
+    async fn messages(
+        &self,
+        channel: &ChannelName,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.inner.messages(channel, after, limit).await
+    }
+    async fn claim_key(
+        &self,
+        channel: &ChannelName,
+        key: &str,
+        exp: i64,
+    ) -> Result<KeyClaim, StoreError> {
+        self.inner.claim_key(channel, key, exp).await
+    }
+    async fn settle_key(
+        &self,
+        channel: &ChannelName,
+        key: &str,
+        offset: u64,
+    ) -> Result<(), StoreError> {
+        self.inner.settle_key(channel, key, offset).await
+    }
+    async fn release_key(&self, channel: &ChannelName, key: &str) -> Result<(), StoreError> {
+        self.inner.release_key(channel, key).await
     }
 }
 

@@ -5,10 +5,12 @@
 
 use std::time::Duration;
 
+use channels::fanout::{Publish, Published};
 use channels::memory::MemoryStore;
+use channels::message::Publication;
 use channels::testing::MemoryNotifier;
 use channels::{
-    publish, ChannelName, Connection, ConnectionStore, NotifyError, PublishOptions, PublishReport,
+    ChannelName, Connection, Fanout, NotifyError, PublishOptions, PublishReport, Store,
 };
 
 fn channel(name: &str) -> ChannelName {
@@ -23,9 +25,19 @@ fn fast() -> PublishOptions {
     }
 }
 
+type Memory = Fanout<MemoryStore, MemoryNotifier>;
+
+fn fanout(store: MemoryStore, notifier: MemoryNotifier, options: PublishOptions) -> Memory {
+    Fanout::new(store, notifier, options)
+}
+
+/// A raw connection in `channel_name`, as `$connect` stores it.
 async fn connect(store: &MemoryStore, id: &str, channel_name: &str) {
-    let connection = Connection::new(id, channel(channel_name), channels::now_millis());
-    store.put(&connection).await.expect("memory store put");
+    let connection = Connection::new(id, channels::now_millis());
+    store
+        .connect(&connection, Some(&channel(channel_name)))
+        .await
+        .expect("memory store connect");
 }
 
 async fn members(store: &MemoryStore, name: &str) -> Vec<String> {
@@ -36,11 +48,25 @@ async fn members(store: &MemoryStore, name: &str) -> Vec<String> {
             .members(&channel(name), 0, cursor, None)
             .await
             .expect("memory store members");
-        all.extend(page.connection_ids);
+        all.extend(page.members.into_iter().map(|m| m.connection_id));
         match page.next {
             Some(next) => cursor = Some(next),
             None => return all,
         }
+    }
+}
+
+/// An HTTP publish of `body` (text) to `name`; its report.
+async fn publish(fanout: &Memory, name: &str, body: &[u8]) -> Option<PublishReport> {
+    let publish = Publish {
+        publication: Publication::http(channel(name), body.to_vec(), false),
+        exclude: None,
+        key: None,
+        publish_id: "p-1".into(),
+    };
+    match fanout.publish(publish).await.ok()? {
+        Published::Sync { report, .. } => Some(report),
+        other => panic!("not synchronous: {other:?}"),
     }
 }
 
@@ -67,9 +93,9 @@ async fn connect_then_disconnect_tracks_membership() {
     );
 
     // WHEN one disconnects, twice (API Gateway may repeat it)
-    store.remove("a=").await.expect("remove");
+    store.disconnect("a=").await.expect("remove");
     store
-        .remove("a=")
+        .disconnect("a=")
         .await
         .expect("second remove is not an error");
 
@@ -102,23 +128,29 @@ async fn publish_reaches_exactly_the_channel_members() {
     connect(&store, "b1=", "blue").await;
 
     // WHEN a message goes to "red"
-    let result = publish(&store, &notifier, &channel("red"), b"hello red", &fast()).await;
+    let fanout = fanout(store, notifier, fast());
+    let result = publish(&fanout, "red", b"hello red").await;
 
     // THEN every red member got it once, blue got nothing
-    assert_eq!(result.ok(), Some(report("red", 3, 3, 0, 0)));
+    assert_eq!(result, Some(report("red", 3, 3, 0, 0)));
     for id in ["r1=", "r2=", "r3="] {
-        assert_eq!(notifier.delivered(id), vec![b"hello red".to_vec()], "{id}");
+        assert_eq!(
+            fanout.notifier.delivered(id),
+            vec![b"hello red".to_vec()],
+            "{id}"
+        );
     }
-    assert!(notifier.delivered("b1=").is_empty());
-    assert_eq!(notifier.recipients().len(), 3);
+    assert!(fanout.notifier.delivered("b1=").is_empty());
+    assert_eq!(fanout.notifier.recipients().len(), 3);
 }
 
 #[tokio::test]
 async fn publish_to_an_empty_channel_reports_zero() {
     let store = MemoryStore::new();
     let notifier = MemoryNotifier::new();
-    let result = publish(&store, &notifier, &channel("nobody"), b"x", &fast()).await;
-    assert_eq!(result.ok(), Some(report("nobody", 0, 0, 0, 0)));
+    let fanout = fanout(store, notifier, fast());
+    let result = publish(&fanout, "nobody", b"x").await;
+    assert_eq!(result, Some(report("nobody", 0, 0, 0, 0)));
 }
 
 #[tokio::test]
@@ -131,13 +163,14 @@ async fn gone_connections_are_counted_and_removed() {
     notifier.gone("ghost=");
 
     // WHEN publishing
-    let result = publish(&store, &notifier, &channel("room"), b"hi", &fast()).await;
+    let fanout = fanout(store, notifier, fast());
+    let result = publish(&fanout, "room", b"hi").await;
 
     // THEN it counts as gone, is not retried, and is removed from the store
-    assert_eq!(result.ok(), Some(report("room", 2, 1, 1, 0)));
-    assert_eq!(notifier.attempts("ghost="), 1);
-    assert!(store.get("ghost=").is_none());
-    assert_eq!(members(&store, "room").await, ["alive="]);
+    assert_eq!(result, Some(report("room", 2, 1, 1, 0)));
+    assert_eq!(fanout.notifier.attempts("ghost="), 1);
+    assert!(fanout.store.get("ghost=").is_none());
+    assert_eq!(members(&fanout.store, "room").await, ["alive="]);
 }
 
 #[tokio::test]
@@ -149,12 +182,13 @@ async fn throttled_and_unavailable_posts_are_retried_until_they_succeed() {
     notifier.fail_next("t=", [NotifyError::Throttled, NotifyError::Throttled]);
     notifier.fail_next("u=", [NotifyError::Unavailable("502".into())]);
 
-    let result = publish(&store, &notifier, &channel("room"), b"m", &fast()).await;
+    let fanout = fanout(store, notifier, fast());
+    let result = publish(&fanout, "room", b"m").await;
 
-    assert_eq!(result.ok(), Some(report("room", 2, 2, 0, 0)));
-    assert_eq!(notifier.attempts("t="), 3);
-    assert_eq!(notifier.attempts("u="), 2);
-    assert_eq!(notifier.delivered("t="), vec![b"m".to_vec()]);
+    assert_eq!(result, Some(report("room", 2, 2, 0, 0)));
+    assert_eq!(fanout.notifier.attempts("t="), 3);
+    assert_eq!(fanout.notifier.attempts("u="), 2);
+    assert_eq!(fanout.notifier.delivered("t="), vec![b"m".to_vec()]);
 }
 
 #[tokio::test]
@@ -171,13 +205,18 @@ async fn retries_are_bounded_and_what_still_fails_counts_as_failed() {
         ..fast()
     };
 
-    let result = publish(&store, &notifier, &channel("room"), b"m", &options).await;
+    let fanout = fanout(store, notifier, options);
+    let result = publish(&fanout, "room", b"m").await;
 
-    assert_eq!(result.ok(), Some(report("room", 3, 1, 0, 2)));
-    assert_eq!(notifier.attempts("stuck="), 3, "one try and two retries");
-    assert_eq!(notifier.attempts("big="), 1, "a 413 is not retried");
+    assert_eq!(result, Some(report("room", 3, 1, 0, 2)));
+    assert_eq!(
+        fanout.notifier.attempts("stuck="),
+        3,
+        "one try and two retries"
+    );
+    assert_eq!(fanout.notifier.attempts("big="), 1, "a 413 is not retried");
     // Failed connections stay members: they may be fine next time.
-    assert!(store.get("stuck=").is_some());
+    assert!(fanout.store.get("stuck=").is_some());
 }
 
 #[tokio::test]
@@ -199,13 +238,14 @@ async fn accounting_is_exact_across_many_pages() {
         notifier.fail_next(&format!("c{i:04}="), [NotifyError::Throttled]);
     }
 
-    let result = publish(&store, &notifier, &channel("big"), b"m", &fast()).await;
+    let fanout = fanout(store, notifier, fast());
+    let result = publish(&fanout, "big", b"m").await;
 
     // THEN 100 gone, 20 failed, the other 880 delivered (throttled ones on retry)
-    assert_eq!(result.ok(), Some(report("big", 1000, 880, 100, 20)));
-    assert_eq!(members(&store, "big").await.len(), 900);
-    assert!(notifier.delivered("other=").is_empty());
-    assert_eq!(notifier.attempts("c0007="), 2);
+    assert_eq!(result, Some(report("big", 1000, 880, 100, 20)));
+    assert_eq!(members(&fanout.store, "big").await.len(), 900);
+    assert!(fanout.notifier.delivered("other=").is_empty());
+    assert_eq!(fanout.notifier.attempts("c0007="), 2);
 }
 
 #[tokio::test]
@@ -220,10 +260,11 @@ async fn concurrency_is_bounded_by_the_option() {
         ..fast()
     };
 
-    let result = publish(&store, &notifier, &channel("room"), b"m", &options).await;
+    let fanout = fanout(store, notifier, options);
+    let result = publish(&fanout, "room", b"m").await;
 
-    assert_eq!(result.ok(), Some(report("room", 100, 100, 0, 0)));
-    let peak = notifier.peak_in_flight();
+    assert_eq!(result, Some(report("room", 100, 100, 0, 0)));
+    let peak = fanout.notifier.peak_in_flight();
     assert!(peak <= 8, "at most 8 posts in flight, saw {peak}");
     assert!(peak > 1, "posts overlap, saw {peak}");
 }
@@ -233,19 +274,23 @@ async fn expired_connections_are_neither_counted_nor_posted_to() {
     // A connection whose $disconnect never came, past its expiry.
     let store = MemoryStore::new();
     let notifier = MemoryNotifier::new();
-    let mut stale = Connection::new("stale=", channel("room"), 0);
+    let mut stale = Connection::new("stale=", 0);
     stale.expires_at = channels::now_millis() / 1000 - 1;
-    store.put(&stale).await.expect("put");
+    store
+        .connect(&stale, Some(&channel("room")))
+        .await
+        .expect("connect");
     connect(&store, "fresh=", "room").await;
 
     assert_eq!(
         channels::count(&store, &channel("room")).await.ok(),
         Some(1)
     );
-    let result = publish(&store, &notifier, &channel("room"), b"m", &fast()).await;
-    assert_eq!(result.ok(), Some(report("room", 1, 1, 0, 0)));
-    assert_eq!(notifier.attempts("stale="), 0);
+    let fanout = fanout(store, notifier, fast());
+    let result = publish(&fanout, "room", b"m").await;
+    assert_eq!(result, Some(report("room", 1, 1, 0, 0)));
+    assert_eq!(fanout.notifier.attempts("stale="), 0);
     // Like DynamoDB's TTL, the store lets go of it.
-    assert!(store.get("stale=").is_none());
-    assert_eq!(store.len(), 1);
+    assert!(fanout.store.get("stale=").is_none());
+    assert_eq!(fanout.store.len(), 1);
 }

@@ -9,11 +9,14 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use channels::brake::Brake;
-use channels::job::{plan, run_job, JobFailure, MemoryQueue, Plan, ShardJob};
+use channels::fanout::{Delivery, Plan};
+use channels::job::{JobFailure, MemoryQueue, ShardJob};
 use channels::memory::MemoryStore;
-use channels::publish::{deliver_shard, PublishOptions};
+use channels::message::{Position, Publication};
 use channels::testing::{FailingStore, MemoryNotifier, ThrottledEndpoint};
-use channels::{ChannelName, Connection, ConnectionStore, Shards};
+use channels::{
+    ChannelName, Connection, ConnectionNotifier, Fanout, PublishOptions, Shards, Store,
+};
 use tokio::time::Instant;
 
 fn channel(name: &str) -> ChannelName {
@@ -37,12 +40,33 @@ async fn room(members: usize, shards: u16, page: usize) -> (MemoryStore, Vec<Str
     for i in 0..members {
         let id = format!("m{i:05}=");
         store
-            .put(&Connection::new(id.clone(), channel("room"), now))
+            .connect(&Connection::new(id.clone(), now), Some(&channel("room")))
             .await
             .unwrap();
         ids.push(id);
     }
     (store, ids)
+}
+
+/// A fan-out over `store` and `notifier` with `queue` for continuations.
+fn fanout<S: Store, N: ConnectionNotifier>(
+    store: S,
+    notifier: N,
+    queue: &MemoryQueue,
+) -> Fanout<S, N> {
+    let mut fanout = Fanout::new(store, notifier, fast());
+    fanout.queue = Some(queue.clone());
+    fanout
+}
+
+/// The jobs of a raw publish of `body` to `room` at offset 1.
+fn jobs(publish_id: &str, shards: Shards, body: &[u8]) -> Vec<ShardJob> {
+    let publication = Publication::http(channel("room"), body.to_vec(), false);
+    let position = Position {
+        offset: 1,
+        epoch: "e".into(),
+    };
+    ShardJob::for_publish(publish_id, &publication, &position, None, shards)
 }
 
 /// Runs `job` and its continuations to the end (as workers would), each
@@ -53,21 +77,15 @@ async fn run_to_the_end(
     first: ShardJob,
 ) -> (u64, u32) {
     let (queue, mut waiting) = MemoryQueue::new();
+    let fanout = fanout(store, notifier, &queue);
     let brake = Brake::new(16, 1, 64);
     let (mut delivered, mut jobs) = (0, 0);
     let mut next = Some(first);
     while let Some(job) = next.take() {
-        let run = run_job(
-            store,
-            notifier,
-            &queue,
-            &job,
-            &fast(),
-            &brake,
-            Some(Instant::now()),
-        )
-        .await
-        .unwrap();
+        let run = fanout
+            .run_job(&job, &brake, Some(Instant::now()))
+            .await
+            .unwrap();
         delivered += run.report.delivered;
         jobs += 1;
         if run.continued.is_some() {
@@ -83,8 +101,8 @@ async fn sharding_spreads_members_and_a_publish_finds_every_one() {
     let shards = store.shards();
     let mut per_shard = vec![0; 8];
     for id in &ids {
-        per_shard[usize::from(store.shard_of(id).unwrap())] += 1;
-        assert_eq!(store.shard_of(id), Some(shards.of(id)));
+        per_shard[usize::from(store.shard_of(id))] += 1;
+        assert_eq!(store.shard_of(id), shards.of(id));
     }
     assert!(
         per_shard.iter().all(|n| (80..=170).contains(n)),
@@ -95,9 +113,16 @@ async fn sharding_spreads_members_and_a_publish_finds_every_one() {
         1000
     );
     let notifier = MemoryNotifier::new();
-    let report = channels::publish(&store, &notifier, &channel("room"), b"hi", &fast())
-        .await
-        .unwrap();
+    let fanout = Fanout::<_, _>::new(&store, &notifier, fast());
+    let delivery = Delivery {
+        channel: channel("room"),
+        framed: Publication::http(channel("room"), b"hi".to_vec(), false).framed(&Position {
+            offset: 1,
+            epoch: "e".into(),
+        }),
+        exclude: None,
+    };
+    let report = fanout.deliver_channel(&delivery).await.unwrap();
     assert_eq!((report.recipients, report.delivered), (1000, 1000));
     assert_eq!(notifier.recipients().len(), 1000);
 }
@@ -107,9 +132,7 @@ async fn a_shard_job_hands_the_rest_on_before_its_deadline_and_each_member_gets_
     // GIVEN one shard of 95 members read in pages of 10
     let (store, ids) = room(95, 1, 10).await;
     let notifier = MemoryNotifier::new();
-    let job = ShardJob::for_publish("p1", &channel("room"), Shards::ONE, b"hello")
-        .pop()
-        .unwrap();
+    let job = jobs("p1", Shards::ONE, b"hello").pop().unwrap();
 
     // WHEN each job may only finish the page it holds (deadline passed)
     let (delivered, jobs) = run_to_the_end(&store, &notifier, job).await;
@@ -127,16 +150,15 @@ async fn without_a_deadline_a_job_delivers_its_whole_shard_and_only_it() {
     let (store, _) = room(300, 4, 25).await;
     let notifier = MemoryNotifier::new();
     let (queue, mut waiting) = MemoryQueue::new();
+    let fanout = fanout(&store, &notifier, &queue);
     let brake = Brake::new(16, 1, 64);
     let mut total = 0;
-    for job in ShardJob::for_publish("p2", &channel("room"), store.shards(), b"x") {
-        let run = run_job(&store, &notifier, &queue, &job, &fast(), &brake, None)
-            .await
-            .unwrap();
+    for job in jobs("p2", store.shards(), b"x") {
+        let run = fanout.run_job(&job, &brake, None).await.unwrap();
         assert!(run.continued.is_none());
         // Only members of this job's shard.
         for id in notifier.recipients() {
-            if store.shard_of(&id) == Some(job.shard) {
+            if store.shard_of(&id) == job.shard {
                 assert_eq!(notifier.delivered(&id).len(), 1);
             }
         }
@@ -151,9 +173,7 @@ async fn a_worker_dying_mid_page_is_made_good_by_redelivery() {
     // GIVEN a shard of 200 members, 20 of them gone, in pages of 50
     let (store, ids) = room(200, 1, 50).await;
     let gone: HashSet<&String> = ids.iter().step_by(10).collect();
-    let job = ShardJob::for_publish("p3", &channel("room"), Shards::ONE, b"m")
-        .pop()
-        .unwrap();
+    let job = jobs("p3", Shards::ONE, b"m").pop().unwrap();
     let (queue, _waiting) = MemoryQueue::new();
     let brake = Brake::new(8, 1, 8);
 
@@ -164,7 +184,7 @@ async fn a_worker_dying_mid_page_is_made_good_by_redelivery() {
     }
     let crashed = tokio::time::timeout(
         Duration::from_millis(300),
-        run_job(&store, &dying, &queue, &job, &fast(), &brake, None),
+        fanout(&store, &dying, &queue).run_job(&job, &brake, None),
     )
     .await;
     assert!(crashed.is_err(), "the worker never finished");
@@ -175,17 +195,10 @@ async fn a_worker_dying_mid_page_is_made_good_by_redelivery() {
     for id in &gone {
         healthy.gone(id);
     }
-    let run = run_job(
-        &store,
-        &healthy,
-        &queue,
-        &job,
-        &fast(),
-        &Brake::new(8, 1, 8),
-        None,
-    )
-    .await
-    .unwrap();
+    let run = fanout(&store, &healthy, &queue)
+        .run_job(&job, &Brake::new(8, 1, 8), None)
+        .await
+        .unwrap();
 
     // THEN every live member got the message at least once (some twice)
     for id in ids.iter().filter(|id| !gone.contains(id)) {
@@ -207,20 +220,11 @@ fn dying_removed(dying: &MemoryNotifier, gone: &HashSet<&String>) -> u64 {
 
 #[tokio::test]
 async fn a_store_failure_before_any_page_fails_the_job_for_a_retry() {
-    let job = ShardJob::for_publish("p4", &channel("room"), Shards::ONE, b"m")
-        .pop()
-        .unwrap();
+    let job = jobs("p4", Shards::ONE, b"m").pop().unwrap();
     let (queue, mut waiting) = MemoryQueue::new();
-    let result = run_job(
-        &FailingStore,
-        &MemoryNotifier::new(),
-        &queue,
-        &job,
-        &fast(),
-        &Brake::new(8, 1, 8),
-        None,
-    )
-    .await;
+    let result = fanout(FailingStore, MemoryNotifier::new(), &queue)
+        .run_job(&job, &Brake::new(8, 1, 8), None)
+        .await;
     assert!(matches!(result, Err(JobFailure::Store(_))), "{result:?}");
     assert!(
         waiting.try_recv().is_err(),
@@ -230,22 +234,13 @@ async fn a_store_failure_before_any_page_fails_the_job_for_a_retry() {
 
 #[tokio::test]
 async fn an_invalid_job_is_refused_for_good() {
-    let mut job = ShardJob::for_publish("p5", &channel("room"), Shards::ONE, b"m")
-        .pop()
-        .unwrap();
+    let mut job = jobs("p5", Shards::ONE, b"m").pop().unwrap();
     job.channel = "no spaces".into();
     let (queue, _) = MemoryQueue::new();
     let (store, _) = room(1, 1, 10).await;
-    let result = run_job(
-        &store,
-        &MemoryNotifier::new(),
-        &queue,
-        &job,
-        &fast(),
-        &Brake::new(1, 1, 1),
-        None,
-    )
-    .await;
+    let result = fanout(&store, MemoryNotifier::new(), &queue)
+        .run_job(&job, &Brake::new(1, 1, 1), None)
+        .await;
     assert!(matches!(result, Err(JobFailure::Invalid(_))), "{result:?}");
     assert!(ShardJob::parse("{not json").is_err());
     let round_trip = ShardJob::parse(&job.continuation(Some("c".into())).to_json()).unwrap();
@@ -258,18 +253,20 @@ async fn an_invalid_job_is_refused_for_good() {
 #[tokio::test]
 async fn small_channels_are_planned_synchronous_and_big_ones_async() {
     let (store, mut ids) = room(40, 4, 1000).await;
-    let Plan::Sync(mut found) = plan(&store, &channel("room"), 40).await.unwrap() else {
+    let mut fanout = Fanout::<_, _>::new(store, MemoryNotifier::new(), fast());
+    fanout.sync_max = 40;
+    let Plan::Sync(found) = fanout.plan(&channel("room")).await.unwrap() else {
         panic!("40 members fit a sync_max of 40");
     };
+    let mut found: Vec<String> = found.into_iter().map(|m| m.connection_id).collect();
     found.sort();
     ids.sort();
     assert_eq!(found, ids);
+    fanout.sync_max = 39;
+    assert_eq!(fanout.plan(&channel("room")).await.unwrap(), Plan::Async);
+    fanout.sync_max = 10;
     assert_eq!(
-        plan(&store, &channel("room"), 39).await.unwrap(),
-        Plan::Async
-    );
-    assert_eq!(
-        plan(&store, &channel("empty"), 10).await.unwrap(),
+        fanout.plan(&channel("empty")).await.unwrap(),
         Plan::Sync(Vec::new())
     );
 }
@@ -289,18 +286,16 @@ async fn the_brake_slows_down_under_429s_and_recovers() {
 
     // WHEN a shard of 3,000 members is delivered
     let begin = Instant::now();
-    let run = deliver_shard(
-        &store,
-        &endpoint,
-        &channel("room"),
-        0,
-        None,
-        b"m",
-        &options,
-        &brake,
-        None,
-    )
-    .await;
+    let fanout = Fanout::<_, _>::new(store, &endpoint, options);
+    let delivery = Delivery {
+        channel: channel("room"),
+        framed: Publication::http(channel("room"), b"m".to_vec(), false).framed(&Position {
+            offset: 1,
+            epoch: "e".into(),
+        }),
+        exclude: None,
+    };
+    let run = fanout.deliver_shard(&delivery, 0, None, &brake, None).await;
     let took = begin.elapsed();
 
     // THEN the 429s lowered the in-flight limit, and everyone got it

@@ -391,9 +391,10 @@ fn mint_requests_are_validated_field_by_field() {
         ),
         (
             r#"{"channels":["ok","no spaces"]}"#.into(),
-            MintError::Channel {
+            MintError::Pattern {
+                field: "channels",
                 index: 1,
-                error: channels::ChannelError::BadCharacter(' '),
+                error: channels::ChannelError::BadCharacter(' ').into(),
             },
         ),
         (
@@ -456,9 +457,10 @@ fn mint_requests_may_be_forms_as_curl_d_sends_them() {
     );
     assert_eq!(
         parse("channels="),
-        Err(MintError::Channel {
+        Err(MintError::Pattern {
+            field: "channels",
             index: 0,
-            error: channels::ChannelError::Empty,
+            error: channels::ChannelError::Empty.into(),
         })
     );
     for body in [

@@ -5,11 +5,12 @@
 //!
 //! | claim      | required | meaning                                                  |
 //! |------------|----------|----------------------------------------------------------|
-//! | `channels` | yes      | the channel names the holder may join (1–16)             |
+//! | `channels` | yes      | patterns of the channels the holder may subscribe to (1–16) |
+//! | `publish`  | no       | patterns of the channels it may publish to over its socket (0–16) |
 //! | `exp`      | yes      | expiry, seconds since the epoch                          |
 //! | `iat`      | yes      | issued at                                                |
-//! | `aud`      | yes      | this deployment (the WebSocket stage URL)                |
-//! | `iss`      | yes      | who minted it (the HTTP API stage URL)                   |
+//! | `aud`      | yes      | this deployment (a deployment identifier)                |
+//! | `iss`      | yes      | who minted it                                            |
 //! | `sub`      | no       | who holds it, for the logs                               |
 //! | `nbf`      | no       | not valid before                                         |
 //!
@@ -17,7 +18,11 @@
 //! start. Only ES256 is accepted — `none`, `HS*` (including an HMAC keyed
 //! with the public key's bytes) and `RS*` are refused before any key is
 //! used — and the signature is checked before the claims are read. Clock
-//! skew is allowed up to [`LEEWAY_SECS`].
+//! skew is allowed up to [`LEEWAY_SECS`]. A token's lifetime (`exp - iat`)
+//! is capped at verification too, not only at minting.
+//!
+//! A pattern ([`crate::Pattern`]) is a channel name, a prefix ending in `*`,
+//! or `*`.
 //!
 //! Minting ([`mint`]) signs through the [`TokenSigner`] port: KMS on AWS
 //! (the private key never leaves it), [`LocalSigner`] in the local gateway.
@@ -32,7 +37,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde::{Deserialize, Serialize};
 
-use crate::{ChannelError, ChannelName};
+use crate::pattern::{parse_all, Grants, Pattern, PatternError};
 
 pub use keys::{der_signature_to_jws, Jwk, Jwks, KeyError, PublicKey, SIGNATURE_LEN};
 
@@ -43,10 +48,12 @@ pub const LEEWAY_SECS: i64 = 60;
 /// Longest token accepted, in bytes. A token with 16 channel names of 128
 /// characters is about 3.4 KB; anything much larger is not one of ours.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
-/// Most channels one token may name. Tokens travel in the `$connect` URL
-/// (`?token=`): 16 names of up to 128 characters keep the longest token near
-/// 3.4 KB, well inside the 8 KB request lines that browsers, proxies and API
-/// Gateway accept; a client that needs more channels holds more tokens.
+/// Most patterns one token's `channels` (and its `publish`) may hold. A token
+/// may travel in the `$connect` URL (`?token=`): 16 patterns of up to 128
+/// characters in each list keep the longest token near 6.5 KB, inside the
+/// 8 KB request lines that browsers, proxies and API Gateway accept (the
+/// `token.<JWT>` subprotocol keeps it out of the URL); a prefix pattern
+/// (`room-*`) covers what would take many names.
 pub const MAX_TOKEN_CHANNELS: usize = 16;
 /// Lifetime of a token when the mint request names none.
 pub const DEFAULT_TTL_SECS: u64 = 3600;
@@ -76,7 +83,9 @@ pub enum TokenError {
     Audience,
     #[error("wrong issuer")]
     Issuer,
-    #[error("channel {0} is not in the token's channels")]
+    #[error("lifetime of {0} s is over the maximum")]
+    Lifetime(i64),
+    #[error("channel {0} is not granted by the token")]
     Channel(String),
 }
 
@@ -103,6 +112,8 @@ impl TokenError {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Claims {
     pub channels: Vec<String>,
+    #[serde(default)]
+    pub publish: Vec<String>,
     #[serde(deserialize_with = "numeric_date")]
     pub exp: i64,
     #[serde(deserialize_with = "numeric_date")]
@@ -157,15 +168,19 @@ struct Header {
     crit: Option<serde_json::Value>,
 }
 
-/// Checks tokens against a set of public keys, an audience and an issuer.
+/// Checks tokens against a set of public keys, an audience, an issuer and
+/// a maximum lifetime.
 #[derive(Clone, Debug)]
 pub struct Verifier {
     keys: Vec<PublicKey>,
     audience: String,
     issuer: String,
+    max_lifetime_secs: i64,
 }
 
 impl Verifier {
+    /// A verifier accepting lifetimes up to the default maximum
+    /// (`TOKEN_MAX_TTL_SECONDS`'s default, a day); see [`Self::with_max_lifetime`].
     pub fn new(
         keys: Vec<PublicKey>,
         audience: impl Into<String>,
@@ -175,7 +190,19 @@ impl Verifier {
             keys,
             audience: audience.into(),
             issuer: issuer.into(),
+            max_lifetime_secs: i64::try_from(crate::config::DEFAULT_TOKEN_MAX_TTL_SECS)
+                .unwrap_or(i64::MAX),
         }
+    }
+
+    /// Refuses tokens whose `exp - iat` is over `secs`.
+    pub fn with_max_lifetime(mut self, secs: u64) -> Self {
+        self.max_lifetime_secs = i64::try_from(secs).unwrap_or(i64::MAX);
+        self
+    }
+
+    pub fn max_lifetime_secs(&self) -> i64 {
+        self.max_lifetime_secs
     }
 
     pub fn keys(&self) -> &[PublicKey] {
@@ -246,6 +273,10 @@ impl Verifier {
                 return Err(TokenError::NotYetValid(nbf));
             }
         }
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        if lifetime > self.max_lifetime_secs {
+            return Err(TokenError::Lifetime(lifetime));
+        }
         if !claims.aud.contains(&self.audience) {
             return Err(TokenError::Audience);
         }
@@ -255,19 +286,39 @@ impl Verifier {
         Ok(claims)
     }
 
-    /// [`Self::verify`], then whether the token grants `channel`.
+    /// [`Self::verify`], then whether the token grants subscribing to
+    /// `channel` (403 [`TokenError::Channel`] when not).
     pub fn authorize(
         &self,
         token: Option<&str>,
-        channel: &ChannelName,
+        channel: &crate::ChannelName,
         now: i64,
     ) -> Result<Claims, TokenError> {
-        let claims = self.verify(token.unwrap_or(""), now)?;
-        if claims.channels.iter().any(|c| c == channel.as_str()) {
+        let (claims, grants) = self.grants(token.unwrap_or(""), now)?;
+        if grants.can_subscribe(channel) {
             Ok(claims)
         } else {
             Err(TokenError::Channel(channel.to_string()))
         }
+    }
+
+    /// [`Self::verify`], then the token's grants.
+    pub fn grants(&self, token: &str, now: i64) -> Result<(Claims, Grants), TokenError> {
+        let claims = self.verify(token, now)?;
+        let grants = claims.grants()?;
+        Ok((claims, grants))
+    }
+}
+
+impl Claims {
+    /// The patterns the token grants; a pattern that does not parse makes
+    /// the token malformed.
+    pub fn grants(&self) -> Result<Grants, TokenError> {
+        let malformed = |_| TokenError::Malformed("a channel pattern is invalid");
+        Ok(Grants {
+            subscribe: parse_all(&self.channels).map_err(malformed)?,
+            publish: parse_all(&self.publish).map_err(malformed)?,
+        })
     }
 }
 
@@ -351,13 +402,16 @@ impl TokenSigner for LocalSigner {
     }
 }
 
-/// What `POST /tokens` takes: JSON `{"channels":[…],"ttlSeconds":N,"subject":"…"}`,
-/// or the same fields form-encoded (`channels=lobby,room-1&ttlSeconds=900`),
+/// What `POST /tokens` takes: JSON
+/// `{"channels":["lobby","room-*"],"publish":["room-*"],"ttlSeconds":N,"subject":"…"}`,
+/// or the same fields form-encoded (`channels=lobby,room-*&ttlSeconds=900`),
 /// which is what `curl -d` sends.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MintRequest {
     pub channels: Vec<String>,
+    #[serde(default)]
+    pub publish: Vec<String>,
     #[serde(default)]
     pub ttl_seconds: Option<u64>,
     #[serde(default)]
@@ -367,7 +421,8 @@ pub struct MintRequest {
 /// A mint request that passed validation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidMint {
-    pub channels: Vec<ChannelName>,
+    pub channels: Vec<Pattern>,
+    pub publish: Vec<Pattern>,
     pub ttl_secs: u64,
     pub subject: Option<String>,
 }
@@ -375,12 +430,18 @@ pub struct ValidMint {
 /// Why a mint request was refused (400); the message is for the client.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MintError {
-    #[error("the body must be JSON like {{\"channels\":[\"lobby\"],\"ttlSeconds\":900,\"subject\":\"user-42\"}} or a form like channels=lobby,room-1&ttlSeconds=900: {0}")]
+    #[error("the body must be JSON like {{\"channels\":[\"lobby\",\"room-*\"],\"publish\":[\"room-*\"],\"ttlSeconds\":900,\"subject\":\"user-42\"}} or a form like channels=lobby,room-1&ttlSeconds=900: {0}")]
     Body(String),
-    #[error("channels must name 1 to 16 channels; it names {0}")]
+    #[error("channels must name 1 to 16 channel patterns; it names {0}")]
     ChannelCount(usize),
-    #[error("channels[{index}]: {error}")]
-    Channel { index: usize, error: ChannelError },
+    #[error("publish may name at most 16 channel patterns; it names {0}")]
+    PublishCount(usize),
+    #[error("{field}[{index}]: {error}")]
+    Pattern {
+        field: &'static str,
+        index: usize,
+        error: PatternError,
+    },
     #[error("ttlSeconds must be from 1 to {max}; it is {got}")]
     Ttl { got: u64, max: u64 },
     #[error("subject must be 1 to 256 bytes without control characters")]
@@ -390,7 +451,7 @@ pub enum MintError {
 impl MintRequest {
     /// Parses and validates a request body against the deployment's maximum
     /// lifetime: JSON when it starts with `{`, a form otherwise. Repeated
-    /// channel names are kept once.
+    /// patterns are kept once.
     pub fn parse(body: &[u8], max_ttl_secs: u64) -> Result<ValidMint, MintError> {
         let request = if body.trim_ascii_start().starts_with(b"{") {
             serde_json::from_slice(body).map_err(|e| MintError::Body(e.to_string()))?
@@ -400,18 +461,21 @@ impl MintRequest {
         request.validate(max_ttl_secs)
     }
 
-    /// `channels` (comma-separated, or repeated), `ttlSeconds`, `subject`.
+    /// `channels` and `publish` (comma-separated, or repeated), `ttlSeconds`,
+    /// `subject`.
     fn from_form(body: &[u8]) -> Result<Self, MintError> {
         let mut request = Self::default();
         let mut named_channels = false;
         for (name, value) in form_urlencoded::parse(body) {
+            let list = |value: &str| -> Vec<String> {
+                value.split(',').map(str::trim).map(str::to_owned).collect()
+            };
             match name.as_ref() {
                 "channels" => {
                     named_channels = true;
-                    request
-                        .channels
-                        .extend(value.split(',').map(str::trim).map(str::to_owned));
+                    request.channels.extend(list(&value));
                 }
+                "publish" => request.publish.extend(list(&value)),
                 "ttlSeconds" => {
                     let ttl = value.trim().parse().map_err(|_| {
                         MintError::Body(format!("ttlSeconds {value:?} is not a whole number"))
@@ -421,7 +485,7 @@ impl MintRequest {
                 "subject" => request.subject = Some(value.into_owned()),
                 other => {
                     return Err(MintError::Body(format!(
-                        "unknown field {other:?}, expected one of channels, ttlSeconds, subject"
+                        "unknown field {other:?}, expected one of channels, publish, ttlSeconds, subject"
                     )))
                 }
             }
@@ -436,14 +500,25 @@ impl MintRequest {
         if !(1..=MAX_TOKEN_CHANNELS).contains(&self.channels.len()) {
             return Err(MintError::ChannelCount(self.channels.len()));
         }
-        let mut channels: Vec<ChannelName> = Vec::with_capacity(self.channels.len());
-        for (index, name) in self.channels.iter().enumerate() {
-            let channel =
-                ChannelName::parse(name).map_err(|error| MintError::Channel { index, error })?;
-            if !channels.contains(&channel) {
-                channels.push(channel);
-            }
+        if self.publish.len() > MAX_TOKEN_CHANNELS {
+            return Err(MintError::PublishCount(self.publish.len()));
         }
+        let patterns = |field: &'static str, texts: &[String]| -> Result<Vec<Pattern>, MintError> {
+            let mut patterns: Vec<Pattern> = Vec::with_capacity(texts.len());
+            for (index, text) in texts.iter().enumerate() {
+                let pattern = Pattern::parse(text).map_err(|error| MintError::Pattern {
+                    field,
+                    index,
+                    error,
+                })?;
+                if !patterns.contains(&pattern) {
+                    patterns.push(pattern);
+                }
+            }
+            Ok(patterns)
+        };
+        let channels = patterns("channels", &self.channels)?;
+        let publish = patterns("publish", &self.publish)?;
         let ttl_secs = self
             .ttl_seconds
             .unwrap_or(DEFAULT_TTL_SECS.min(max_ttl_secs));
@@ -466,20 +541,23 @@ impl MintRequest {
         };
         Ok(ValidMint {
             channels,
+            publish,
             ttl_secs,
             subject,
         })
     }
 }
 
-/// What `POST /tokens` answers: `{"token","expiresAt","channels"}`, with
-/// `expiresAt` in seconds since the epoch (the token's `exp`).
+/// What `POST /tokens` answers: `{"token","expiresAt","channels","publish"?}`,
+/// with `expiresAt` in seconds since the epoch (the token's `exp`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Minted {
     pub token: String,
     pub expires_at: i64,
     pub channels: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub publish: Vec<String>,
 }
 
 /// Who mints: the signer's public key (its kid goes in the header, and every
@@ -502,6 +580,7 @@ pub async fn mint<S: TokenSigner>(
     now: i64,
 ) -> Result<Minted, SignError> {
     let channels: Vec<String> = request.channels.iter().map(ToString::to_string).collect();
+    let publish: Vec<String> = request.publish.iter().map(ToString::to_string).collect();
     let exp = now.saturating_add(i64::try_from(request.ttl_secs).unwrap_or(i64::MAX));
     let header = serde_json::json!({ "alg": ALGORITHM, "typ": "JWT", "kid": minter.key.kid() });
     // `aud` as one string, which every JWT library reads.
@@ -512,6 +591,9 @@ pub async fn mint<S: TokenSigner>(
         "aud": minter.audience,
         "iss": minter.issuer,
     });
+    if !publish.is_empty() {
+        claims["publish"] = serde_json::json!(publish);
+    }
     if let Some(subject) = request.subject {
         claims["sub"] = serde_json::Value::String(subject);
     }
@@ -526,6 +608,7 @@ pub async fn mint<S: TokenSigner>(
         token: format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)),
         expires_at: exp,
         channels,
+        publish,
     })
 }
 
