@@ -7,9 +7,9 @@
 //! | [`apigw`]   | `apigw`    | `ConnectionNotifier` on the API Gateway Management API          |
 //! | [`kms`]     | `kms`      | `TokenSigner` on an asymmetric KMS key (`ECC_NIST_P256`)       |
 //! | [`sqs`]     | `sqs`      | `PublishQueue` on an SQS queue                                 |
+//! | [`lazy`]    | always     | a client made on first use, for what few invocations need      |
 //! | [`runtime`] | always     | logging as Lambda expects, configuration read at init          |
 //! | [`sdk`]     | always     | the SDK configuration from Lambda's variables, one HTTPS client |
-//! | [`emf`]     | always     | CloudWatch metrics as Embedded Metric Format log lines         |
 //!
 //! Dependencies point one way: this crate depends on `channels`, never the
 //! reverse. Each adapter is behind its own feature so that a binary links only
@@ -20,11 +20,13 @@
 pub mod apigw;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
-pub mod emf;
 #[cfg(feature = "kms")]
 pub mod kms;
+pub mod lazy;
 pub mod runtime;
-pub mod schema;
+/// The table layout lives in the domain (the stream handler reads it too);
+/// re-exported here beside the adapter that writes it.
+pub use channels::schema;
 pub mod sdk;
 #[cfg(feature = "sqs")]
 pub mod sqs;

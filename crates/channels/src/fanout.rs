@@ -509,20 +509,20 @@ impl<S: Store, N: ConnectionNotifier, Q: PublishQueue> Fanout<S, N, Q> {
             exclude,
         } = delivery;
         let mut report = PublishReport::new(channel);
-        let targets = members.into_iter().filter_map(|member| {
-            if exclude.as_deref() == Some(member.connection_id.as_str()) {
-                return None;
-            }
-            let body = match member.protocol {
-                Protocol::V1 => framed.envelope.as_slice(),
-                Protocol::Raw => framed.raw.as_deref()?,
-            };
-            Some((member.connection_id, body))
+        let targets = members.into_iter().filter(|member| {
+            exclude.as_deref() != Some(member.connection_id.as_str())
+                && (member.protocol == Protocol::V1 || framed.raw.is_some())
         });
         // Every post waits for its place in `brake`: the stream may hold
         // more futures than places without posting more than the limit.
         let mut outcomes = stream::iter(targets)
-            .map(|(id, body)| async move { self.deliver_one(&id, body, brake).await })
+            .map(|member| async move {
+                let body = match member.protocol {
+                    Protocol::V1 => framed.envelope.as_slice(),
+                    Protocol::Raw => framed.raw.as_deref().unwrap_or_default(),
+                };
+                self.deliver_one(&member.connection_id, body, brake).await
+            })
             .buffer_unordered(brake.max().max(1));
         while let Some(outcome) = outcomes.next().await {
             report.count(outcome);

@@ -307,3 +307,8 @@ impl<S: Store, N: ConnectionNotifier, Q: PublishQueue> Fanout<S, N, Q> {
         }
     }
 }
+
+/// A new publish id: 128 random bits, hex.
+pub fn new_publish_id() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}

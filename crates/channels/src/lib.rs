@@ -18,6 +18,7 @@
 //! | [`notifier`] | the [`ConnectionNotifier`] port |
 //! | [`memory`] | the in-memory [`Store`] |
 //! | [`token`] | subscriber tokens: verify, mint |
+//! | [`schema`] | the DynamoDB table layout (data model) |
 //! | [`config`] | configuration from the environment |
 //!
 //! # Which way dependencies point
@@ -43,6 +44,7 @@ pub mod notifier;
 pub mod pattern;
 pub mod presence;
 pub mod protocol;
+pub mod schema;
 pub mod shard;
 pub mod store;
 #[cfg(feature = "testing")]

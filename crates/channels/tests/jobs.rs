@@ -311,3 +311,22 @@ async fn the_brake_slows_down_under_429s_and_recovers() {
     }
     assert!(brake.limit() > low + 10, "{} -> {}", low, brake.limit());
 }
+
+/// Compiles only if the fan-out's futures are `Send` for concrete
+/// adapters: the local gateway and the Lambda runtime move them between
+/// threads. (A borrowed slice in a stream item once made them not.)
+#[allow(dead_code)]
+fn fanout_futures_are_send(
+    fanout: &Fanout<MemoryStore, MemoryNotifier, MemoryQueue>,
+    publish: channels::fanout::Publish,
+    delivery: &Delivery,
+    job: &ShardJob,
+    brake: &Brake,
+) {
+    fn is_send<T: Send>(_: &T) {}
+    is_send(&fanout.publish(publish));
+    is_send(&fanout.deliver_channel(delivery));
+    is_send(&fanout.deliver(delivery, Vec::new(), brake));
+    is_send(&fanout.run_job(job, brake, None));
+    is_send(&fanout.plan(&delivery.channel));
+}

@@ -1,38 +1,57 @@
 //! The http package's `bootstrap`: the HTTP API handler, or with
-//! `_HANDLER=worker` (the function's `handler` setting) the publish queue's
-//! worker. One binary, two functions, each with its own role.
+//! `_HANDLER` (the function's `handler` setting) `commands`, `worker` or
+//! `presence`, another function's. One binary, four functions, each with
+//! its own role. Here the AWS adapters are wired in; each function builds
+//! the clients every invocation needs at init and the others on first use.
 
-use channels::config::{HttpConfig, WorkerConfig};
+use channels::config::{CommandsConfig, HttpConfig, PresenceConfig, WorkerConfig};
+use channels::Fanout;
 use channels_aws::apigw::ApiGatewayNotifier;
 use channels_aws::dynamo::DynamoStore;
 use channels_aws::kms::KmsSigner;
+use channels_aws::lazy::Lazy;
+use channels_aws::runtime::{init, start};
 use channels_aws::sqs::SqsQueue;
+use http_lambda::commands::CommandsDeps;
+use http_lambda::presence::PresenceDeps;
 use http_lambda::worker::{worker_brake, WorkerDeps};
 use http_lambda::{Deps, Tokens};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    if std::env::var("_HANDLER").is_ok_and(|h| h == http_lambda::WORKER_HANDLER) {
-        worker().await
-    } else {
-        http().await
+    match std::env::var("_HANDLER").as_deref() {
+        Ok(http_lambda::WORKER_HANDLER) => worker().await,
+        Ok(http_lambda::COMMANDS_HANDLER) => commands().await,
+        Ok(http_lambda::PRESENCE_HANDLER) => presence().await,
+        _ => http().await,
     }
 }
 
+/// The SQS client, made on the first big publish.
+fn lazy_queue(sdk: &aws_types::SdkConfig, url: String) -> Lazy<SqsQueue> {
+    let sdk = sdk.clone();
+    Lazy::new(move || SqsQueue::from_conf(&sdk, url.clone()))
+}
+
 async fn http() -> Result<(), Error> {
-    let config = channels_aws::runtime::start(HttpConfig::from_env)?;
-    let sdk = channels_aws::runtime::init(channels_aws::sdk::from_env)?;
+    let config = start(HttpConfig::from_env)?;
+    let sdk = init(channels_aws::sdk::from_env)?;
+    let store = DynamoStore::from_conf(&sdk, config.table).with_shards(config.shards);
+    let notifier = ApiGatewayNotifier::from_conf(&sdk, &config.management_endpoint);
+    let mut fanout = Fanout::new(store, notifier, config.publish);
+    fanout.queue = config.queue_url.map(|url| lazy_queue(&sdk, url));
+    fanout.sync_max = config.sync_max;
+    fanout.history = config.history;
     let deps = Deps {
-        store: DynamoStore::from_conf(&sdk, config.table).with_shards(config.shards),
-        notifier: ApiGatewayNotifier::from_conf(&sdk, &config.management_endpoint),
-        publish: config.publish,
+        fanout,
         tokens: config.tokens.map(|tokens| {
-            let signer = KmsSigner::from_conf(&sdk, tokens.signing_key);
+            let sdk = sdk.clone();
+            let key = tokens.signing_key;
+            // KMS only for POST /tokens.
+            let signer = Lazy::new(move || KmsSigner::from_conf(&sdk, key.clone()));
             Tokens::new(signer, tokens.minter, &tokens.verifier)
         }),
-        queue: config.queue_url.map(|url| SqsQueue::from_conf(&sdk, url)),
-        sync_max: config.sync_max,
         metrics: true,
     };
     let deps = &deps;
@@ -44,20 +63,60 @@ async fn http() -> Result<(), Error> {
     .await
 }
 
+async fn commands() -> Result<(), Error> {
+    let config = start(CommandsConfig::from_env)?;
+    let sdk = init(channels_aws::sdk::from_env)?;
+    let store = DynamoStore::from_conf(&sdk, config.table).with_shards(config.shards);
+    let notifier = ApiGatewayNotifier::from_conf(&sdk, &config.management_endpoint);
+    let mut fanout = Fanout::new(store, notifier, config.publish);
+    fanout.queue = config.queue_url.map(|url| lazy_queue(&sdk, url));
+    fanout.sync_max = config.sync_max;
+    fanout.history = config.history;
+    let deps = CommandsDeps {
+        fanout,
+        auth: config.auth,
+        metrics: true,
+    };
+    let deps = &deps;
+    run(service_fn(move |event: LambdaEvent<_>| async move {
+        Ok::<_, Error>(Box::pin(http_lambda::commands::handle(event, deps)).await)
+    }))
+    .await
+}
+
 async fn worker() -> Result<(), Error> {
-    let config = channels_aws::runtime::start(WorkerConfig::from_env)?;
-    let sdk = channels_aws::runtime::init(channels_aws::sdk::from_env)?;
+    let config = start(WorkerConfig::from_env)?;
+    let sdk = init(channels_aws::sdk::from_env)?;
+    let store = DynamoStore::from_conf(&sdk, config.table).with_shards(config.shards);
+    let notifier = ApiGatewayNotifier::from_conf(&sdk, &config.management_endpoint);
+    let mut fanout = Fanout::new(store, notifier, config.publish.clone());
+    fanout.queue = Some(SqsQueue::from_conf(&sdk, config.queue_url));
     let deps = WorkerDeps {
-        store: DynamoStore::from_conf(&sdk, config.table).with_shards(config.shards),
-        notifier: ApiGatewayNotifier::from_conf(&sdk, &config.management_endpoint),
-        queue: SqsQueue::from_conf(&sdk, config.queue_url),
+        fanout,
         brake: worker_brake(config.publish.concurrency, config.rate_per_worker),
-        publish: config.publish,
         metrics: true,
     };
     let deps = &deps;
     run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, Error>(Box::pin(http_lambda::worker::handle(event, deps)).await)
+    }))
+    .await
+}
+
+async fn presence() -> Result<(), Error> {
+    let config = start(PresenceConfig::from_env)?;
+    let sdk = init(channels_aws::sdk::from_env)?;
+    let store = DynamoStore::from_conf(&sdk, config.table).with_shards(config.shards);
+    let notifier = ApiGatewayNotifier::from_conf(&sdk, &config.management_endpoint);
+    let mut fanout = Fanout::<_, _>::new(store, notifier, config.publish);
+    fanout.sync_max = config.sync_max;
+    let deps = PresenceDeps {
+        fanout,
+        events: config.events,
+    };
+    let deps = &deps;
+    run(service_fn(move |event: LambdaEvent<_>| async move {
+        Ok::<_, Error>(Box::pin(http_lambda::presence::handle(event, deps)).await)
     }))
     .await
 }

@@ -15,9 +15,8 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use channels::brake::Brake;
-use channels::job::{retry_delay, run_job, JobError, JobFailure, PublishQueue, ShardJob};
-use channels::publish::PublishOptions;
-use channels::{ConnectionNotifier, ConnectionStore};
+use channels::job::{retry_delay, JobError, JobFailure, PublishQueue, ShardJob};
+use channels::{ConnectionNotifier, Fanout, Store};
 use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use tokio::time::Instant;
@@ -26,10 +25,8 @@ use tracing::{error, info, warn, Instrument};
 /// What the worker needs, built once per execution environment.
 #[derive(Debug)]
 pub struct WorkerDeps<S, N, Q> {
-    pub store: S,
-    pub notifier: N,
-    pub queue: Q,
-    pub publish: PublishOptions,
+    /// With the queue, to hand the rest of a shard on.
+    pub fanout: Fanout<S, N, Q>,
     /// Shared by every job of every batch this environment runs.
     pub brake: Brake,
     /// Whether to print CloudWatch metrics (EMF lines) on standard output.
@@ -50,7 +47,7 @@ pub async fn handle<S, N, Q>(
     deps: &WorkerDeps<S, N, Q>,
 ) -> SqsBatchResponse
 where
-    S: ConnectionStore,
+    S: Store,
     N: ConnectionNotifier,
     Q: PublishQueue,
 {
@@ -59,7 +56,9 @@ where
     let span = tracing::info_span!("worker", request_id = %context.request_id);
     let failures = futures::future::join_all(payload.records.iter().map(|record| async move {
         let failed = run_record(record, deps, deadline).await?;
-        come_back_soon(record, &deps.queue).await;
+        if let Some(queue) = &deps.fanout.queue {
+            come_back_soon(record, queue).await;
+        }
         Some(failed)
     }))
     .instrument(span)
@@ -111,7 +110,7 @@ async fn run_record<S, N, Q>(
     deadline: Option<Instant>,
 ) -> Option<String>
 where
-    S: ConnectionStore,
+    S: Store,
     N: ConnectionNotifier,
     Q: PublishQueue,
 {
@@ -129,16 +128,7 @@ where
         }
     };
     let started = std::time::Instant::now();
-    let result = Box::pin(run_job(
-        &deps.store,
-        &deps.notifier,
-        &deps.queue,
-        &job,
-        &deps.publish,
-        &deps.brake,
-        deadline,
-    ))
-    .await;
+    let result = Box::pin(deps.fanout.run_job(&job, &deps.brake, deadline)).await;
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match result {
         Ok(run) => {
@@ -157,7 +147,7 @@ where
                     ("shard", json!(job.shard)),
                     ("part", json!(job.part)),
                 ];
-                channels_aws::emf::print_fanout("async", r, duration_ms, &properties);
+                crate::metrics::print_fanout("async", r, duration_ms, &properties);
             }
             None
         }

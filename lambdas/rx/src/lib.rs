@@ -1,25 +1,33 @@
-//! rx: the API Gateway WebSocket handler.
+//! rx: the API Gateway WebSocket handler of `$connect`, `$disconnect` and
+//! `$default`. It takes its store through the domain's port and links no
+//! AWS SDK; the `rx` binary wires in the DynamoDB adapter.
 //!
-//! - `$connect` stores the connection under the channel named by the
-//!   `channel` query parameter (`default` when absent). A bad name answers
-//!   400, which refuses the handshake. With subscriber tokens on
-//!   ([`SubscriberAuth::Token`]), the connection also needs a token granting
-//!   that channel, as `?token=JWT` or `Authorization: Bearer JWT`: 401
-//!   `{"message":"Unauthorized"}` without a valid one, 403
-//!   `{"message":"Forbidden"}` when it does not grant the channel; the
-//!   reason goes to the log (never the token), and nothing is stored.
-//! - `$disconnect` removes the connection (an unknown one is fine).
-//! - `$default` echoes the message to its sender as the route response: no
-//!   extra API call, and rx needs no permission on `@connections`.
+//! - `$connect` negotiates the protocol: a client offering the subprotocol
+//!   `lrw.v1` (`Sec-WebSocket-Protocol`) gets it back in the answer's
+//!   header, which is all API Gateway needs; any other connection is raw
+//!   (the seed's demo). A second offered subprotocol `token.<JWT>` carries
+//!   the subscriber token (never echoed; without `lrw.v1` it is refused with
+//!   400), beside `?token=` and `Authorization: Bearer`. `?channel=NAME` is
+//!   a raw connection's channel (`default` when absent) and an `lrw.v1`
+//!   connection's first subscription (none when absent). With subscriber
+//!   tokens on, the token must be valid (401) and grant that channel (403);
+//!   its grants, subject and expiry are stored with the connection. A bad
+//!   channel name answers 400. Nothing is stored on a refusal.
+//! - `$disconnect` removes the connection and every membership.
+//! - `$default` echoes the message to its sender as the route response (no
+//!   extra API call, no permission on `@connections`): every frame of a raw
+//!   connection, and whatever an `lrw.v1` client sends that is not a
+//!   command.
 //!
 //! Errors never panic and never reach the client in detail: bad input gets a
 //! 4xx with a short reason, a store failure a 500 and a log line carrying
-//! the connection id, channel and request id.
+//! the connection id, channel and request id. The token never reaches a log.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 pub use channels::config::SubscriberAuth;
-use channels::{ChannelName, Connection, ConnectionStore};
+use channels::{ChannelName, Connection, Grants, Protocol, Store, SUBPROTOCOL};
+use http::HeaderValue;
 use lambda_runtime::LambdaEvent;
 use tracing::{error, info, warn, Instrument};
 
@@ -30,9 +38,12 @@ pub struct Deps<S> {
     pub auth: SubscriberAuth,
 }
 
+/// The prefix of the subprotocol that carries a token: `token.<JWT>`.
+pub const TOKEN_SUBPROTOCOL_PREFIX: &str = "token.";
+
 /// Handles one WebSocket event. Always answers; the status tells API Gateway
 /// (and, on `$connect`, the client) what happened.
-pub async fn handle<S: ConnectionStore>(
+pub async fn handle<S: Store>(
     event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
     deps: &Deps<S>,
 ) -> ApiGatewayProxyResponse {
@@ -50,13 +61,14 @@ pub async fn handle<S: ConnectionStore>(
         connection_id = %connection_id,
         channel = tracing::field::Empty,
         subject = tracing::field::Empty,
+        protocol = tracing::field::Empty,
     );
     route_event(request, route, connection_id, deps)
         .instrument(span)
         .await
 }
 
-async fn route_event<S: ConnectionStore>(
+async fn route_event<S: Store>(
     request: ApiGatewayWebsocketProxyRequest,
     route: String,
     connection_id: String,
@@ -81,34 +93,60 @@ async fn route_event<S: ConnectionStore>(
     }
 }
 
-async fn connect<S: ConnectionStore>(
+/// What the client offered in `Sec-WebSocket-Protocol`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Offer<'a> {
+    v1: bool,
+    token: Option<&'a str>,
+}
+
+fn offer(request: &ApiGatewayWebsocketProxyRequest) -> Offer<'_> {
+    let mut offer = Offer::default();
+    for value in request
+        .headers
+        .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        for protocol in value.split(',').map(str::trim) {
+            if protocol == SUBPROTOCOL {
+                offer.v1 = true;
+            } else if let Some(token) = protocol.strip_prefix(TOKEN_SUBPROTOCOL_PREFIX) {
+                offer.token = Some(token);
+            }
+        }
+    }
+    offer
+}
+
+async fn connect<S: Store>(
     request: &ApiGatewayWebsocketProxyRequest,
     connection_id: String,
     deps: &Deps<S>,
 ) -> ApiGatewayProxyResponse {
-    let channel =
-        match ChannelName::parse_or_default(request.query_string_parameters.first("channel")) {
-            Ok(channel) => channel,
+    let offer = offer(request);
+    if offer.token.is_some() && !offer.v1 {
+        info!("connection refused: a token subprotocol without lrw.v1");
+        return respond(
+            400,
+            "the token.<JWT> subprotocol needs lrw.v1 offered beside it",
+        );
+    }
+    let protocol = if offer.v1 { Protocol::V1 } else { Protocol::Raw };
+    tracing::Span::current().record("protocol", protocol.as_str());
+    let named = request.query_string_parameters.first("channel");
+    let channel = match (named, protocol) {
+        (None, Protocol::V1) => None,
+        (named, _) => match ChannelName::parse_or_default(named) {
+            Ok(channel) => Some(channel),
             Err(err) => {
                 info!(error = %err, "connection refused: bad channel");
                 return respond(400, &err.to_string());
             }
-        };
-    tracing::Span::current().record("channel", channel.as_str());
-    if let SubscriberAuth::Token(verifier) = &deps.auth {
-        let now = channels::now_millis() / 1000;
-        match verifier.authorize(token(request), &channel, now) {
-            Ok(claims) => {
-                if let Some(subject) = &claims.sub {
-                    tracing::Span::current().record("subject", subject.as_str());
-                }
-            }
-            Err(err) => {
-                // The reason, never the token.
-                info!(reason = %err, status = err.status(), "connection refused: subscriber token");
-                return respond(i64::from(err.status()), err.category());
-            }
-        }
+        },
+    };
+    if let Some(channel) = &channel {
+        tracing::Span::current().record("channel", channel.as_str());
     }
     let ctx = &request.request_context;
     let connected_at = if ctx.connected_at > 0 {
@@ -116,11 +154,48 @@ async fn connect<S: ConnectionStore>(
     } else {
         channels::now_millis()
     };
-    let connection = Connection::new(connection_id, channel, connected_at);
-    match deps.store.put(&connection).await {
+    let mut connection = Connection::new(connection_id, connected_at);
+    connection.protocol = protocol;
+    if let SubscriberAuth::Token(verifier) = &deps.auth {
+        let now = channels::now_millis() / 1000;
+        let token = offer.token.or_else(|| token(request)).unwrap_or("");
+        let granted = verifier.grants(token, now).and_then(|(claims, grants)| {
+            match &channel {
+                Some(channel) if !grants.can_subscribe(channel) => Err(
+                    channels::token::TokenError::Channel(channel.to_string()),
+                ),
+                _ => Ok((claims, grants)),
+            }
+        });
+        match granted {
+            Ok((claims, grants)) => {
+                if let Some(subject) = &claims.sub {
+                    tracing::Span::current().record("subject", subject.as_str());
+                }
+                connection.grants = grants;
+                connection.subject = claims.sub;
+                connection.token_expires_at = Some(claims.exp);
+            }
+            Err(err) => {
+                // The reason, never the token.
+                info!(reason = %err, status = err.status(), "connection refused: subscriber token");
+                return respond(i64::from(err.status()), err.category());
+            }
+        }
+    } else {
+        connection.grants = Grants::all();
+    }
+    match deps.store.connect(&connection, channel.as_ref()).await {
         Ok(()) => {
             info!("connected");
-            response(200, None, false)
+            let mut answer = response(200, None, false);
+            if protocol == Protocol::V1 {
+                answer.headers.insert(
+                    http::header::SEC_WEBSOCKET_PROTOCOL,
+                    HeaderValue::from_static(SUBPROTOCOL),
+                );
+            }
+            answer
         }
         Err(err) => {
             error!(error = %err, "could not store the connection");
@@ -129,23 +204,24 @@ async fn connect<S: ConnectionStore>(
     }
 }
 
-async fn disconnect<S: ConnectionStore>(
+async fn disconnect<S: Store>(
     request: &ApiGatewayWebsocketProxyRequest,
     connection_id: &str,
     store: &S,
 ) -> ApiGatewayProxyResponse {
     let ctx = &request.request_context;
-    match store.remove(connection_id).await {
-        Ok(()) => {
+    match store.disconnect(connection_id).await {
+        Ok(memberships) => {
             info!(
                 status_code = ctx.disconnect_status_code,
                 reason = ctx.disconnect_reason.as_deref().unwrap_or(""),
+                subscriptions = memberships.len(),
                 "disconnected"
             );
             response(200, None, false)
         }
         Err(err) => {
-            // TTL removes the item later; the fan-out removes it sooner on 410.
+            // TTL removes the items later; the fan-out removes them sooner on 410.
             error!(error = %err, "could not remove the connection");
             respond(500, "internal error")
         }

@@ -3,17 +3,26 @@
 //!
 //! | URL (stage `staging`)                      | plays                          | calls                  |
 //! |--------------------------------------------|--------------------------------|------------------------|
-//! | `ws://HOST/staging`                        | the WebSocket API              | [`rx::handle`]         |
+//! | `ws://HOST/staging`                        | the WebSocket API              | [`rx::handle`], and for the command routes `http_lambda::commands::handle` |
 //! | `http://HOST/staging/…` (anything else)    | the HTTP API (payload 2.0)     | [`http_lambda::handle`]|
 //! | `http://HOST/staging/@connections/{id}`    | the management API             | the connection registry|
+//!
+//! A frame is routed as API Gateway routes it with the selection expression
+//! `$request.body.action`: `subscribe`, `unsubscribe`, `publish` and
+//! `presence` to the commands function, `ping` answered `{"type":"pong"}`
+//! as the MOCK integration does, anything else to `$default`. The
+//! subprotocol `lrw.v1` is selected when `$connect`'s answer names it.
 //!
 //! The handlers' posts go straight into the connection registry, as
 //! `POST @connections` does ([`NotifierMode::Direct`]), or through the real
 //! `aws-sdk-apigatewaymanagement` client to the gateway's own `@connections`
-//! endpoint, as on AWS ([`NotifierMode::Sdk`]). The store is the embedded in-memory one, or the DynamoDB adapter
-//! against any DynamoDB-compatible endpoint ([`StoreConfig`]).
+//! endpoint, as on AWS ([`NotifierMode::Sdk`], feature `aws`). The store is
+//! the embedded in-memory one, or (feature `aws`) the DynamoDB adapter
+//! against any DynamoDB-compatible endpoint ([`StoreConfig`]). Membership
+//! changes reach the presence handler as the table's stream would.
 //!
-//! API Gateway's limits hold: 128 KiB per message (close 1009), an idle
+//! API Gateway's limits hold: 32 KiB per frame and 128 KiB per message
+//! (close 1009), an idle
 //! timeout (10 minutes) and a maximum connection lifetime (2 hours), both
 //! settable. `$disconnect` fires exactly once per connection; its
 //! `disconnectStatusCode` is:
@@ -44,6 +53,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "aws")]
+mod aws;
 mod httpapi;
 mod management;
 mod notifier;
@@ -52,6 +63,7 @@ mod queue;
 mod registry;
 mod state;
 mod store;
+mod stream;
 mod util;
 mod websocket;
 mod workers;
@@ -69,20 +81,23 @@ use channels::config::{
 };
 use channels::job::QueueError;
 use channels::token::{mint, LocalSigner, MintRequest, Minted, Minter, SignError, Verifier};
-use channels::{PublishOptions, Shards, StoreError};
-use channels_aws::apigw::ApiGatewayNotifier;
+use channels::{Fanout, History, Pattern, PublishOptions, Shards};
+use http_lambda::commands::CommandsDeps;
+use http_lambda::presence::PresenceDeps;
 use http_lambda::worker::WorkerDeps;
 use http_lambda::{Deps, Tokens};
 use notifier::LocalNotifier;
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 pub use notifier::NotifierMode;
 pub use proxy::API_ID;
-pub use queue::QueueConfig;
+pub use queue::{LocalQueue, QueueConfig};
+#[cfg(feature = "aws")]
+pub use aws::local_sdk_config;
 pub use state::GatewayEvent;
-pub use store::{local_sdk_config, Store, StoreConfig};
+pub use store::{LocalStore, OpenError, StoreConfig};
 pub use workers::MAX_RECEIVES;
 
 use registry::Registry;
@@ -119,7 +134,9 @@ pub enum GatewayError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] OpenError),
+    #[error("the SDK notifier needs the gateway built with the `aws` feature: `cargo run -p local-gateway --features aws`")]
+    NotifierNotBuilt,
     #[error("cannot make a token signing key: {0}")]
     Signer(#[from] SignError),
     #[error(transparent)]
@@ -163,6 +180,8 @@ pub struct GatewayBuilder {
     queue: QueueConfig,
     sync_max: u32,
     notifier: NotifierMode,
+    history: History,
+    presence_events: Vec<Pattern>,
 }
 
 impl Default for GatewayBuilder {
@@ -180,6 +199,8 @@ impl Default for GatewayBuilder {
             queue: QueueConfig::default(),
             sync_max: DEFAULT_PUBLISH_SYNC_MAX,
             notifier: NotifierMode::Direct,
+            history: History::default(),
+            presence_events: Vec::new(),
         }
     }
 }
@@ -253,6 +274,19 @@ impl GatewayBuilder {
         self
     }
 
+    /// How long messages are kept for recovery and how many a replay may
+    /// take (default 600 s and 1,000, as deployed; `History::OFF`: none).
+    pub fn history(mut self, history: History) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// Channels whose subscribers get join and leave events (default none).
+    pub fn presence_events(mut self, patterns: Vec<Pattern>) -> Self {
+        self.presence_events = patterns;
+        self
+    }
+
     /// The longest lifetime `POST /tokens` grants (default one day).
     pub fn token_max_ttl_secs(mut self, secs: u64) -> Self {
         self.token_max_ttl_secs = secs.max(1);
@@ -273,7 +307,13 @@ impl GatewayBuilder {
             .await
             .map_err(bind_error)?;
         let local = listener.local_addr().map_err(bind_error)?;
-        let store = Store::open(&self.store, self.shards).await?;
+        let (changes, changed) = if self.presence_events.is_empty() {
+            (None, None)
+        } else {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            (Some(sender), Some(receiver))
+        };
+        let store = LocalStore::open(&self.store, self.shards, changes).await?;
         info!(store = %self.store, "store ready");
 
         let domain = local.to_string();
@@ -281,13 +321,16 @@ impl GatewayBuilder {
         let registry = Arc::new(Registry::default());
         let notifier = match self.notifier {
             NotifierMode::Direct => LocalNotifier::Direct(Arc::clone(&registry)),
-            NotifierMode::Sdk => LocalNotifier::Sdk(ApiGatewayNotifier::from_conf(
+            #[cfg(feature = "aws")]
+            NotifierMode::Sdk => LocalNotifier::Sdk(channels_aws::apigw::ApiGatewayNotifier::from_conf(
                 &local_sdk_config().await,
                 &stage_url,
             )),
+            #[cfg(not(feature = "aws"))]
+            NotifierMode::Sdk => return Err(GatewayError::NotifierNotBuilt),
         };
-        // As Terraform sets them: the audience is the WebSocket stage URL,
-        // the issuer the HTTP API stage URL.
+        // As Terraform sets them: the audience identifies the deployment,
+        // the issuer who mints; here the stage URLs.
         let (auth, tokens) = match self.auth {
             SubscriberAuthMode::None => (SubscriberAuth::None, None),
             SubscriberAuthMode::Token => {
@@ -296,7 +339,8 @@ impl GatewayBuilder {
                     vec![signer.public_key().clone()],
                     format!("ws://{domain}/{}", self.stage),
                     stage_url.clone(),
-                );
+                )
+                .with_max_lifetime(self.token_max_ttl_secs);
                 let minter = Minter {
                     key: signer.public_key().clone(),
                     audience: verifier.audience().to_owned(),
@@ -309,6 +353,14 @@ impl GatewayBuilder {
         };
         let (queue, waiting) = queue::open(&self.queue).await?;
         info!(queue = %self.queue, sync_max = self.sync_max, "publish queue ready");
+        let fanout = |queue: Option<LocalQueue>| Fanout {
+            store: store.clone(),
+            notifier: notifier.clone(),
+            queue,
+            options: self.publish.clone(),
+            sync_max: self.sync_max,
+            history: self.history,
+        };
         let (shutdown, _) = watch::channel(false);
         let (live, _) = watch::channel(0usize);
         let (events, _) = broadcast::channel(1024);
@@ -320,24 +372,33 @@ impl GatewayBuilder {
             outbound_buffer: self.outbound_buffer,
             rx: rx::Deps {
                 store: store.clone(),
-                auth,
+                auth: auth.clone(),
             },
             worker: WorkerDeps {
-                store: store.clone(),
-                notifier: notifier.clone(),
-                queue: queue.clone(),
+                fanout: fanout(Some(queue.clone())),
                 // Locally nothing throttles by rate: AIMD alone.
                 brake: channels::brake::Brake::new(self.publish.concurrency, 1, 1024),
-                publish: self.publish.clone(),
                 metrics: false,
             },
+            commands: CommandsDeps {
+                fanout: fanout(Some(queue.clone())),
+                auth,
+                metrics: false,
+            },
+            presence: PresenceDeps {
+                fanout: Fanout {
+                    store: store.clone(),
+                    notifier: notifier.clone(),
+                    queue: None,
+                    options: self.publish.clone(),
+                    sync_max: self.sync_max,
+                    history: self.history,
+                },
+                events: self.presence_events.clone(),
+            },
             http: Deps {
-                store: store.clone(),
-                notifier,
-                publish: self.publish,
+                fanout: fanout(Some(queue)),
                 tokens,
-                queue: Some(queue),
-                sync_max: self.sync_max,
                 metrics: false,
             },
             store,
@@ -347,6 +408,9 @@ impl GatewayBuilder {
             live,
         });
 
+        if let Some(changed) = changed {
+            stream::start(&shared, changed, shared.shutdown.subscribe());
+        }
         workers::start_workers(&shared, &self.queue, waiting, shared.shutdown.subscribe());
         let router = router(&shared);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -412,8 +476,8 @@ impl RunningGateway {
         self.http_url()
     }
 
-    /// The store both handlers use.
-    pub fn store(&self) -> &Store {
+    /// The store every handler uses.
+    pub fn store(&self) -> &LocalStore {
         &self.shared.store
     }
 
@@ -432,7 +496,7 @@ impl RunningGateway {
         let request = MintRequest {
             channels: channels.iter().map(|c| (*c).to_owned()).collect(),
             ttl_seconds: Some(ttl_secs),
-            subject: None,
+            ..MintRequest::default()
         };
         let minted = match request.validate(tokens.minter.max_ttl_secs) {
             Ok(valid) => mint(

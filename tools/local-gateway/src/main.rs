@@ -8,7 +8,8 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use channels::Shards;
+use channels::pattern::parse_all;
+use channels::{History, Shards};
 use clap::Parser;
 use local_gateway::{
     Gateway, QueueConfig, StoreConfig, SubscriberAuthMode, DEFAULT_PORT, DEFAULT_QUEUE,
@@ -65,9 +66,22 @@ struct Args {
     /// gateway's @connections endpoint, as on AWS; slower).
     #[arg(long, default_value = "direct", value_parser = ["direct", "sdk"])]
     notifier: String,
-    /// With --auth token: the longest lifetime POST /tokens grants.
+    /// With --auth token: the longest lifetime POST /tokens grants and a
+    /// token may have (exp - iat).
     #[arg(long, default_value_t = 86_400, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
     token_max_ttl_secs: u64,
+    /// How long a channel's messages are kept for recovery (HISTORY_TTL_SECONDS
+    /// on AWS); 0 turns history off.
+    #[arg(long, env = "HISTORY_TTL_SECONDS", default_value_t = 600, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    history_ttl_secs: u64,
+    /// How many of a channel's latest messages a replay may take
+    /// (HISTORY_MAX on AWS); 0 turns history off.
+    #[arg(long, env = "HISTORY_MAX", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    history_max: u64,
+    /// Channel patterns whose subscribers get join and leave events, comma
+    /// separated, e.g. `lobby,room-*` (PRESENCE_EVENTS on AWS).
+    #[arg(long, env = "PRESENCE_EVENTS", default_value = "", value_name = "PATTERNS")]
+    presence_events: String,
 }
 
 #[tokio::main]
@@ -87,6 +101,19 @@ async fn main() -> ExitCode {
     } else {
         SubscriberAuthMode::None
     };
+    let patterns: Vec<&str> = args
+        .presence_events
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let presence_events = match parse_all(&patterns) {
+        Ok(patterns) => patterns,
+        Err(err) => {
+            error!(error = %err, "--presence-events: expected channel patterns such as lobby,room-*");
+            return ExitCode::FAILURE;
+        }
+    };
     let workers = usize::from(args.workers);
     let queue = match args.sqs_endpoint.filter(|e| !e.trim().is_empty()) {
         Some(endpoint) => QueueConfig::Sqs {
@@ -104,6 +131,11 @@ async fn main() -> ExitCode {
         .subscriber_auth(auth)
         .channel_shards(Shards::new(args.shards).unwrap_or_default())
         .token_max_ttl_secs(args.token_max_ttl_secs)
+        .history(History {
+            ttl_secs: args.history_ttl_secs,
+            max: args.history_max,
+        })
+        .presence_events(presence_events)
         .idle_timeout(Duration::from_secs(args.idle_timeout_secs))
         .max_lifetime(Duration::from_secs(args.max_lifetime_secs))
         .store(store)

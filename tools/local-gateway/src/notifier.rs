@@ -12,7 +12,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use channels::{ConnectionNotifier, NotifyError, MAX_MESSAGE_BYTES};
-use channels_aws::apigw::ApiGatewayNotifier;
 
 use crate::registry::{Refused, Registry};
 
@@ -22,7 +21,7 @@ pub enum NotifierMode {
     /// Straight into the connection registry.
     #[default]
     Direct,
-    /// Through the SDK client and the `@connections` endpoint.
+    /// Through the SDK client and the `@connections` endpoint (feature `aws`).
     Sdk,
 }
 
@@ -42,12 +41,14 @@ impl FromStr for NotifierMode {
 #[derive(Clone, Debug)]
 pub(crate) enum LocalNotifier {
     Direct(Arc<Registry>),
-    Sdk(ApiGatewayNotifier),
+    #[cfg(feature = "aws")]
+    Sdk(channels_aws::apigw::ApiGatewayNotifier),
 }
 
 impl ConnectionNotifier for LocalNotifier {
     async fn post(&self, connection_id: &str, data: &[u8]) -> Result<(), NotifyError> {
         match self {
+            #[cfg(feature = "aws")]
             Self::Sdk(sdk) => sdk.post(connection_id, data).await,
             Self::Direct(registry) => post(registry, connection_id, data),
         }

@@ -6,7 +6,6 @@
 //!   created when absent.
 
 use channels::job::{MemoryQueue, PublishQueue, QueueError, ShardJob};
-use channels_aws::sqs::SqsQueue;
 use tokio::sync::mpsc;
 
 /// Where the gateway queues shard jobs.
@@ -15,6 +14,7 @@ pub enum QueueConfig {
     /// In memory, with this many workers.
     Memory { workers: usize },
     /// An SQS queue named `queue` at `endpoint`, with this many pollers.
+    /// Needs the gateway built with feature `aws`.
     Sqs {
         endpoint: String,
         queue: String,
@@ -45,13 +45,15 @@ impl std::fmt::Display for QueueConfig {
 #[derive(Clone, Debug)]
 pub enum LocalQueue {
     Memory(MemoryQueue),
-    Sqs(SqsQueue),
+    #[cfg(feature = "aws")]
+    Sqs(channels_aws::sqs::SqsQueue),
 }
 
 impl PublishQueue for LocalQueue {
     async fn enqueue(&self, jobs: Vec<ShardJob>) -> Result<(), QueueError> {
         match self {
             Self::Memory(queue) => queue.enqueue(jobs).await,
+            #[cfg(feature = "aws")]
             Self::Sqs(queue) => queue.enqueue(jobs).await,
         }
     }
@@ -70,10 +72,17 @@ pub(crate) async fn open(
             let (queue, waiting) = MemoryQueue::new();
             Ok((LocalQueue::Memory(queue), Some(waiting)))
         }
+        #[cfg(not(feature = "aws"))]
+        QueueConfig::Sqs { .. } => Err(QueueError(
+            "an SQS endpoint needs the gateway built with the `aws` feature: run it through \
+             `make local` with AWS_ENDPOINT_URL_SQS set, or `cargo run -p local-gateway --features aws`"
+                .to_owned(),
+        )),
+        #[cfg(feature = "aws")]
         QueueConfig::Sqs {
             endpoint, queue, ..
         } => {
-            let sdk = crate::store::local_sdk_config().await;
+            let sdk = crate::aws::local_sdk_config().await;
             let conf = aws_sdk_sqs::config::Builder::from(&sdk)
                 .endpoint_url(endpoint)
                 .build();
@@ -92,7 +101,10 @@ pub(crate) async fn open(
             let url = created
                 .queue_url()
                 .ok_or_else(|| QueueError("CreateQueue returned no URL".to_owned()))?;
-            Ok((LocalQueue::Sqs(SqsQueue::new(client, url)), None))
+            Ok((
+                LocalQueue::Sqs(channels_aws::sqs::SqsQueue::new(client, url)),
+                None,
+            ))
         }
     }
 }

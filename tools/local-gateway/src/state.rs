@@ -1,10 +1,12 @@
 //! What every request and connection shares: the gateway's settings, the
-//! store, the open connections, and the events it emits.
+//! handlers' dependencies, the open connections, and the events it emits.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use channels::token::LocalSigner;
+use http_lambda::commands::CommandsDeps;
+use http_lambda::presence::PresenceDeps;
 use http_lambda::worker::WorkerDeps;
 use http_lambda::Deps;
 use tokio::sync::{broadcast, watch};
@@ -12,7 +14,7 @@ use tokio::sync::{broadcast, watch};
 use crate::notifier::LocalNotifier;
 use crate::queue::LocalQueue;
 use crate::registry::Registry;
-use crate::store::Store;
+use crate::store::LocalStore;
 
 /// Something the gateway did, for tests and tools that watch it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,13 +39,17 @@ pub(crate) struct Shared {
     pub(crate) idle_timeout: Duration,
     pub(crate) max_lifetime: Duration,
     pub(crate) outbound_buffer: usize,
-    pub(crate) store: Store,
+    pub(crate) store: LocalStore,
     /// What the rx handler gets: the store and who may listen.
-    pub(crate) rx: rx::Deps<Store>,
+    pub(crate) rx: rx::Deps<LocalStore>,
     /// What the http handler gets; its signer is a key made at start.
-    pub(crate) http: Deps<Store, LocalNotifier, LocalSigner, LocalQueue>,
+    pub(crate) http: Deps<LocalStore, LocalNotifier, LocalSigner, LocalQueue>,
+    /// What the commands function gets.
+    pub(crate) commands: CommandsDeps<LocalStore, LocalNotifier, LocalQueue>,
     /// What the publish queue's workers get.
-    pub(crate) worker: WorkerDeps<Store, LocalNotifier, LocalQueue>,
+    pub(crate) worker: WorkerDeps<LocalStore, LocalNotifier, LocalQueue>,
+    /// What the presence function gets.
+    pub(crate) presence: PresenceDeps<LocalStore, LocalNotifier>,
     /// The open connections; the in-process notifier holds it too.
     pub(crate) registry: Arc<Registry>,
     pub(crate) events: broadcast::Sender<GatewayEvent>,

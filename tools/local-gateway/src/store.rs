@@ -1,13 +1,23 @@
-//! The connection store the gateway hands to both handlers, and the SDK
-//! configuration of the clients it builds.
+//! The store the gateway hands to every handler: the domain's in-memory
+//! one, or (feature `aws`) the DynamoDB adapter against any
+//! DynamoDB-compatible endpoint.
+//!
+//! Either way the membership changes reach the presence handler as a
+//! stream would: the in-memory store reports every membership it inserts or
+//! removes, expiries included; on DynamoDB the gateway reports the changes
+//! it makes itself (joins, leaves, disconnects and 410 clean-ups), but not
+//! TTL deletions, which only the table's real stream would carry.
 
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_apigatewaymanagement::config::Credentials;
 use channels::memory::MemoryStore;
-use channels::{ChannelName, Connection, ConnectionStore, Page, Shards, StoreError};
-use channels_aws::dynamo::{ensure_table, DynamoStore};
+use channels::message::{Position, StoredMessage};
+use channels::presence::MembershipChange;
+use channels::{
+    ChannelName, Connection, Grants, KeyClaim, Membership, Page, Shards, Store, StoreError,
+    Subscribed,
+};
+use tokio::sync::mpsc;
 
 /// Which store the gateway runs on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -18,7 +28,7 @@ pub enum StoreConfig {
     /// The DynamoDB adapter the Lambda functions use, against any
     /// DynamoDB-compatible endpoint (DynamoDB Local, moto, LocalStack, or
     /// DynamoDB itself). The table is created when absent, with the layout
-    /// Terraform declares.
+    /// Terraform declares. Needs the gateway built with feature `aws`.
     Dynamo { endpoint: String, table: String },
 }
 
@@ -31,57 +41,171 @@ impl std::fmt::Display for StoreConfig {
     }
 }
 
-/// The store both handlers share. The port's traits return `impl Future`, so
-/// they cannot be boxed as `dyn`; this enum delegates instead.
+/// Where membership changes go (the presence handler), when anywhere.
+pub(crate) type Changes = Option<mpsc::UnboundedSender<MembershipChange>>;
+
+/// The store every handler shares. The port's traits return `impl Future`,
+/// so they cannot be boxed as `dyn`; this enum delegates instead.
 #[derive(Clone, Debug)]
-pub enum Store {
+pub enum LocalStore {
     Memory(Arc<MemoryStore>),
-    Dynamo(DynamoStore),
+    #[cfg(feature = "aws")]
+    Dynamo(channels_aws::dynamo::DynamoStore, Changes),
 }
 
-impl Store {
+/// Why the gateway cannot open its store.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0} needs the gateway built with the `aws` feature: run it through `make local` with the endpoint set, or `cargo run -p local-gateway --features aws`")]
+    NotBuilt(&'static str),
+}
+
+impl LocalStore {
     /// Builds the store `config` describes, spreading channels over
-    /// `shards`; for DynamoDB, creates the table when it is absent.
-    pub async fn open(config: &StoreConfig, shards: Shards) -> Result<Self, StoreError> {
+    /// `shards` and reporting membership changes to `changes`; for
+    /// DynamoDB, creates the table when it is absent.
+    pub(crate) async fn open(
+        config: &StoreConfig,
+        shards: Shards,
+        changes: Changes,
+    ) -> Result<Self, OpenError> {
         match config {
-            StoreConfig::Memory => Ok(Self::Memory(Arc::new(
-                MemoryStore::new().with_shards(shards),
-            ))),
+            StoreConfig::Memory => {
+                let mut store = MemoryStore::new().with_shards(shards);
+                if let Some(changes) = changes {
+                    store = store.with_changes(changes);
+                }
+                Ok(Self::Memory(Arc::new(store)))
+            }
+            #[cfg(feature = "aws")]
             StoreConfig::Dynamo { endpoint, table } => {
-                let sdk = sdk_config(region_from_env(), dynamo_credentials()).await;
-                let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
-                    .endpoint_url(endpoint)
-                    .build();
-                let client = aws_sdk_dynamodb::Client::from_conf(conf);
-                ensure_table(&client, table).await?;
+                let client = crate::aws::dynamodb_client(endpoint).await;
+                channels_aws::dynamo::ensure_table(&client, table).await?;
                 Ok(Self::Dynamo(
-                    DynamoStore::new(client, table.clone()).with_shards(shards),
+                    channels_aws::dynamo::DynamoStore::new(client, table.clone()).with_shards(shards),
+                    changes,
                 ))
             }
+            #[cfg(not(feature = "aws"))]
+            StoreConfig::Dynamo { .. } => Err(OpenError::NotBuilt("a DynamoDB endpoint")),
+        }
+    }
+
+    /// The in-memory store, when that is the one.
+    pub fn memory(&self) -> Option<&MemoryStore> {
+        match self {
+            Self::Memory(store) => Some(store),
+            #[cfg(feature = "aws")]
+            Self::Dynamo(..) => None,
         }
     }
 }
 
-impl ConnectionStore for Store {
+#[cfg(feature = "aws")]
+fn report(changes: &Changes, kind: channels::presence::ChangeKind, memberships: Vec<Membership>) {
+    if let Some(sink) = changes {
+        for membership in memberships {
+            let _ = sink.send(MembershipChange {
+                kind,
+                membership,
+                expired: false,
+            });
+        }
+    }
+}
+
+/// Runs `$call` on whichever store this is.
+macro_rules! each {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            Self::Memory($store) => $call,
+            #[cfg(feature = "aws")]
+            Self::Dynamo($store, _) => $call,
+        }
+    };
+}
+
+impl Store for LocalStore {
     fn shards(&self) -> Shards {
-        match self {
-            Self::Memory(store) => store.shards(),
-            Self::Dynamo(store) => store.shards(),
-        }
+        each!(self, store => store.shards())
     }
 
-    async fn put(&self, connection: &Connection) -> Result<(), StoreError> {
-        match self {
-            Self::Memory(store) => store.put(connection).await,
-            Self::Dynamo(store) => store.put(connection).await,
+    async fn connect(
+        &self,
+        connection: &Connection,
+        first: Option<&ChannelName>,
+    ) -> Result<(), StoreError> {
+        #[cfg(feature = "aws")]
+        if let Self::Dynamo(store, changes) = self {
+            store.connect(connection, first).await?;
+            let inserted = first.map(|c| connection.membership(c)).into_iter().collect();
+            report(changes, channels::presence::ChangeKind::Insert, inserted);
+            return Ok(());
         }
+        each!(self, store => store.connect(connection, first).await)
     }
 
-    async fn remove(&self, connection_id: &str) -> Result<(), StoreError> {
-        match self {
-            Self::Memory(store) => store.remove(connection_id).await,
-            Self::Dynamo(store) => store.remove(connection_id).await,
+    async fn connection(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
+        each!(self, store => store.connection(connection_id).await)
+    }
+
+    async fn subscribe(
+        &self,
+        connection: &Connection,
+        channel: &ChannelName,
+    ) -> Result<Subscribed, StoreError> {
+        #[cfg(feature = "aws")]
+        if let Self::Dynamo(store, changes) = self {
+            let subscribed = store.subscribe(connection, channel).await?;
+            if subscribed == Subscribed::Added {
+                let inserted = vec![connection.membership(channel)];
+                report(changes, channels::presence::ChangeKind::Insert, inserted);
+            }
+            return Ok(subscribed);
         }
+        each!(self, store => store.subscribe(connection, channel).await)
+    }
+
+    async fn unsubscribe(
+        &self,
+        connection_id: &str,
+        channel: &ChannelName,
+    ) -> Result<bool, StoreError> {
+        #[cfg(feature = "aws")]
+        if let Self::Dynamo(store, changes) = self {
+            let connection = match changes {
+                Some(_) => store.connection(connection_id).await?,
+                None => None,
+            };
+            let was = store.unsubscribe(connection_id, channel).await?;
+            if let (true, Some(connection)) = (was, connection) {
+                let removed = vec![connection.membership(channel)];
+                report(changes, channels::presence::ChangeKind::Remove, removed);
+            }
+            return Ok(was);
+        }
+        each!(self, store => store.unsubscribe(connection_id, channel).await)
+    }
+
+    async fn add_grants(
+        &self,
+        connection_id: &str,
+        grants: &Grants,
+        token_expires_at: i64,
+    ) -> Result<(), StoreError> {
+        each!(self, store => store.add_grants(connection_id, grants, token_expires_at).await)
+    }
+
+    async fn disconnect(&self, connection_id: &str) -> Result<Vec<Membership>, StoreError> {
+        #[cfg(feature = "aws")]
+        if let Self::Dynamo(store, changes) = self {
+            let removed = store.disconnect(connection_id).await?;
+            report(changes, channels::presence::ChangeKind::Remove, removed.clone());
+            return Ok(removed);
+        }
+        each!(self, store => store.disconnect(connection_id).await)
     }
 
     async fn members(
@@ -91,71 +215,53 @@ impl ConnectionStore for Store {
         cursor: Option<String>,
         limit: Option<u32>,
     ) -> Result<Page, StoreError> {
-        match self {
-            Self::Memory(store) => store.members(channel, shard, cursor, limit).await,
-            Self::Dynamo(store) => store.members(channel, shard, cursor, limit).await,
-        }
+        each!(self, store => store.members(channel, shard, cursor, limit).await)
     }
 
     async fn count(&self, channel: &ChannelName, shard: u16) -> Result<u64, StoreError> {
-        match self {
-            Self::Memory(store) => store.count(channel, shard).await,
-            Self::Dynamo(store) => store.count(channel, shard).await,
-        }
+        each!(self, store => store.count(channel, shard).await)
     }
-}
 
-/// Credentials for local endpoints, which accept any.
-pub(crate) fn dummy_credentials() -> Credentials {
-    Credentials::new("local", "local", None, None, "local-gateway")
-}
-
-/// `AWS_REGION` or `AWS_DEFAULT_REGION`, else `us-east-1`. Read from the
-/// environment only: the SDK's full region chain would also ask the instance
-/// metadata service, which is slow to fail on a laptop.
-fn region_from_env() -> Region {
-    ["AWS_REGION", "AWS_DEFAULT_REGION"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
-        .map_or_else(|| Region::new("us-east-1"), Region::new)
-}
-
-/// The SDK's own credential chain when the user configured credentials
-/// (environment, profile, credentials file); dummy credentials otherwise, so
-/// that nothing waits on the instance metadata service.
-fn dynamo_credentials() -> Option<Credentials> {
-    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    let credentials_file = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".aws/credentials"))
-        })
-        .is_some_and(|path| path.is_file());
-    let configured = set("AWS_ACCESS_KEY_ID")
-        || set("AWS_PROFILE")
-        || set("AWS_WEB_IDENTITY_TOKEN_FILE")
-        || set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-        || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
-        || credentials_file;
-    (!configured).then(dummy_credentials)
-}
-
-async fn sdk_config(region: Region, credentials: Option<Credentials>) -> SdkConfig {
-    // The same HTTPS client the Lambda functions use (plain HTTP for local
-    // endpoints).
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(region)
-        .http_client(channels_aws::sdk::https_client());
-    if let Some(credentials) = credentials {
-        loader = loader.credentials_provider(credentials);
+    async fn next_offset(&self, channel: &ChannelName) -> Result<Position, StoreError> {
+        each!(self, store => store.next_offset(channel).await)
     }
-    loader.load().await
-}
 
-/// The SDK configuration for talking to the gateway itself (the http
-/// handler's `@connections` client; tests and tools may use it too): region
-/// `us-east-1` and dummy static credentials. The SDK signs every request;
-/// the gateway does not check signatures.
-pub async fn local_sdk_config() -> SdkConfig {
-    sdk_config(Region::new("us-east-1"), Some(dummy_credentials())).await
+    async fn position(&self, channel: &ChannelName) -> Result<Position, StoreError> {
+        each!(self, store => store.position(channel).await)
+    }
+
+    async fn append(&self, message: &StoredMessage, expires_at: i64) -> Result<(), StoreError> {
+        each!(self, store => store.append(message, expires_at).await)
+    }
+
+    async fn messages(
+        &self,
+        channel: &ChannelName,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        each!(self, store => store.messages(channel, after, limit).await)
+    }
+
+    async fn claim_key(
+        &self,
+        channel: &ChannelName,
+        key: &str,
+        expires_at: i64,
+    ) -> Result<KeyClaim, StoreError> {
+        each!(self, store => store.claim_key(channel, key, expires_at).await)
+    }
+
+    async fn settle_key(
+        &self,
+        channel: &ChannelName,
+        key: &str,
+        offset: u64,
+    ) -> Result<(), StoreError> {
+        each!(self, store => store.settle_key(channel, key, offset).await)
+    }
+
+    async fn release_key(&self, channel: &ChannelName, key: &str) -> Result<(), StoreError> {
+        each!(self, store => store.release_key(channel, key).await)
+    }
 }

@@ -25,9 +25,10 @@ use crate::state::{GatewayEvent, Shared};
 use crate::util::new_id;
 use connection::{event, invoke, Conn};
 
-/// Frames up to this size are read whole, so that a message over the
-/// 128 KiB limit is refused with a clean close handshake (1009). Bigger ones
-/// break off the connection (still with a 1009 close frame, best effort).
+/// Messages (fragments together) up to this size are read whole, so that a
+/// message over the 128 KiB limit is refused with a clean close handshake
+/// (1009). Bigger ones break off the connection (still with a 1009 close
+/// frame, best effort), as does a single frame over API Gateway's 32 KiB.
 const SOCKET_READ_LIMIT: usize = 16 * 1024 * 1024;
 
 /// The handshake: `$connect` first; a non-2xx answer refuses the upgrade
@@ -114,7 +115,7 @@ pub(crate) async fn connect(shared: Arc<Shared>, peer: SocketAddr, request: Requ
         .map(str::to_owned);
     let mut ws = ws
         .max_message_size(SOCKET_READ_LIMIT)
-        .max_frame_size(SOCKET_READ_LIMIT);
+        .max_frame_size(channels::MAX_FRAME_BYTES);
     if let Some(protocol) = protocol {
         ws = ws.protocols([protocol]);
     }

@@ -14,10 +14,14 @@ use std::time::Duration;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
 use tokio::sync::{watch, Mutex};
-use tracing::{error, warn};
+use tracing::error;
+#[cfg(feature = "aws")]
+use tracing::warn;
 
 use crate::proxy::lambda_context;
-use crate::queue::{LocalQueue, QueueConfig, Waiting};
+#[cfg(feature = "aws")]
+use crate::queue::LocalQueue;
+use crate::queue::{QueueConfig, Waiting};
 use crate::state::Shared;
 use crate::util::new_id;
 
@@ -41,11 +45,14 @@ pub(crate) fn start_workers(
                 tokio::spawn(memory_worker(shared, waiting, shutdown));
             }
         }
+        #[cfg(feature = "aws")]
         (QueueConfig::Sqs { workers, .. }, _) => {
             for _ in 0..(*workers).max(1) {
                 tokio::spawn(sqs_worker(Arc::clone(shared), shutdown.clone()));
             }
         }
+        #[cfg(not(feature = "aws"))]
+        (QueueConfig::Sqs { .. }, _) => {}
         (QueueConfig::Memory { .. }, None) => {}
     }
 }
@@ -107,8 +114,9 @@ async fn memory_worker(
     }
 }
 
+#[cfg(feature = "aws")]
 async fn sqs_worker(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
-    let Some(LocalQueue::Sqs(queue)) = shared.http.queue.clone() else {
+    let Some(LocalQueue::Sqs(queue)) = shared.http.fanout.queue.clone() else {
         return;
     };
     loop {

@@ -12,6 +12,8 @@ use http::{header, HeaderMap, HeaderName, HeaderValue};
 use lambda_runtime::LambdaEvent;
 use tracing::{info, warn};
 
+use http_lambda::{COMMAND_ROUTES, PING_ROUTE, PONG};
+
 use crate::proxy::{lambda_context, API_ID};
 use crate::registry::{ConnectionHandle, Refused};
 use crate::state::{GatewayEvent, Shared};
@@ -31,15 +33,34 @@ impl Conn {
         Self { shared, handle }
     }
 
-    /// Routes one message to `$default`; the route response goes back to
-    /// this connection only.
+    /// Routes one message as API Gateway does with the selection expression
+    /// `$request.body.action` ([`select_route`]); the route response goes
+    /// back to this connection only.
     pub(super) async fn message(&self, body: String) {
         let bytes = body.len();
-        let mut event = event(&self.shared, &self.handle, "$default", "MESSAGE");
-        event.request_context.message_id = Some(new_id());
-        event.body = Some(body);
-        let response = invoke(&self.shared, event).await;
-        info!(route = "$default", connection_id = %self.handle.id, status = response.status_code, bytes, "routed");
+        let route = select_route(&body);
+        let response = match route {
+            // The MOCK integration: answered without a function.
+            PING_ROUTE => {
+                let mut response = ApiGatewayProxyResponse::default();
+                response.status_code = 200;
+                response.body = Some(Body::Text(PONG.to_owned()));
+                response
+            }
+            _ => {
+                let mut event = event(&self.shared, &self.handle, route, "MESSAGE");
+                event.request_context.message_id = Some(new_id());
+                event.body = Some(body);
+                let request_id = event.request_context.request_id.clone().unwrap_or_default();
+                let lambda = LambdaEvent::new(event, lambda_context(&request_id));
+                if route == DEFAULT_ROUTE {
+                    rx::handle(lambda, &self.shared.rx).await
+                } else {
+                    Box::pin(http_lambda::commands::handle(lambda, &self.shared.commands)).await
+                }
+            }
+        };
+        info!(route, connection_id = %self.handle.id, status = response.status_code, bytes, "routed");
         if let Some(reply) = route_response(response) {
             if let Err(Refused::Full) = self.handle.send(reply) {
                 warn!(connection_id = %self.handle.id, "route response dropped: the client is not reading");
@@ -107,6 +128,31 @@ pub(super) fn event(
     event
 }
 
+/// The route of `$default`.
+const DEFAULT_ROUTE: &str = "$default";
+
+/// The route API Gateway selects for a frame with `$request.body.action`:
+/// a declared route when the frame is a JSON object whose `action` names
+/// one ([`COMMAND_ROUTES`] or [`PING_ROUTE`]), `$default` otherwise.
+pub(super) fn select_route(frame: &str) -> &'static str {
+    #[derive(serde::Deserialize)]
+    struct Selection {
+        action: Option<serde_json::Value>,
+    }
+    let Ok(Selection {
+        action: Some(serde_json::Value::String(action)),
+    }) = serde_json::from_str::<Selection>(frame)
+    else {
+        return DEFAULT_ROUTE;
+    };
+    COMMAND_ROUTES
+        .iter()
+        .chain(std::iter::once(&PING_ROUTE))
+        .find(|route| **route == action)
+        .copied()
+        .unwrap_or(DEFAULT_ROUTE)
+}
+
 /// Calls the rx handler.
 pub(super) async fn invoke(
     shared: &Shared,
@@ -133,5 +179,28 @@ fn route_response(response: ApiGatewayProxyResponse) -> Option<Message> {
         Body::Text(text) => Some(Message::Text(text.into())),
         Body::Binary(bytes) => Some(Message::Binary(bytes.into())),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_selected_by_the_action_as_api_gateway_does() {
+        assert_eq!(select_route(r#"{"action":"subscribe","channel":"a"}"#), "subscribe");
+        assert_eq!(select_route(r#"{"channel":"a","action":"publish"}"#), "publish");
+        assert_eq!(select_route(r#"{"action":"ping"}"#), "ping");
+        for frame in [
+            "hello",
+            "",
+            r#"{"action":"dance"}"#,
+            r#"{"action":5}"#,
+            r#"["subscribe"]"#,
+            r#"{"Action":"subscribe"}"#,
+            r#"{"action":"Subscribe"}"#,
+        ] {
+            assert_eq!(select_route(frame), "$default", "{frame}");
+        }
     }
 }

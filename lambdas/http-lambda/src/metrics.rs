@@ -2,7 +2,9 @@
 //! Metric Format on standard output, which Lambda ships to CloudWatch Logs
 //! and CloudWatch turns into metrics.
 
-use channels::PublishReport;
+use channels::fanout::Published;
+use channels::{ChannelName, PublishReport};
+use tracing::info;
 use serde_json::{json, Map, Value};
 
 /// The namespace of every metric of this service.
@@ -65,6 +67,50 @@ pub fn print_fanout(
             channels::now_millis()
         )
     );
+}
+
+/// Logs what a publish did (never its body) and, with `metrics`, prints
+/// the EMF line of a synchronous one.
+pub fn log_published(
+    channel: &ChannelName,
+    publish_id: &str,
+    bytes: usize,
+    published: &Published,
+    started: std::time::Instant,
+    metrics: bool,
+) {
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match published {
+        Published::Sync { position, report } => {
+            info!(
+                mode = "sync",
+                publish_id = %publish_id,
+                offset = position.offset,
+                bytes,
+                recipients = report.recipients,
+                delivered = report.delivered,
+                gone = report.gone,
+                failed = report.failed,
+                duration_ms,
+                "published"
+            );
+            if metrics {
+                let properties = [
+                    ("channel", json!(channel.as_str())),
+                    ("publishId", json!(publish_id)),
+                ];
+                print_fanout("sync", report, duration_ms, &properties);
+            }
+        }
+        Published::Async {
+            position, shards, ..
+        } => {
+            info!(mode = "async", publish_id = %publish_id, offset = position.offset, shards, bytes, "published: handed to the workers");
+        }
+        Published::Duplicate { offset } => {
+            info!(publish_id = %publish_id, ?offset, "publish key seen before: not delivered again");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! The DynamoDB table layout, shared by the adapter, its tests, the local
-//! gateway and (checked by a test) the Terraform in `terraform/dynamodb.tf`.
+//! The DynamoDB table layout, shared by the adapter (`channels-aws`), the
+//! stream handler that reads membership images, the local gateway and
+//! (checked by a test) the Terraform in `terraform/dynamodb.tf`. Plain
+//! names: nothing here needs an SDK.
 //!
 //! # One table, generic keys, five item types
 //!
@@ -35,11 +37,6 @@
 //! unambiguous.
 //!
 //! What each lookup costs is in `docs/design.md`.
-
-/// The old layout's table key, until the adapter moves to [`PK`]/[`SK`].
-pub const TABLE_HASH_KEY: &str = "connectionId";
-/// The old layout's channel attribute, likewise.
-pub const CHANNEL_ATTRIBUTE: &str = "channel";
 
 /// Table partition key.
 pub const PK: &str = "pk";
