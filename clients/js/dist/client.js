@@ -10,6 +10,8 @@ var Subscription = class {
     this._known = 0;
     this._holesBelow = 0;
     this._buffer = /* @__PURE__ */ new Map();
+    /** Offsets skipped as holes (the latest ones), to report one that turns up after all. */
+    this._skipped = /* @__PURE__ */ new Set();
     this._early = [];
     this._otherEpoch = [];
     /** Subscribe commands in flight (internal). */
@@ -153,7 +155,13 @@ var Subscription = class {
       }
       this._switchEpoch(m.epoch, m.offset - 1);
     }
-    if (m.offset <= this._offset || this._buffer.has(m.offset)) return;
+    if (m.offset <= this._offset || this._buffer.has(m.offset)) {
+      if (this._skipped.delete(m.offset) && !m[OWN]) {
+        const position = { offset: this._offset, epoch: this._epoch };
+        this._report({ channel: this.channel, reason: "late", previous: this.position, current: position, message: m });
+      }
+      return;
+    }
     if (this._buffer.size >= MAX_HELD) {
       this._notRecovered(m.offset - 1);
     }
@@ -195,7 +203,11 @@ var Subscription = class {
     while (this._offset < this._holesBelow) {
       const m = this._buffer.get(this._offset + 1);
       if (m) this._deliver(m);
-      else this._offset++;
+      else {
+        this._offset++;
+        this._skipped.add(this._offset);
+        if (this._skipped.size > 1e3) this._skipped.delete(this._skipped.values().next().value);
+      }
     }
     let next;
     while ((next = this._buffer.get(this._offset + 1)) !== void 0) this._deliver(next);
@@ -219,6 +231,7 @@ var Subscription = class {
     for (const m of held) this._deliver(m);
     this._epoch = epoch;
     this._offset = this._known = this._holesBelow = base;
+    this._skipped.clear();
     this._report({ channel: this.channel, reason: "epoch_changed", previous, current: { offset: base, epoch } });
   }
   _report(info) {
@@ -587,7 +600,8 @@ var Client = class {
   _lose(conn, error) {
     conn.dead = true;
     conn.clearTimers();
-    conn.ws.onopen = conn.ws.onmessage = conn.ws.onclose = conn.ws.onerror = null;
+    conn.ws.onopen = conn.ws.onmessage = conn.ws.onclose = null;
+    conn.ws.onerror = () => void 0;
     for (const p of conn.pending.values()) {
       clearTimeout(p.timer);
       p.reject(error);
@@ -772,7 +786,12 @@ var Client = class {
     if (reply.type === "error") {
       const code = typeof reply.code === "number" ? reply.code : 500;
       if (code === 401 && mayRetry && this._getToken) {
-        await this._refreshToken("unauthorized");
+        try {
+          await this._refreshToken("unauthorized");
+        } catch (error) {
+          this._emit("error", error);
+          throw new LrwError(401, typeof reply.message === "string" ? reply.message : "unauthorized");
+        }
         return this._send(conn, frame, Date.now() + this._o.commandTimeoutMs, false, true);
       }
       throw new LrwError(code, typeof reply.message === "string" ? reply.message : `error ${code}`);

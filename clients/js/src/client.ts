@@ -439,7 +439,8 @@ export class Client {
   private _lose(conn: Conn, error: LrwError): void {
     conn.dead = true;
     conn.clearTimers();
-    conn.ws.onopen = conn.ws.onmessage = conn.ws.onclose = conn.ws.onerror = null;
+    conn.ws.onopen = conn.ws.onmessage = conn.ws.onclose = null;
+    conn.ws.onerror = () => undefined; // some implementations (ws) throw on an error nobody listens to
     for (const p of conn.pending.values()) {
       clearTimeout(p.timer);
       p.reject(error);
@@ -643,7 +644,12 @@ export class Client {
       const code = typeof reply.code === 'number' ? reply.code : 500;
       if (code === 401 && mayRetry && this._getToken) {
         // The token expired (or is refused): get a fresh one and retry once with it.
-        await this._refreshToken('unauthorized');
+        try {
+          await this._refreshToken('unauthorized');
+        } catch (error) {
+          this._emit('error', error);
+          throw new LrwError(401, typeof reply.message === 'string' ? reply.message : 'unauthorized');
+        }
         return this._send(conn, frame, Date.now() + this._o.commandTimeoutMs, false, true);
       }
       throw new LrwError(code, typeof reply.message === 'string' ? reply.message : `error ${code}`);

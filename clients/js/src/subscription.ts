@@ -72,6 +72,8 @@ export class Subscription {
   private _known = 0;
   private _holesBelow = 0;
   private readonly _buffer = new Map<number, Held>();
+  /** Offsets skipped as holes (the latest ones), to report one that turns up after all. */
+  private readonly _skipped = new Set<number>();
   private _early: Held[] = [];
   private _otherEpoch: Held[] = [];
   private _gapTimer: ReturnType<typeof setTimeout> | undefined;
@@ -246,7 +248,13 @@ export class Subscription {
       }
       this._switchEpoch(m.epoch, m.offset - 1);
     }
-    if (m.offset <= this._offset || this._buffer.has(m.offset)) return; // seen
+    if (m.offset <= this._offset || this._buffer.has(m.offset)) {
+      if (this._skipped.delete(m.offset) && !m[OWN]) {
+        const position = { offset: this._offset, epoch: this._epoch };
+        this._report({ channel: this.channel, reason: 'late', previous: this.position, current: position, message: m });
+      }
+      return; // seen
+    }
     if (this._buffer.size >= MAX_HELD) {
       // Far too much is missing to hold on: report and go on from here.
       this._notRecovered(m.offset - 1);
@@ -297,7 +305,11 @@ export class Subscription {
     while (this._offset < this._holesBelow) {
       const m = this._buffer.get(this._offset + 1);
       if (m) this._deliver(m);
-      else this._offset++;
+      else {
+        this._offset++;
+        this._skipped.add(this._offset);
+        if (this._skipped.size > 1_000) this._skipped.delete(this._skipped.values().next().value as number);
+      }
     }
     let next: Message | undefined;
     while ((next = this._buffer.get(this._offset + 1)) !== undefined) this._deliver(next);
@@ -323,6 +335,7 @@ export class Subscription {
     for (const m of held) this._deliver(m);
     this._epoch = epoch;
     this._offset = this._known = this._holesBelow = base;
+    this._skipped.clear();
     this._report({ channel: this.channel, reason: 'epoch_changed', previous, current: { offset: base, epoch } });
   }
 

@@ -112,13 +112,18 @@ export interface RecoveryFailure {
   /**
    * `not_recovered`: the server answered `recovered:false` (history expired,
    * trimmed or too long to replay). `epoch_changed`: the channel's epoch is
-   * not the one the client held, so its history was lost.
+   * not the one the client held, so its history was lost. `late`: an offset
+   * the client had skipped as a hole (a since-replay that answered
+   * recovered:true did not have it) arrived after all, too late to deliver
+   * in order; it is in `message` and was not given to onMessage.
    */
-  reason: 'not_recovered' | 'epoch_changed';
+  reason: 'not_recovered' | 'epoch_changed' | 'late';
   /** What the client held before (absent if it held nothing yet). */
   previous?: StreamPosition;
   /** Where the subscription goes on from. */
   current: { offset: number; epoch?: string };
+  /** For `late`: the message that came too late. */
+  message?: Message;
 }
 
 /** Why getToken is called. */

@@ -70,6 +70,8 @@ export async function startFakeServer(options = {}) {
 
   /** Fault injection; set them on the returned object's `hooks`. */
   const hooks = {
+    /** Leave this many handshakes unanswered (the socket stays open, silent). */
+    stallHandshakes: 0,
     /** Refuse this many handshakes with this status (a browser sees 1006). */
     refuseHandshakes: 0,
     refuseStatus: 401,
@@ -85,6 +87,7 @@ export async function startFakeServer(options = {}) {
 
   const channels = new Map();
   const conns = new Set();
+  const stalled = new Set();
   /** Every frame a client sent: { conn: id, frame (parsed or text) }. */
   const frames = [];
   /** Every upgrade request: { url, protocols, refused }. */
@@ -302,6 +305,13 @@ export async function startFakeServer(options = {}) {
       refuse(socket, status, message);
     };
     if (url.pathname !== `/${o.stage}` && url.pathname !== `/${o.stage}/`) return no(404, 'not found');
+    if (hooks.stallHandshakes > 0) {
+      hooks.stallHandshakes--;
+      record.refused = 'stalled';
+      stalled.add(socket);
+      socket.once('close', () => stalled.delete(socket));
+      return;
+    }
     if (hooks.refuseHandshakes > 0) {
       hooks.refuseHandshakes--;
       return no(hooks.refuseStatus, 'refused');
@@ -468,6 +478,7 @@ export async function startFakeServer(options = {}) {
     async close() {
       clearInterval(sweeper);
       for (const c of conns) c.ws.terminate();
+      for (const socket of stalled) socket.destroy();
       wss.close();
       server.closeAllConnections?.();
       await new Promise((resolve) => server.close(() => resolve()));

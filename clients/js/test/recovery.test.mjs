@@ -208,3 +208,25 @@ test('own publishes without self are no gap; replays do not show them either', a
   assert.equal(subscribes('lobby').length, 1, 'no re-subscribe for our own offset');
   assert.ok(contiguous([1, 2]));
 });
+
+test('an offset skipped as a hole that turns up after all is reported, not delivered out of order', async () => {
+  server = await startFakeServer();
+  const c = client(server.wsUrl, { gapWaitMs: 50 });
+  const rec = recorder();
+  const failures = [];
+  await c.subscribe('lobby', { ...rec, onRecoveryFailed: (i) => failures.push(i) }).ready;
+  // Offset 2 is neither delivered nor replayed: it looks like a hole.
+  server.hooks.dropDelivery = (conn, m) => m.offset === 2;
+  server.hooks.skipReplay = (conn, m) => m.offset === 2;
+  for (let i = 1; i <= 3; i++) await httpPublish(server.httpUrl, 'lobby', `m${i}`);
+  await waitFor(() => rec.messages.length === 2, { what: 'delivery past the presumed hole' });
+  assert.deepEqual(rec.offsets(), [1, 3]);
+  assert.equal(failures.length, 0);
+  // Then its post arrives after all.
+  const late = server.channel('lobby').history.find((h) => h.offset === 2).envelope;
+  server.connections()[0].ws.send(JSON.stringify(late));
+  await waitFor(() => failures.length === 1);
+  assert.equal(failures[0].reason, 'late');
+  assert.equal(failures[0].message.offset, 2);
+  assert.deepEqual(rec.offsets(), [1, 3]);
+});

@@ -151,3 +151,13 @@ test('a command waiting for a connection times out while the server is unreachab
   await assert.rejects(c.presence('lobby'), (e) => e.code === 'timeout');
   assert.equal(c.state, 'connecting');
 });
+
+test('a handshake that never completes times out and the client tries again', async () => {
+  server = await startFakeServer();
+  server.hooks.stallHandshakes = 1;
+  const c = client(server.wsUrl, { connectTimeoutMs: 200 });
+  const t0 = Date.now();
+  await stateReached(c, 'open');
+  assert.ok(Date.now() - t0 >= 190);
+  assert.deepEqual(server.handshakes.map((h) => h.refused), ['stalled', false]);
+});
