@@ -149,7 +149,12 @@ export async function launch(executable) {
         await gone;
         clearTimeout(timer);
       }
-      rmSync(profile, { recursive: true, force: true });
+      try {
+        // Chromium's helper processes may still be writing to the profile for a moment.
+        rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      } catch {
+        // a temporary directory left behind is no failure
+      }
     },
   };
   return api;

@@ -23,8 +23,11 @@ before(async () => {
 }, { timeout: 30_000 });
 after(async () => {
   client.closeAll();
-  await browser?.close();
-  await server?.close();
+  try {
+    await browser?.close();
+  } finally {
+    await server?.close();
+  }
 }, { timeout: 15_000 });
 
 const items = (id) => `[...document.querySelectorAll('#${id} li')].map((li) => li.textContent)`;
@@ -53,7 +56,7 @@ test('the page joins, publishes, lists messages and members, shows the state', {
   await b.type('Message', 'hello from the page');
   await b.press('Enter');
   await b.waitFor(`${items('messages')}.includes('lobby #1: hello from the page')`, { what: 'own message listed' });
-  assert.equal(await b.eval(`document.getElementById('message').value`), '');
+  await b.waitFor(`document.getElementById('message').value === ''`, { what: 'Message field cleared after the reply' });
 
   await other.publish('lobby', { n: 2 });
   await httpPublish(server.httpUrl, 'lobby', 'plain');
