@@ -1,5 +1,60 @@
 // lambda-rust-websocket client (protocol lrw.v1). Generated from src/ by `npm run build`; do not edit.
 
+// src/util.ts
+function backoffDelay(attempt, minMs, maxMs, random = Math.random) {
+  const ceiling = Math.min(maxMs, minMs * Math.pow(2, Math.min(attempt + 1, 30)));
+  return minMs + random() * Math.max(0, ceiling - minMs);
+}
+function between(min, max, random = Math.random) {
+  return min + random() * Math.max(0, max - min);
+}
+function tokenExpiry(token) {
+  const part = token.split(".")[1];
+  if (!part) return void 0;
+  try {
+    let b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+    while (b64.length % 4) b64 += "=";
+    const bin = atob(b64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
+    return typeof claims?.exp === "number" && isFinite(claims.exp) ? claims.exp * 1e3 : void 0;
+  } catch {
+    return void 0;
+  }
+}
+var CHANNEL = /^[A-Za-z0-9_.:-]{1,128}$/;
+function isChannelName(name) {
+  return typeof name === "string" && CHANNEL.test(name);
+}
+function utf8Length(s) {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 128) n += 1;
+    else if (c < 2048) n += 2;
+    else if (c >= 55296 && c < 56320 && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 56320 && d < 57344) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}
+var LrwError = class extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = "LrwError";
+    this.code = code;
+  }
+};
+var MAX_DELAY = 2147483647;
+function later(fn, ms) {
+  return setTimeout(fn, Math.min(Math.max(0, ms), MAX_DELAY));
+}
+
 // src/subscription.ts
 var MAX_HELD = 1e4;
 var OWN = /* @__PURE__ */ Symbol("own publish");
@@ -187,7 +242,7 @@ var Subscription = class {
     while ((next = this._buffer.get(this._offset + 1)) !== void 0) this._deliver(next);
     if (this._known > this._offset) {
       if (this._gapTimer === void 0) {
-        this._gapTimer = setTimeout(() => this._gapDue(), this._host.gapWaitMs);
+        this._gapTimer = later(() => this._gapDue(), this._host.gapWaitMs);
       }
     } else if (this._gapTimer !== void 0) {
       clearTimeout(this._gapTimer);
@@ -250,57 +305,6 @@ var Subscription = class {
 
 // src/types.ts
 var PROTOCOL = "lrw.v1";
-
-// src/util.ts
-function backoffDelay(attempt, minMs, maxMs, random = Math.random) {
-  const ceiling = Math.min(maxMs, minMs * Math.pow(2, Math.min(attempt + 1, 30)));
-  return minMs + random() * Math.max(0, ceiling - minMs);
-}
-function between(min, max, random = Math.random) {
-  return min + random() * Math.max(0, max - min);
-}
-function tokenExpiry(token) {
-  const part = token.split(".")[1];
-  if (!part) return void 0;
-  try {
-    let b64 = part.replace(/-/g, "+").replace(/_/g, "/");
-    while (b64.length % 4) b64 += "=";
-    const bin = atob(b64);
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    const claims = JSON.parse(new TextDecoder().decode(bytes));
-    return typeof claims?.exp === "number" && isFinite(claims.exp) ? claims.exp * 1e3 : void 0;
-  } catch {
-    return void 0;
-  }
-}
-var CHANNEL = /^[A-Za-z0-9_.:-]{1,128}$/;
-function isChannelName(name) {
-  return typeof name === "string" && CHANNEL.test(name);
-}
-function utf8Length(s) {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 128) n += 1;
-    else if (c < 2048) n += 2;
-    else if (c >= 55296 && c < 56320 && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 56320 && d < 57344) {
-        n += 4;
-        i++;
-      } else n += 3;
-    } else n += 3;
-  }
-  return n;
-}
-var LrwError = class extends Error {
-  constructor(code, message) {
-    super(message);
-    this.name = "LrwError";
-    this.code = code;
-  }
-};
 
 // src/client.ts
 var DEFAULTS = {
@@ -504,7 +508,7 @@ var Client = class {
     ws.onmessage = (ev) => this._onFrame(conn, ev.data);
     ws.onclose = () => this._onClose(conn);
     ws.onerror = () => void 0;
-    conn.connectTimer = setTimeout(() => {
+    conn.connectTimer = later(() => {
       if (!conn.opened) this._kill(conn, 1e3, "handshake timeout", new LrwError("disconnected", "handshake timeout"));
     }, this._o.connectTimeoutMs);
   }
@@ -538,7 +542,7 @@ var Client = class {
     this._primary = conn;
     this._schedulePing(conn);
     clearTimeout(conn.rolloverTimer);
-    conn.rolloverTimer = setTimeout(() => this._startRollover(), between(this._o.rolloverMinMs, this._o.rolloverMaxMs));
+    conn.rolloverTimer = later(() => this._startRollover(), between(this._o.rolloverMinMs, this._o.rolloverMaxMs));
     const waiters = this._waiters;
     this._waiters = [];
     for (const w of waiters) {
@@ -555,7 +559,7 @@ var Client = class {
     if (!primary || primary.dead || this._state === "closed") return;
     clearTimeout(primary.rolloverTimer);
     const delay = backoffDelay(this._rolloverAttempt++, this._o.backoffMinMs, this._o.backoffMaxMs);
-    primary.rolloverTimer = setTimeout(() => this._startRollover(), delay);
+    primary.rolloverTimer = later(() => this._startRollover(), delay);
   }
   /** The new socket is open: subscribe everything on it, then swap and close the old one. */
   async _rollover(next) {
@@ -580,7 +584,7 @@ var Client = class {
       clearTimeout(timer);
       this._kill(old, 1e3, "rollover", new LrwError("disconnected", "rollover"));
     };
-    const timer = setTimeout(done, this._o.commandTimeoutMs);
+    const timer = later(done, this._o.commandTimeoutMs);
     if (old.pending.size === 0) done();
     else old.onIdle = done;
   }
@@ -647,7 +651,7 @@ var Client = class {
     if (this._state === "closed" || this._reconnectTimer !== void 0 || this._connecting) return;
     const delay = backoffDelay(this._attempt++, this._o.backoffMinMs, this._o.backoffMaxMs);
     const generation = this._generation;
-    this._reconnectTimer = setTimeout(() => {
+    this._reconnectTimer = later(() => {
       this._reconnectTimer = void 0;
       if (generation === this._generation) void this._open("connect", generation);
     }, delay);
@@ -707,7 +711,7 @@ var Client = class {
     if (remaining <= 1e3) return;
     const delay = Math.max(1e3, remaining - this._margin(remaining));
     const generation = this._generation;
-    this._tokenTimer = setTimeout(() => {
+    this._tokenTimer = later(() => {
       this._tokenTimer = void 0;
       if (generation !== this._generation) return;
       this._refreshToken("expiring").catch((error) => this._emit("error", error));
@@ -728,7 +732,7 @@ var Client = class {
       const waiter = {
         resolve,
         reject,
-        timer: setTimeout(() => {
+        timer: later(() => {
           this._waiters = this._waiters.filter((w) => w !== waiter);
           reject(new LrwError("timeout", "not connected within the command timeout"));
         }, Math.max(0, deadline - Date.now()))
@@ -755,7 +759,7 @@ var Client = class {
         if (i >= 0) conn.pings.splice(i, 1);
         if (conn.pending.size === 0 && conn.onIdle) conn.onIdle();
       };
-      const timer = setTimeout(() => {
+      const timer = later(() => {
         settle();
         reject(new LrwError("timeout", `no reply to ${String(action)} within ${this._o.commandTimeoutMs} ms`));
       }, Math.max(0, deadline - Date.now()));
@@ -802,7 +806,7 @@ var Client = class {
   _schedulePing(conn) {
     clearTimeout(conn.pingTimer);
     const due = conn.lastSent + this._o.pingIntervalMs - Date.now();
-    conn.pingTimer = setTimeout(() => this._pingDue(conn), Math.max(0, due));
+    conn.pingTimer = later(() => this._pingDue(conn), Math.max(0, due));
   }
   _pingDue(conn) {
     if (conn.dead || conn.role !== "primary") return;
@@ -849,7 +853,7 @@ var Client = class {
           this._emit("error", error);
         } else if (!conn.dead && this._state !== "closed") {
           const delay = backoffDelay(sub._retries++, this._o.backoffMinMs, this._o.backoffMaxMs);
-          sub._retryTimer = setTimeout(() => {
+          sub._retryTimer = later(() => {
             sub._retryTimer = void 0;
             const c = this._primary;
             if (c && c.opened && !c.dead) void this._subscribeOn(sub, c);

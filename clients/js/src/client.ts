@@ -15,7 +15,7 @@ import {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './types.js';
-import { LrwError, backoffDelay, between, isChannelName, tokenExpiry, utf8Length } from './util.js';
+import { LrwError, backoffDelay, between, isChannelName, later, tokenExpiry, utf8Length } from './util.js';
 
 /** Options of {@link Client}; every timing is one, so tests can shrink hours to seconds. */
 export interface ClientOptions {
@@ -332,7 +332,7 @@ export class Client {
     ws.onmessage = (ev: { data: unknown }) => this._onFrame(conn, ev.data);
     ws.onclose = () => this._onClose(conn);
     ws.onerror = () => undefined; // a close event follows
-    conn.connectTimer = setTimeout(() => {
+    conn.connectTimer = later(() => {
       if (!conn.opened) this._kill(conn, 1000, 'handshake timeout', new LrwError('disconnected', 'handshake timeout'));
     }, this._o.connectTimeoutMs);
   }
@@ -369,7 +369,7 @@ export class Client {
     this._primary = conn;
     this._schedulePing(conn);
     clearTimeout(conn.rolloverTimer);
-    conn.rolloverTimer = setTimeout(() => this._startRollover(), between(this._o.rolloverMinMs, this._o.rolloverMaxMs));
+    conn.rolloverTimer = later(() => this._startRollover(), between(this._o.rolloverMinMs, this._o.rolloverMaxMs));
     const waiters = this._waiters;
     this._waiters = [];
     for (const w of waiters) {
@@ -388,7 +388,7 @@ export class Client {
     if (!primary || primary.dead || this._state === 'closed') return;
     clearTimeout(primary.rolloverTimer);
     const delay = backoffDelay(this._rolloverAttempt++, this._o.backoffMinMs, this._o.backoffMaxMs);
-    primary.rolloverTimer = setTimeout(() => this._startRollover(), delay);
+    primary.rolloverTimer = later(() => this._startRollover(), delay);
   }
 
   /** The new socket is open: subscribe everything on it, then swap and close the old one. */
@@ -415,7 +415,7 @@ export class Client {
       clearTimeout(timer);
       this._kill(old, 1000, 'rollover', new LrwError('disconnected', 'rollover'));
     };
-    const timer = setTimeout(done, this._o.commandTimeoutMs);
+    const timer = later(done, this._o.commandTimeoutMs);
     if (old.pending.size === 0) done();
     else old.onIdle = done;
   }
@@ -488,7 +488,7 @@ export class Client {
     if (this._state === 'closed' || this._reconnectTimer !== undefined || this._connecting) return;
     const delay = backoffDelay(this._attempt++, this._o.backoffMinMs, this._o.backoffMaxMs);
     const generation = this._generation;
-    this._reconnectTimer = setTimeout(() => {
+    this._reconnectTimer = later(() => {
       this._reconnectTimer = undefined;
       if (generation === this._generation) void this._open('connect', generation);
     }, delay);
@@ -559,7 +559,7 @@ export class Client {
     if (remaining <= 1_000) return; // expired or nearly: the next handshake or 401 asks again
     const delay = Math.max(1_000, remaining - this._margin(remaining));
     const generation = this._generation;
-    this._tokenTimer = setTimeout(() => {
+    this._tokenTimer = later(() => {
       this._tokenTimer = undefined;
       if (generation !== this._generation) return;
       // The fresh token rides on the next command of a live socket, and on the next handshake.
@@ -584,7 +584,7 @@ export class Client {
       const waiter = {
         resolve,
         reject,
-        timer: setTimeout(() => {
+        timer: later(() => {
           this._waiters = this._waiters.filter((w) => w !== waiter);
           reject(new LrwError('timeout', 'not connected within the command timeout'));
         }, Math.max(0, deadline - Date.now())),
@@ -612,7 +612,7 @@ export class Client {
         if (i >= 0) conn.pings.splice(i, 1);
         if (conn.pending.size === 0 && conn.onIdle) conn.onIdle();
       };
-      const timer = setTimeout(() => {
+      const timer = later(() => {
         settle();
         reject(new LrwError('timeout', `no reply to ${String(action)} within ${this._o.commandTimeoutMs} ms`));
       }, Math.max(0, deadline - Date.now()));
@@ -661,7 +661,7 @@ export class Client {
   private _schedulePing(conn: Conn): void {
     clearTimeout(conn.pingTimer);
     const due = conn.lastSent + this._o.pingIntervalMs - Date.now();
-    conn.pingTimer = setTimeout(() => this._pingDue(conn), Math.max(0, due));
+    conn.pingTimer = later(() => this._pingDue(conn), Math.max(0, due));
   }
 
   private _pingDue(conn: Conn): void {
@@ -715,7 +715,7 @@ export class Client {
         } else if (!conn.dead && this._state !== 'closed') {
           // Timeout or 503 on a live socket: try again later on whichever socket is current.
           const delay = backoffDelay(sub._retries++, this._o.backoffMinMs, this._o.backoffMaxMs);
-          sub._retryTimer = setTimeout(() => {
+          sub._retryTimer = later(() => {
             sub._retryTimer = undefined;
             const c = this._primary;
             if (c && c.opened && !c.dead) void this._subscribeOn(sub, c);

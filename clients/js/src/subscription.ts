@@ -11,7 +11,7 @@ import type {
   SubscribedReply,
   SubscriptionState,
 } from './types.js';
-import { LrwError } from './util.js';
+import { LrwError, later } from './util.js';
 
 /** Callbacks and start position of a subscription. */
 export interface SubscriptionOptions {
@@ -286,7 +286,7 @@ export class Subscription {
     while ((next = this._buffer.get(this._offset + 1)) !== undefined) this._deliver(next);
     if (this._known > this._offset) {
       if (this._gapTimer === undefined) {
-        this._gapTimer = setTimeout(() => this._gapDue(), this._host.gapWaitMs);
+        this._gapTimer = later(() => this._gapDue(), this._host.gapWaitMs);
       }
     } else if (this._gapTimer !== undefined) {
       clearTimeout(this._gapTimer);

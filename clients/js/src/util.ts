@@ -79,3 +79,11 @@ export class LrwError extends Error {
     this.code = code;
   }
 }
+
+/** Longest delay timers take; a longer one would fire at once (browsers and Node alike). */
+const MAX_DELAY = 2_147_483_647;
+
+/** setTimeout with the delay clamped to what timers can hold (a year-long token must not refresh at once). */
+export function later(fn: () => void, ms: number): ReturnType<typeof setTimeout> {
+  return setTimeout(fn, Math.min(Math.max(0, ms), MAX_DELAY));
+}

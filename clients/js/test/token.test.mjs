@@ -157,3 +157,13 @@ test('publish carries from: the subject of the publisher', async () => {
   assert.equal(rec.messages[0].from, 'alice');
   assert.equal(rec.messages[1].from, undefined);
 });
+
+test('a long-lived token is not refreshed at once (timer delays past 2^31 ms are clamped)', async () => {
+  const t = tokens(365 * 24 * 3600 * 1000);
+  const c = client(server.wsUrl, { getToken: t.getToken, rolloverMinMs: 1e12, rolloverMaxMs: 1e12, pingIntervalMs: 1e12 });
+  await stateReached(c, 'open');
+  await sleep(300);
+  assert.deepEqual(t.reasons, ['connect']);
+  assert.equal(server.handshakes.length, 1);
+  assert.equal(server.frames.length, 0);
+});
