@@ -9,11 +9,10 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, DeleteRequest,
-    GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
-    ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, Select,
-    StreamSpecification, StreamViewType, TimeToLiveSpecification, TransactWriteItem, Update,
-    WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, DeleteRequest, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, Select, StreamSpecification,
+    StreamViewType, TimeToLiveSpecification, TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -83,9 +82,8 @@ fn key(pk: String, sk: String) -> Item {
 
 /// A string set, or nothing for an empty one (DynamoDB has no empty sets).
 fn string_set(patterns: &[channels::Pattern]) -> Option<AttributeValue> {
-    (!patterns.is_empty()).then(|| {
-        AttributeValue::Ss(patterns.iter().map(ToString::to_string).collect())
-    })
+    (!patterns.is_empty())
+        .then(|| AttributeValue::Ss(patterns.iter().map(ToString::to_string).collect()))
 }
 
 /// The item of a connection.
@@ -203,7 +201,9 @@ fn position_of(item: Option<&Item>) -> Option<Position> {
 }
 
 /// Which items of a transaction failed their condition.
-fn cancelled_conditions(err: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>) -> Option<Vec<bool>> {
+fn cancelled_conditions(
+    err: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>,
+) -> Option<Vec<bool>> {
     match err.as_service_error()? {
         TransactWriteItemsError::TransactionCanceledException(cancelled) => Some(
             cancelled
@@ -271,10 +271,7 @@ impl DynamoStore {
             .filter_expression("#expires > :now")
             .expression_attribute_names("#partition", INDEX_HASH_KEY)
             .expression_attribute_names("#expires", TTL_ATTRIBUTE)
-            .expression_attribute_values(
-                ":partition",
-                s(partition(channel.as_str(), shard)),
-            )
+            .expression_attribute_values(":partition", s(partition(channel.as_str(), shard)))
             .expression_attribute_values(":now", n(now_secs()))
             .set_limit(self.page_limit)
     }
@@ -438,9 +435,7 @@ impl Store for DynamoStore {
                 CONNECTION_SK.to_owned(),
             )))
             .update_expression("SET #count = #count + :one")
-            .condition_expression(
-                "attribute_exists(#pk) AND #count < :max AND #expires > :now",
-            )
+            .condition_expression("attribute_exists(#pk) AND #count < :max AND #expires > :now")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#count", SUBSCRIPTIONS)
             .expression_attribute_names("#expires", TTL_ATTRIBUTE)
@@ -775,7 +770,11 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":from", s(message_sk(after.saturating_add(1))))
                 .expression_attribute_values(":to", s(message_sk(u64::MAX)))
                 .expression_attribute_values(":now", n(now_secs()))
-                .limit(i32::try_from(wanted.saturating_sub(messages.len())).unwrap_or(i32::MAX).max(1))
+                .limit(
+                    i32::try_from(wanted.saturating_sub(messages.len()))
+                        .unwrap_or(i32::MAX)
+                        .max(1),
+                )
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -784,7 +783,9 @@ impl Store for DynamoStore {
                 output
                     .items()
                     .iter()
-                    .filter(|item| get_s(item, SK).is_some_and(|sk| sk.starts_with(MESSAGE_SK_PREFIX)))
+                    .filter(|item| {
+                        get_s(item, SK).is_some_and(|sk| sk.starts_with(MESSAGE_SK_PREFIX))
+                    })
                     .filter_map(|item| parse_message(channel, item)),
             );
             start = output.last_evaluated_key().cloned();
@@ -859,7 +860,11 @@ impl Store for DynamoStore {
         Ok(())
     }
 
-    async fn release_key(&self, channel: &ChannelName, publish_key: &str) -> Result<(), StoreError> {
+    async fn release_key(
+        &self,
+        channel: &ChannelName,
+        publish_key: &str,
+    ) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)

@@ -87,7 +87,11 @@ mod tests {
         let counter = Arc::clone(&made);
         let lazy = Lazy::new(move || counter.fetch_add(1, Ordering::SeqCst));
         assert!(!lazy.is_made());
-        assert_eq!(made.load(Ordering::SeqCst), 0, "nothing made at construction");
+        assert_eq!(
+            made.load(Ordering::SeqCst),
+            0,
+            "nothing made at construction"
+        );
         assert_eq!(*lazy.get(), 0);
         assert_eq!(*lazy.get(), 0);
         assert_eq!(made.load(Ordering::SeqCst), 1);

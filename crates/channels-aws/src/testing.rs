@@ -37,7 +37,32 @@ impl MotoServer {
     /// number is ever released by one process and taken up by another.
     pub fn start() -> Result<Self, String> {
         let program = Self::program();
-        let mut child = Command::new(&program)
+        Self::spawn(Command::new(&program), &program)
+    }
+
+    /// A server that handles one request at a time. moto_server serves
+    /// requests on threads and does not make an item update atomic, which
+    /// DynamoDB does: under concurrent `UpdateItem`s on one item, moto can
+    /// lose an increment. Served one by one, each request is atomic, as on
+    /// DynamoDB, and a test of concurrent clients tests the clients. (No SQS
+    /// long polling on this one: a poll would hold up every other request.)
+    pub fn start_one_at_a_time() -> Result<Self, String> {
+        let program = Self::program();
+        let python = program.with_file_name("python");
+        let mut command = Command::new(&python);
+        command.args([
+            "-c",
+            "import sys, moto.server as m\n\
+             serve = m.run_simple\n\
+             m.run_simple = lambda *a, **k: serve(*a, **{**k, 'threaded': False})\n\
+             sys.argv = ['moto_server'] + sys.argv[1:]\n\
+             m.main()",
+        ]);
+        Self::spawn(command, &python)
+    }
+
+    fn spawn(mut command: Command, program: &std::path::Path) -> Result<Self, String> {
+        let mut child = command
             .args(["-H", "127.0.0.1", "-p", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

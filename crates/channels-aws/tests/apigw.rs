@@ -13,10 +13,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use channels::fanout::{Publish, Published};
 use channels::memory::MemoryStore;
+use channels::message::Publication;
 use channels::{
-    publish, ChannelName, Connection, ConnectionNotifier, ConnectionStore, NotifyError,
-    PublishOptions, PublishReport,
+    ChannelName, Connection, ConnectionNotifier, Fanout, NotifyError, PublishOptions,
+    PublishReport, Store,
 };
 use channels_aws::apigw::ApiGatewayNotifier;
 
@@ -294,9 +296,9 @@ async fn a_publish_through_the_sdk_counts_every_outcome() {
         "big-a",
     ] {
         store
-            .put(&Connection::new(id, room.clone(), channels::now_millis()))
+            .connect(&Connection::new(id, channels::now_millis()), Some(&room))
             .await
-            .expect("put");
+            .expect("connect");
     }
     let options = PublishOptions {
         max_attempts: 3,
@@ -306,9 +308,16 @@ async fn a_publish_through_the_sdk_counts_every_outcome() {
     };
 
     // WHEN publishing
-    let report = publish(&store, &notifier, &room, b"news", &options)
-        .await
-        .expect("publish");
+    let fanout = Fanout::<_, _>::new(&store, &notifier, options);
+    let publish = Publish {
+        publication: Publication::http(room.clone(), b"news".to_vec(), false),
+        exclude: None,
+        key: None,
+        publish_id: "p-1".into(),
+    };
+    let Ok(Published::Sync { report, .. }) = fanout.publish(publish).await else {
+        panic!("a synchronous publish");
+    };
 
     // THEN delivered: ok-a, ok-b, flaky-a (on retry); gone: gone-a (removed);
     // failed: throttled-a and broken-a after 3 tries, big-a at once

@@ -1,16 +1,23 @@
 //! The DynamoDB adapter against moto_server on 127.0.0.1, with the table
-//! layout Terraform declares (`channels_aws::schema`, checked against
+//! layout Terraform declares (`channels::schema`, checked against
 //! terraform/dynamodb.tf by the contract-tests crate's terraform_contract test).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
-use aws_sdk_dynamodb::types::{KeyType, PutRequest, WriteRequest};
+use std::collections::BTreeSet;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeyType, PutRequest, WriteRequest};
+use channels::fanout::{Delivery, Publish, Published};
+use channels::message::{Kind, Position, Publication, StoredMessage};
 use channels::testing::MemoryNotifier;
-use channels::{publish, ChannelName, Connection, ConnectionStore, PublishOptions, Shards};
-use channels_aws::dynamo::{ensure_table, item, DynamoStore};
+use channels::{
+    ChannelName, Connection, Fanout, Grants, KeyClaim, Pattern, Protocol, PublishOptions,
+    PublishReport, Shards, Store, Subscribed, MAX_SUBSCRIPTIONS,
+};
+use channels_aws::dynamo::{connection_item, ensure_table, membership_item, DynamoStore};
 use channels_aws::schema::{
-    partition, CHANNEL_ATTRIBUTE, CHANNEL_INDEX, INDEX_HASH_KEY, INDEX_RANGE_KEY, TABLE_HASH_KEY,
-    TTL_ATTRIBUTE,
+    connection_pk, membership_sk, partition, CHANNEL_INDEX, CONNECTION_SK, INDEX_HASH_KEY,
+    INDEX_PROJECTED, INDEX_RANGE_KEY, PK, SK, SUBSCRIPTIONS, TTL_ATTRIBUTE,
 };
 use channels_aws::testing::MotoServer;
 
@@ -24,6 +31,17 @@ async fn store(moto: &MotoServer, table: &str) -> DynamoStore {
     let client = moto.dynamodb_client();
     ensure_table(&client, table).await.expect("create table");
     DynamoStore::new(client, table)
+}
+
+/// A raw connection in `name`, as `$connect` stores it.
+async fn join(store: &DynamoStore, id: &str, name: &str) {
+    store
+        .connect(
+            &Connection::new(id, channels::now_millis()),
+            Some(&channel(name)),
+        )
+        .await
+        .expect("connect");
 }
 
 /// Every member of every shard, and how many pages that took.
@@ -50,7 +68,7 @@ async fn shard_members(
             .await
             .expect("query");
         pages += 1;
-        ids.extend(page.connection_ids);
+        ids.extend(page.members.into_iter().map(|m| m.connection_id));
         match page.next {
             Some(next) => cursor = Some(next),
             None => return (ids, pages),
@@ -58,9 +76,44 @@ async fn shard_members(
     }
 }
 
+/// Every item of the table, as (pk, sk).
+async fn keys(store: &DynamoStore) -> BTreeSet<(String, String)> {
+    let scan = store
+        .client()
+        .scan()
+        .table_name(store.table())
+        .send()
+        .await
+        .expect("scan");
+    scan.items()
+        .iter()
+        .map(|item| {
+            (
+                item[PK].as_s().unwrap().clone(),
+                item[SK].as_s().unwrap().clone(),
+            )
+        })
+        .collect()
+}
+
+/// A raw HTTP publish of `body` to `name` through a fan-out on `store`.
+async fn publish(store: &DynamoStore, notifier: &MemoryNotifier, name: &str) -> PublishReport {
+    let fanout = Fanout::<_, _>::new(store, notifier, PublishOptions::default());
+    let publish = Publish {
+        publication: Publication::http(channel(name), b"hi".to_vec(), false),
+        exclude: None,
+        key: None,
+        publish_id: "p-1".into(),
+    };
+    match fanout.publish(publish).await.expect("publish") {
+        Published::Sync { report, .. } => report,
+        other => panic!("not synchronous: {other:?}"),
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs moto_server; `make test` runs it"]
-async fn table_has_the_declared_keys_index_and_ttl() {
+async fn table_has_the_declared_keys_index_ttl_and_stream() {
     let moto = MotoServer::start().expect(NEEDS_MOTO);
     let store = store(&moto, "schema").await;
     let table = store
@@ -76,7 +129,7 @@ async fn table_has_the_declared_keys_index_and_ttl() {
         .iter()
         .map(|k| (k.attribute_name(), k.key_type().clone()))
         .collect();
-    assert_eq!(keys, [(TABLE_HASH_KEY, KeyType::Hash)]);
+    assert_eq!(keys, [(PK, KeyType::Hash), (SK, KeyType::Range)]);
     let index = &table.global_secondary_indexes()[0];
     assert_eq!(index.index_name(), Some(CHANNEL_INDEX));
     let keys: Vec<_> = index
@@ -91,6 +144,11 @@ async fn table_has_the_declared_keys_index_and_ttl() {
             (INDEX_RANGE_KEY, KeyType::Range)
         ]
     );
+    let projected: BTreeSet<&str> = index
+        .projection()
+        .map(|p| p.non_key_attributes().iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(projected, INDEX_PROJECTED.iter().copied().collect());
     let ttl = store
         .client()
         .describe_time_to_live()
@@ -103,6 +161,13 @@ async fn table_has_the_declared_keys_index_and_ttl() {
             .and_then(|t| t.attribute_name()),
         Some(TTL_ATTRIBUTE)
     );
+    assert_eq!(
+        table
+            .stream_specification()
+            .and_then(|s| s.stream_view_type())
+            .map(|v| v.as_str()),
+        Some("NEW_AND_OLD_IMAGES")
+    );
     // Creating it again is a no-op.
     ensure_table(store.client(), "schema")
         .await
@@ -111,35 +176,35 @@ async fn table_has_the_declared_keys_index_and_ttl() {
 
 #[tokio::test]
 #[ignore = "needs moto_server; `make test` runs it"]
-async fn put_query_count_and_delete() {
+async fn connect_query_count_and_disconnect() {
     let moto = MotoServer::start().expect(NEEDS_MOTO);
     let store = store(&moto, "crud").await;
-    let now = channels::now_millis();
     for (id, ch) in [("a=", "red"), ("b=", "red"), ("c=", "blue")] {
-        store
-            .put(&Connection::new(id, channel(ch), now))
-            .await
-            .expect("put");
+        join(&store, id, ch).await;
     }
 
-    // The item is stored in the documented shape.
-    let got = store
-        .client()
-        .get_item()
-        .table_name("crud")
-        .key(
-            TABLE_HASH_KEY,
-            item(&Connection::new("a=", channel("red"), now), Shards::ONE)[TABLE_HASH_KEY].clone(),
-        )
-        .send()
+    // The items are stored in the documented shape.
+    let a = store.connection("a=").await.expect("get").expect("stored");
+    assert_eq!(a.subscriptions, 1, "its first membership counts");
+    let get = |pk: String, sk: String| {
+        store
+            .client()
+            .get_item()
+            .table_name("crud")
+            .key(PK, AttributeValue::S(pk))
+            .key(SK, AttributeValue::S(sk))
+            .send()
+    };
+    let got = get(connection_pk("a="), CONNECTION_SK.to_owned())
+        .await
+        .expect("get");
+    assert_eq!(got.item().cloned(), Some(connection_item(&a)));
+    let got = get(connection_pk("a="), membership_sk("red"))
         .await
         .expect("get");
     assert_eq!(
         got.item().cloned(),
-        Some(item(
-            &Connection::new("a=", channel("red"), now),
-            Shards::ONE
-        ))
+        Some(membership_item(&a.membership(&channel("red")), Shards::ONE))
     );
 
     assert_eq!(all_members(&store, &channel("red")).await.0, ["a=", "b="]);
@@ -153,12 +218,285 @@ async fn put_query_count_and_delete() {
         Some(0)
     );
 
-    store.remove("a=").await.expect("delete");
-    store
-        .remove("a=")
+    let removed = store.disconnect("a=").await.expect("disconnect");
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0].channel, channel("red"));
+    assert!(store
+        .disconnect("a=")
         .await
-        .expect("deleting a missing connection succeeds");
+        .expect("disconnecting a missing connection succeeds")
+        .is_empty());
     assert_eq!(all_members(&store, &channel("red")).await.0, ["b="]);
+    assert_eq!(store.connection("a=").await.expect("get"), None);
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; `make test` runs it"]
+async fn subscriptions_are_counted_exactly_capped_and_all_removed_on_disconnect() {
+    // GIVEN an lrw.v1 connection with no channel yet
+    let moto = MotoServer::start().expect(NEEDS_MOTO);
+    let store = store(&moto, "subs")
+        .await
+        .with_shards(Shards::new(4).unwrap());
+    let mut connection = Connection::new("v1=", channels::now_millis());
+    connection.protocol = Protocol::V1;
+    connection.subject = Some("u-1".into());
+    store.connect(&connection, None).await.expect("connect");
+
+    // WHEN it subscribes to three channels, one of them twice
+    for name in ["a", "b", "c", "a"] {
+        let outcome = store
+            .subscribe(&connection, &channel(name))
+            .await
+            .expect("subscribe");
+        assert!(
+            matches!(outcome, Subscribed::Added | Subscribed::Already),
+            "{outcome:?}"
+        );
+    }
+    // THEN each channel has it once, with its protocol and subject, and the
+    // counter says three
+    for name in ["a", "b", "c"] {
+        let shard = store.shards().of("v1=");
+        let page = store
+            .members(&channel(name), shard, None, None)
+            .await
+            .expect("members");
+        assert_eq!(page.members.len(), 1, "{name}");
+        assert_eq!(page.members[0].protocol, Protocol::V1);
+        assert_eq!(page.members[0].subject.as_deref(), Some("u-1"));
+    }
+    let stored = store.connection("v1=").await.expect("get").expect("stored");
+    assert_eq!(stored.subscriptions, 3);
+
+    // AND unsubscribing is idempotent and counted once
+    assert!(store
+        .unsubscribe("v1=", &channel("b"))
+        .await
+        .expect("unsub"));
+    assert!(!store
+        .unsubscribe("v1=", &channel("b"))
+        .await
+        .expect("again"));
+    let stored = store.connection("v1=").await.expect("get").expect("stored");
+    assert_eq!(stored.subscriptions, 2);
+
+    // AND the 101st subscription is refused by the conditional counter
+    for i in 0..(MAX_SUBSCRIPTIONS - 2) {
+        let outcome = store
+            .subscribe(&connection, &channel(&format!("room-{i}")))
+            .await
+            .expect("subscribe");
+        assert_eq!(outcome, Subscribed::Added, "room-{i}");
+    }
+    assert_eq!(
+        store
+            .subscribe(&connection, &channel("one-too-many"))
+            .await
+            .expect("subscribe"),
+        Subscribed::Full
+    );
+    assert_eq!(
+        channels::count(&store, &channel("one-too-many")).await.ok(),
+        Some(0)
+    );
+    // AND a connection that is not stored cannot subscribe
+    let ghost = Connection::new("ghost=", channels::now_millis());
+    assert_eq!(
+        store.subscribe(&ghost, &channel("a")).await.expect("sub"),
+        Subscribed::NoConnection
+    );
+
+    // WHEN it disconnects
+    let removed = store.disconnect("v1=").await.expect("disconnect");
+    // THEN every membership went with it, and no item of it is left
+    assert_eq!(removed.len(), MAX_SUBSCRIPTIONS as usize);
+    for name in ["a", "c", "room-0", "room-97"] {
+        assert_eq!(
+            channels::count(&store, &channel(name)).await.ok(),
+            Some(0),
+            "{name}"
+        );
+    }
+    assert!(keys(&store)
+        .await
+        .iter()
+        .all(|(pk, _)| *pk != connection_pk("v1=")));
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; `make test` runs it"]
+async fn grants_are_added_and_the_token_expiry_only_moves_on() {
+    let moto = MotoServer::start().expect(NEEDS_MOTO);
+    let store = store(&moto, "grants").await;
+    let mut connection = Connection::new("g=", channels::now_millis());
+    connection.grants = Grants {
+        subscribe: vec![Pattern::parse("lobby").unwrap()],
+        publish: Vec::new(),
+    };
+    connection.token_expires_at = Some(1000);
+    store.connect(&connection, None).await.expect("connect");
+    let more = Grants {
+        subscribe: vec![Pattern::parse("room-*").unwrap()],
+        publish: vec![Pattern::parse("room-*").unwrap()],
+    };
+    store.add_grants("g=", &more, 2000).await.expect("grants");
+    store
+        .add_grants("g=", &Grants::default(), 1500)
+        .await
+        .expect("an earlier expiry is not an error");
+    let stored = store.connection("g=").await.expect("get").expect("stored");
+    assert!(stored.grants.can_subscribe(&channel("lobby")));
+    assert!(stored.grants.can_subscribe(&channel("room-7")));
+    assert!(stored.grants.can_publish(&channel("room-7")));
+    assert!(!stored.grants.can_publish(&channel("lobby")));
+    assert_eq!(stored.token_expires_at, Some(2000));
+    // A connection that is gone gets nothing, and no error.
+    store
+        .add_grants("nobody=", &more, 3000)
+        .await
+        .expect("no connection, no change");
+    assert_eq!(store.connection("nobody=").await.expect("get"), None);
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; `make test` runs it"]
+async fn concurrent_publishes_take_distinct_increasing_offsets_of_one_epoch() {
+    // GIVEN a channel nobody published to: subscribing fixes its epoch. (A
+    // server that takes one request at a time: each update atomic, as
+    // DynamoDB makes it; the threaded moto_server can lose an increment.)
+    let moto = MotoServer::start_one_at_a_time().expect(NEEDS_MOTO);
+    let store = store(&moto, "offsets").await;
+    let room = channel("room");
+    let first = store.position(&room).await.expect("position");
+    assert_eq!(first.offset, 0);
+    assert_eq!(store.position(&room).await.expect("again"), first);
+
+    // WHEN 50 offsets are taken at once
+    let taken = futures::future::join_all((0..50).map(|_| store.next_offset(&room))).await;
+
+    // THEN they are 1..=50, each once, all of the same epoch
+    let mut offsets: Vec<u64> = taken
+        .iter()
+        .map(|p| {
+            let p = p.as_ref().expect("next offset");
+            assert_eq!(p.epoch, first.epoch);
+            p.offset
+        })
+        .collect();
+    offsets.sort_unstable();
+    assert_eq!(offsets, (1..=50).collect::<Vec<u64>>());
+    assert_eq!(store.position(&room).await.expect("latest").offset, 50);
+    // AND the counter item carries no TTL: it outlives every connection
+    let counter = store
+        .client()
+        .get_item()
+        .table_name("offsets")
+        .key(PK, AttributeValue::S(channels::schema::channel_pk("room")))
+        .key(
+            SK,
+            AttributeValue::S(channels::schema::COUNTER_SK.to_owned()),
+        )
+        .send()
+        .await
+        .expect("get");
+    assert!(!counter.item().expect("counter").contains_key(TTL_ATTRIBUTE));
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; `make test` runs it"]
+async fn history_is_read_in_order_after_an_offset_without_expired_messages() {
+    let moto = MotoServer::start().expect(NEEDS_MOTO);
+    let store = store(&moto, "history").await;
+    let room = channel("room");
+    let now = channels::now_millis() / 1000;
+    for offset in 1..=6u64 {
+        let message = StoredMessage {
+            publication: Publication {
+                channel: room.clone(),
+                kind: if offset % 2 == 0 {
+                    Kind::Json
+                } else {
+                    Kind::Binary
+                },
+                body: if offset % 2 == 0 {
+                    format!("{{\"n\":{offset}}}").into_bytes()
+                } else {
+                    vec![0xff, offset as u8]
+                },
+                from: (offset == 4).then(|| "u-4".to_owned()),
+            },
+            position: Position {
+                offset,
+                epoch: "e1".into(),
+            },
+        };
+        // Offset 1 has expired already; TTL has not deleted it yet.
+        let expires_at = if offset == 1 { now - 5 } else { now + 600 };
+        store.append(&message, expires_at).await.expect("append");
+    }
+    let read = store.messages(&room, 0, 100).await.expect("messages");
+    let offsets: Vec<u64> = read.iter().map(|m| m.position.offset).collect();
+    assert_eq!(offsets, [2, 3, 4, 5, 6], "the expired one is filtered");
+    assert_eq!(read[2].publication.from.as_deref(), Some("u-4"));
+    assert_eq!(read[1].publication.kind, Kind::Binary);
+    assert_eq!(read[1].publication.body, [0xff, 3]);
+    assert_eq!(read[0].publication.body, br#"{"n":2}"#);
+    let after = store.messages(&room, 3, 2).await.expect("messages");
+    let offsets: Vec<u64> = after.iter().map(|m| m.position.offset).collect();
+    assert_eq!(offsets, [4, 5], "after 3, at most 2");
+    assert!(store
+        .messages(&channel("elsewhere"), 0, 10)
+        .await
+        .expect("messages")
+        .is_empty());
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; `make test` runs it"]
+async fn a_publish_key_is_claimed_once_per_window() {
+    let moto = MotoServer::start().expect(NEEDS_MOTO);
+    let store = store(&moto, "keys").await;
+    let room = channel("room");
+    let later = channels::now_millis() / 1000 + 600;
+    assert_eq!(
+        store.claim_key(&room, "k-1", later).await.expect("claim"),
+        KeyClaim::Claimed
+    );
+    assert_eq!(
+        store.claim_key(&room, "k-1", later).await.expect("again"),
+        KeyClaim::Seen { offset: None },
+        "seen while its publish has no offset yet"
+    );
+    store.settle_key(&room, "k-1", 7).await.expect("settle");
+    assert_eq!(
+        store.claim_key(&room, "k-1", later).await.expect("again"),
+        KeyClaim::Seen { offset: Some(7) }
+    );
+    // The same key on another channel is another key.
+    assert_eq!(
+        store
+            .claim_key(&channel("other"), "k-1", later)
+            .await
+            .expect("claim"),
+        KeyClaim::Claimed
+    );
+    // A released key, or one past its window, is new again.
+    store.release_key(&room, "k-1").await.expect("release");
+    assert_eq!(
+        store.claim_key(&room, "k-1", later).await.expect("claim"),
+        KeyClaim::Claimed
+    );
+    let past = channels::now_millis() / 1000 - 1;
+    assert_eq!(
+        store.claim_key(&room, "k-2", past).await.expect("claim"),
+        KeyClaim::Claimed
+    );
+    assert_eq!(
+        store.claim_key(&room, "k-2", later).await.expect("claim"),
+        KeyClaim::Claimed,
+        "its window is over"
+    );
 }
 
 #[tokio::test]
@@ -166,29 +504,26 @@ async fn put_query_count_and_delete() {
 async fn expired_items_are_filtered_out() {
     let moto = MotoServer::start().expect(NEEDS_MOTO);
     let store = store(&moto, "ttl").await;
-    let mut stale = Connection::new("stale=", channel("room"), 0);
+    let mut stale = Connection::new("stale=", 0);
     stale.expires_at = channels::now_millis() / 1000 - 60;
-    store.put(&stale).await.expect("put");
     store
-        .put(&Connection::new(
-            "fresh=",
-            channel("room"),
-            channels::now_millis(),
-        ))
+        .connect(&stale, Some(&channel("room")))
         .await
-        .expect("put");
+        .expect("connect");
+    join(&store, "fresh=", "room").await;
     assert_eq!(all_members(&store, &channel("room")).await.0, ["fresh="]);
     assert_eq!(
         channels::count(&store, &channel("room")).await.ok(),
         Some(1)
     );
+    assert_eq!(store.connection("stale=").await.expect("get"), None);
 }
 
 #[tokio::test]
 #[ignore = "needs moto_server; `make test` runs it"]
 async fn a_channel_larger_than_one_1mb_page_is_followed_to_the_end() {
-    // GIVEN 5,000 members whose items are ~330 bytes: ~1.6 MB, more than one
-    // 1 MB Query page, plus members of another channel interleaved.
+    // GIVEN 5,000 members whose index items are ~330 bytes: ~1.6 MB, more
+    // than one 1 MB Query page, plus members of another channel interleaved.
     let moto = MotoServer::start().expect(NEEDS_MOTO);
     let store = store(&moto, "big").await;
     let big = channel(&"b".repeat(128));
@@ -198,11 +533,14 @@ async fn a_channel_larger_than_one_1mb_page_is_followed_to_the_end() {
         .collect();
     let mut requests: Vec<WriteRequest> = ids
         .iter()
-        .map(|id| Connection::new(id.clone(), big.clone(), now))
-        .chain((0..50).map(|i| Connection::new(format!("other{i}"), channel("small"), now)))
-        .map(|c| {
+        .map(|id| Connection::new(id.clone(), now).membership(&big))
+        .chain(
+            (0..50)
+                .map(|i| Connection::new(format!("other{i}"), now).membership(&channel("small"))),
+        )
+        .map(|m| {
             let put = PutRequest::builder()
-                .set_item(Some(item(&c, Shards::ONE)))
+                .set_item(Some(membership_item(&m, Shards::ONE)))
                 .build()
                 .expect("put request");
             WriteRequest::builder().put_request(put).build()
@@ -233,9 +571,7 @@ async fn a_channel_larger_than_one_1mb_page_is_followed_to_the_end() {
 
     // AND a publish reaches all of them
     let notifier = MemoryNotifier::new();
-    let report = publish(&store, &notifier, &big, b"hi", &PublishOptions::default())
-        .await
-        .expect("publish");
+    let report = publish(&store, &notifier, big.as_str()).await;
     assert_eq!((report.recipients, report.delivered), (5000, 5000));
     assert!(notifier.delivered("other0").is_empty());
 }
@@ -245,26 +581,22 @@ async fn a_channel_larger_than_one_1mb_page_is_followed_to_the_end() {
 async fn publish_removes_gone_connections_from_the_table() {
     let moto = MotoServer::start().expect(NEEDS_MOTO);
     let store = store(&moto, "gone").await;
-    let now = channels::now_millis();
     for id in ["alive=", "ghost="] {
-        store
-            .put(&Connection::new(id, channel("room"), now))
-            .await
-            .expect("put");
+        join(&store, id, "room").await;
     }
+    // The ghost is also in another channel: 410 cleanup removes it there too.
+    let ghost = store.connection("ghost=").await.unwrap().unwrap();
+    store.subscribe(&ghost, &channel("hall")).await.unwrap();
     let notifier = MemoryNotifier::new();
     notifier.gone("ghost=");
-    let report = publish(
-        &store,
-        &notifier,
-        &channel("room"),
-        b"hi",
-        &PublishOptions::default(),
-    )
-    .await
-    .expect("publish");
+    let report = publish(&store, &notifier, "room").await;
     assert_eq!((report.delivered, report.gone), (1, 1));
     assert_eq!(all_members(&store, &channel("room")).await.0, ["alive="]);
+    assert_eq!(
+        channels::count(&store, &channel("hall")).await.ok(),
+        Some(0)
+    );
+    assert_eq!(store.connection("ghost=").await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -278,9 +610,11 @@ async fn an_unreachable_table_is_an_error_not_a_panic() {
         .expect_err("missing table");
     assert_eq!(err.operation, "Query");
     assert!(store
-        .put(&Connection::new("a=", channel("room"), 0))
+        .connect(&Connection::new("a=", 0), Some(&channel("room")))
         .await
         .is_err());
+    assert!(store.next_offset(&channel("room")).await.is_err());
+    assert!(store.disconnect("a=").await.is_err());
 }
 
 #[tokio::test]
@@ -312,13 +646,9 @@ async fn a_sharded_channel_is_spread_over_its_shards_and_found_whole() {
     let shards = Shards::new(4).unwrap();
     let store = DynamoStore::new(client, "sharded").with_shards(shards);
     let room = channel("room");
-    let now = channels::now_millis();
     let mut ids: Vec<String> = (0..400).map(|i| format!("conn-{i:03}=")).collect();
     for id in &ids {
-        store
-            .put(&Connection::new(id.clone(), room.clone(), now))
-            .await
-            .expect("put");
+        join(&store, id, "room").await;
     }
     ids.sort();
 
@@ -340,10 +670,8 @@ async fn a_sharded_channel_is_spread_over_its_shards_and_found_whole() {
         .client()
         .get_item()
         .table_name("sharded")
-        .key(
-            TABLE_HASH_KEY,
-            aws_sdk_dynamodb::types::AttributeValue::S(ids[0].clone()),
-        )
+        .key(PK, AttributeValue::S(connection_pk(&ids[0])))
+        .key(SK, AttributeValue::S(membership_sk("room")))
         .send()
         .await
         .expect("get");
@@ -352,17 +680,25 @@ async fn a_sharded_channel_is_spread_over_its_shards_and_found_whole() {
         stored[INDEX_HASH_KEY].as_s().ok(),
         Some(&partition("room", shards.of(&ids[0])))
     );
-    assert_eq!(
-        stored[CHANNEL_ATTRIBUTE].as_s().ok(),
-        Some(&"room".to_owned())
-    );
+    let own = store.connection(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(own.subscriptions, 1);
+    assert!(connection_item(&own).contains_key(SUBSCRIPTIONS));
     // AND the channel as a whole is every member exactly once
     assert_eq!(all_members(&store, &room).await.0, ids);
     assert_eq!(channels::count(&store, &room).await.ok(), Some(400));
     let notifier = MemoryNotifier::new();
-    let report = publish(&store, &notifier, &room, b"hi", &PublishOptions::default())
-        .await
-        .expect("publish");
+    let report = publish(&store, &notifier, "room").await;
     assert_eq!((report.recipients, report.delivered), (400, 400));
     assert_eq!(notifier.recipients().len(), 400);
+    let delivery = Delivery {
+        channel: room.clone(),
+        framed: Publication::http(room.clone(), b"x".to_vec(), false).framed(&Position {
+            offset: 9,
+            epoch: "e".into(),
+        }),
+        exclude: Some(ids[0].clone()),
+    };
+    let fanout = Fanout::<_, _>::new(&store, &notifier, PublishOptions::default());
+    let report = fanout.deliver_channel(&delivery).await.expect("deliver");
+    assert_eq!(report.recipients, 399, "the excluded one is not counted");
 }

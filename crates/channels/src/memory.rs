@@ -223,6 +223,8 @@ impl Store for MemoryStore {
             let mut tables = lock(&self.inner);
             // A connection id is new on every connect; a repeated one starts afresh.
             changes = removed(tables.forget(&connection.id, shard), false);
+            let mut connection = connection.clone();
+            connection.subscriptions = u32::from(first.is_some());
             tables
                 .connections
                 .insert(connection.id.clone(), connection.clone());

@@ -164,6 +164,10 @@ struct SinceField {
 
 /// The command in `frame`; `None` when it is not one (to be echoed).
 pub fn parse(frame: &str) -> Option<Result<Command, ErrorFrame>> {
+    // An object only: serde would read the fields from an array too.
+    if !frame.trim_start().starts_with('{') {
+        return None;
+    }
     let fields: Fields<'_> = serde_json::from_str(frame).ok()?;
     let action = Action::parse(&serde_json::from_str::<String>(fields.action?.get()).ok()?)?;
     Some(command(action, &fields))

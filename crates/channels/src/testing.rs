@@ -1,6 +1,6 @@
 //! Test support (feature `testing`), for this crate's tests and every other
 //! crate's: a notifier that records and can be scripted to fail, a store
-//! whose every call fails, a store whose channel index lags, a throttled
+//! whose every call fails, a store that lags or fails as real ones do, a throttled
 //! endpoint, and a runner for built binaries.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -234,24 +234,48 @@ impl Store for FailingStore {
     }
 }
 
-/// A store whose channel index lags: a membership added through it stays
-/// out of member reads until [`StaleIndex::catch_up`], as a global secondary
-/// index (eventually consistent) may leave it out for a while. Everything
-/// else goes to the inner store as it is.
+/// A store that misbehaves as a real one can, around an inner store:
+///
+/// - its channel index may lag ([`Tamper::lag`]): a membership added
+///   through it stays out of member reads until [`Tamper::catch_up`], as a
+///   global secondary index (eventually consistent) may leave it out for a
+///   while;
+/// - member reads of one channel may fail ([`Tamper::breaking`]), as under
+///   throttling.
+///
+/// Everything else goes to the inner store as it is.
 #[derive(Debug)]
-pub struct StaleIndex<S> {
+pub struct Tamper<S> {
     inner: S,
     hidden: Mutex<HashSet<(String, ChannelName)>>,
     stale: std::sync::atomic::AtomicBool,
+    broken: Option<String>,
 }
 
-impl<S> StaleIndex<S> {
+impl<S> Tamper<S> {
     pub fn new(inner: S) -> Self {
         Self {
             inner,
             hidden: Mutex::new(HashSet::new()),
             stale: std::sync::atomic::AtomicBool::new(false),
+            broken: None,
         }
+    }
+
+    /// Member reads (and counts) of `channel` fail.
+    pub fn breaking(mut self, channel: &str) -> Self {
+        self.broken = Some(channel.to_owned());
+        self
+    }
+
+    fn check(&self, channel: &ChannelName) -> Result<(), StoreError> {
+        if self.broken.as_deref() == Some(channel.as_str()) {
+            return Err(StoreError::new(
+                "Query",
+                "ProvisionedThroughputExceededException",
+            ));
+        }
+        Ok(())
     }
 
     /// From now on, new memberships are hidden from member reads.
@@ -276,7 +300,7 @@ impl<S> StaleIndex<S> {
     }
 }
 
-impl<S: Store> Store for StaleIndex<S> {
+impl<S: Store> Store for Tamper<S> {
     fn shards(&self) -> Shards {
         self.inner.shards()
     }
@@ -313,6 +337,7 @@ impl<S: Store> Store for StaleIndex<S> {
         cursor: Option<String>,
         limit: Option<u32>,
     ) -> Result<Page, StoreError> {
+        self.check(channel)?;
         let mut page = self.inner.members(channel, shard, cursor, limit).await?;
         let hidden = lock(&self.hidden);
         page.members
@@ -320,6 +345,7 @@ impl<S: Store> Store for StaleIndex<S> {
         Ok(page)
     }
     async fn count(&self, channel: &ChannelName, shard: u16) -> Result<u64, StoreError> {
+        self.check(channel)?;
         self.inner.count(channel, shard).await
     }
     async fn next_offset(&self, channel: &ChannelName) -> Result<Position, StoreError> {

@@ -282,12 +282,8 @@ where
     N: ConnectionNotifier,
     Q: PublishQueue,
 {
-    let prepared = channel(name).and_then(|channel| {
-        Ok((
-            publication(request, channel)?,
-            idempotency_key(request)?,
-        ))
-    });
+    let prepared = channel(name)
+        .and_then(|channel| Ok((publication(request, channel)?, idempotency_key(request)?)));
     let (publication, key) = match prepared {
         Ok(prepared) => prepared,
         Err(rejection) => return rejection.response(),
@@ -305,7 +301,14 @@ where
         Ok(published) => published,
         Err(err) => return publish_failed(&err),
     };
-    crate::metrics::log_published(&channel, &publish_id, bytes, &published, started, deps.metrics);
+    crate::metrics::log_published(
+        &channel,
+        &publish_id,
+        bytes,
+        &published,
+        started,
+        deps.metrics,
+    );
     let (status, answer) = publish_answer(&channel, &published);
     json_text(status, answer)
 }
@@ -417,7 +420,10 @@ where
         Err(rejection) => return rejection.response(),
     };
     let query = &request.query_string_parameters;
-    let Some(offset) = query.first("since").and_then(|s| s.trim().parse::<u64>().ok()) else {
+    let Some(offset) = query
+        .first("since")
+        .and_then(|s| s.trim().parse::<u64>().ok())
+    else {
         return error_response(
             400,
             "since must be the last offset you hold, a whole number: ?since=41&epoch=…",

@@ -24,9 +24,7 @@ use channels::message::Publication;
 use channels::presence::presence;
 use channels::protocol::{self, Command, CommandBody, ErrorFrame};
 use channels::token::TokenError;
-use channels::{
-    ConnectionNotifier, Connection, Fanout, NotifyError, Protocol, Store, Subscribed,
-};
+use channels::{Connection, ConnectionNotifier, Fanout, NotifyError, Protocol, Store, Subscribed};
 use lambda_runtime::LambdaEvent;
 use tracing::{error, info, warn, Instrument};
 
@@ -74,13 +72,19 @@ where
             Ok(None) => {
                 warn!("a command from a connection the store does not know");
                 return reply(
-                    error_for(&frame, 503, "this connection is unknown to the store; reconnect")
-                        .to_json(),
+                    error_for(
+                        &frame,
+                        503,
+                        "this connection is unknown to the store; reconnect",
+                    )
+                    .to_json(),
                 );
             }
             Err(err) => {
                 error!(error = %err, "could not read the connection");
-                return reply(error_for(&frame, 503, "the store is unavailable; try again").to_json());
+                return reply(
+                    error_for(&frame, 503, "the store is unavailable; try again").to_json(),
+                );
             }
         };
         if connection.protocol == Protocol::Raw {
@@ -176,7 +180,10 @@ where
         CommandBody::Ping => Ok(protocol::pong(id)),
         CommandBody::Subscribe { channel, since } => {
             if !connection.grants.can_subscribe(&channel) {
-                return Err(refuse(403, format!("Forbidden: subscribing to {channel} is not granted")));
+                return Err(refuse(
+                    403,
+                    format!("Forbidden: subscribing to {channel} is not granted"),
+                ));
             }
             match store.subscribe(&connection, &channel).await {
                 Ok(Subscribed::Added | Subscribed::Already) => {}
@@ -190,7 +197,10 @@ where
                     ))
                 }
                 Ok(Subscribed::NoConnection) => {
-                    return Err(refuse(503, "this connection is unknown to the store; reconnect"))
+                    return Err(refuse(
+                        503,
+                        "this connection is unknown to the store; reconnect",
+                    ))
                 }
                 Err(err) => return Err(store_down(&err)),
             }
@@ -205,7 +215,12 @@ where
             // In order: one post after the other.
             let mut replayed = 0usize;
             for message in &recovery.messages {
-                match deps.fanout.notifier.post(&connection.id, &message.envelope).await {
+                match deps
+                    .fanout
+                    .notifier
+                    .post(&connection.id, &message.envelope)
+                    .await
+                {
                     Ok(()) => replayed += 1,
                     Err(NotifyError::Gone) => break,
                     Err(err) => {
@@ -241,7 +256,9 @@ where
             if !connection.grants.can_subscribe(&channel) {
                 return Err(refuse(403, format!("Forbidden: {channel} is not granted")));
             }
-            let presence = presence(store, &channel).await.map_err(|e| store_down(&e))?;
+            let presence = presence(store, &channel)
+                .await
+                .map_err(|e| store_down(&e))?;
             Ok(protocol::presence(id, &presence))
         }
         CommandBody::Publish {
@@ -251,9 +268,13 @@ where
             key,
         } => {
             if !connection.grants.can_publish(&channel) {
-                return Err(refuse(403, format!("Forbidden: publishing to {channel} is not granted")));
+                return Err(refuse(
+                    403,
+                    format!("Forbidden: publishing to {channel} is not granted"),
+                ));
             }
-            let publication = Publication::socket(channel.clone(), &data, connection.subject.clone());
+            let publication =
+                Publication::socket(channel.clone(), &data, connection.subject.clone());
             let bytes = publication.body.len();
             let publish_id = new_publish_id();
             let started = std::time::Instant::now();
@@ -275,7 +296,14 @@ where
                         refuse(503, "the publish queue is unavailable; part of the channel may get the message, try again")
                     }
                 })?;
-            crate::metrics::log_published(&channel, &publish_id, bytes, &published, started, deps.metrics);
+            crate::metrics::log_published(
+                &channel,
+                &publish_id,
+                bytes,
+                &published,
+                started,
+                deps.metrics,
+            );
             Ok(protocol::published(id, &channel, &published))
         }
     }

@@ -4,8 +4,8 @@
 
 use channels::fanout::Published;
 use channels::{ChannelName, PublishReport};
-use tracing::info;
 use serde_json::{json, Map, Value};
+use tracing::info;
 
 /// The namespace of every metric of this service.
 pub const NAMESPACE: &str = "LambdaRustWebsocket";

@@ -134,7 +134,10 @@ pub fn stream_record(change: &MembershipChange, shards: Shards, sequence: u64) -
     let shard = shards.of(&m.connection_id);
     let mut image = HashMap::from([
         (PK.to_owned(), json!({"S": connection_pk(&m.connection_id)})),
-        (SK.to_owned(), json!({"S": membership_sk(m.channel.as_str())})),
+        (
+            SK.to_owned(),
+            json!({"S": membership_sk(m.channel.as_str())}),
+        ),
         (TYPE.to_owned(), json!({"S": ItemType::Membership.name()})),
         (CHANNEL.to_owned(), json!({"S": m.channel.as_str()})),
         (SHARD.to_owned(), json!({"N": shard.to_string()})),
@@ -144,7 +147,10 @@ pub fn stream_record(change: &MembershipChange, shards: Shards, sequence: u64) -
         ),
         (INDEX_RANGE_KEY.to_owned(), json!({"S": m.connection_id})),
         (PROTOCOL.to_owned(), json!({"S": m.protocol.as_str()})),
-        (TTL_ATTRIBUTE.to_owned(), json!({"N": m.expires_at.to_string()})),
+        (
+            TTL_ATTRIBUTE.to_owned(),
+            json!({"N": m.expires_at.to_string()}),
+        ),
     ]);
     if let Some(subject) = &m.subject {
         image.insert(SUBJECT.to_owned(), json!({"S": subject}));

@@ -30,10 +30,7 @@ pub(crate) fn error_response(status: i64, message: &str) -> ApiGatewayV2httpResp
 }
 
 /// A JSON answer; struct fields keep their declared order (`channel` first).
-pub(crate) fn json_response(
-    status: i64,
-    body: &impl serde::Serialize,
-) -> ApiGatewayV2httpResponse {
+pub(crate) fn json_response(status: i64, body: &impl serde::Serialize) -> ApiGatewayV2httpResponse {
     // Serializing these plain structs cannot fail; an empty body would be the
     // visible sign if it ever did.
     json_text(status, serde_json::to_string(body).unwrap_or_default())

@@ -11,7 +11,7 @@ use channels::memory::MemoryStore;
 use channels::testing::FailingStore;
 use channels::testing::MemoryNotifier;
 use channels::token::{LocalSigner, Minter, Verifier};
-use channels::{ChannelName, Connection, ConnectionStore, PublishOptions};
+use channels::{ChannelName, Connection, Fanout, PublishOptions, Store};
 use http::Method;
 use http_lambda::{handle, Deps, Tokens, ROUTES};
 use lambda_runtime::{Context, LambdaEvent};
@@ -41,14 +41,14 @@ fn deps() -> Deps<MemoryStore, MemoryNotifier, LocalSigner> {
     };
     Deps {
         tokens: Some(Tokens::new(signer, minter, &verifier)),
-        ..Deps::new(
+        ..Deps::new(Fanout::new(
             MemoryStore::new(),
             MemoryNotifier::new(),
             PublishOptions {
                 backoff_base: Duration::from_millis(1),
                 ..PublishOptions::default()
             },
-        )
+        ))
     }
 }
 
@@ -57,10 +57,11 @@ const ISS: &str = "https://wxyz987654.execute-api.us-east-1.amazonaws.com/stagin
 
 async fn join<N, K>(deps: &Deps<MemoryStore, N, K>, id: &str, channel: &str) {
     let channel = ChannelName::parse(channel).expect("channel");
-    deps.store
-        .put(&Connection::new(id, channel, channels::now_millis()))
+    deps.fanout
+        .store
+        .connect(&Connection::new(id, channels::now_millis()), Some(&channel))
         .await
-        .expect("put");
+        .expect("connect");
 }
 
 fn json_of(response: &ApiGatewayV2httpResponse) -> Value {
@@ -106,18 +107,25 @@ async fn post_root_publishes_to_the_default_channel() {
     assert_eq!(response.status_code, 200);
     assert_eq!(
         json_of(&response),
-        json!({"channel": "default", "recipients": 2, "delivered": 2, "gone": 0, "failed": 0})
+        json!({"channel": "default", "offset": 1, "recipients": 2, "delivered": 2, "gone": 0, "failed": 0})
     );
     // In the documented order, as people read it.
     assert_eq!(
         response.body,
         Some(Body::Text(
-            r#"{"channel":"default","recipients":2,"delivered":2,"gone":0,"failed":0}"#.into()
+            r#"{"channel":"default","offset":1,"recipients":2,"delivered":2,"gone":0,"failed":0}"#
+                .into()
         ))
     );
-    assert_eq!(deps.notifier.delivered("d1="), vec![b"message".to_vec()]);
-    assert_eq!(deps.notifier.delivered("d2="), vec![b"message".to_vec()]);
-    assert!(deps.notifier.delivered("l1=").is_empty());
+    assert_eq!(
+        deps.fanout.notifier.delivered("d1="),
+        vec![b"message".to_vec()]
+    );
+    assert_eq!(
+        deps.fanout.notifier.delivered("d2="),
+        vec![b"message".to_vec()]
+    );
+    assert!(deps.fanout.notifier.delivered("l1=").is_empty());
 }
 
 #[tokio::test]
@@ -128,7 +136,7 @@ async fn a_base64_body_is_decoded_before_it_is_sent() {
     assert_eq!(response.status_code, 200);
     assert_eq!(json_of(&response)["delivered"], 1);
     assert_eq!(
-        deps.notifier.delivered("l1="),
+        deps.fanout.notifier.delivered("l1="),
         vec![b"hello, lobby".to_vec()]
     );
 }
@@ -153,13 +161,13 @@ async fn gone_members_are_reported_and_removed() {
     let deps = deps();
     join(&deps, "alive=", "lobby").await;
     join(&deps, "ghost=", "lobby").await;
-    deps.notifier.gone("ghost=");
+    deps.fanout.notifier.gone("ghost=");
     let response = handle(event(fixture("post_channel_base64.json")), &deps).await;
     assert_eq!(
         json_of(&response),
-        json!({"channel": "lobby", "recipients": 2, "delivered": 1, "gone": 1, "failed": 0})
+        json!({"channel": "lobby", "offset": 1, "recipients": 2, "delivered": 1, "gone": 1, "failed": 0})
     );
-    assert!(deps.store.get("ghost=").is_none());
+    assert!(deps.fanout.store.get("ghost=").is_none());
 }
 
 #[tokio::test]
@@ -175,7 +183,7 @@ async fn an_empty_body_is_400() {
             .as_str()
             .is_some_and(|m| m.contains("empty")));
     }
-    assert_eq!(deps.notifier.attempts("d1="), 0, "nothing was sent");
+    assert_eq!(deps.fanout.notifier.attempts("d1="), 0, "nothing was sent");
 }
 
 #[tokio::test]
@@ -191,16 +199,35 @@ async fn a_body_over_128_kib_is_413_and_exactly_128_kib_is_fine() {
         .as_str()
         .is_some_and(|m| m.contains("131073")));
 
-    // The limit applies to the decoded message, not its base64 form.
+    // The limit applies to the decoded message, not its base64 form (here
+    // 171 KiB)…
     use base64::Engine as _;
-    let mut just_fits = fixture("post_channel_base64.json");
-    just_fits
-        .path_parameters
-        .insert("channel".into(), "default".into());
-    just_fits.body = Some(base64::engine::general_purpose::STANDARD.encode(vec![7u8; 128 * 1024]));
-    let response = handle(event(just_fits), &deps).await;
+    let base64 = |bytes: Vec<u8>| {
+        let mut request = fixture("post_channel_base64.json");
+        request
+            .path_parameters
+            .insert("channel".into(), "default".into());
+        request.body = Some(base64::engine::general_purpose::STANDARD.encode(bytes));
+        request
+    };
+    let response = handle(event(base64(vec![b'a'; 128 * 1024 - 200])), &deps).await;
     assert_eq!(response.status_code, 200);
-    assert_eq!(deps.notifier.delivered("d1=").len(), 1);
+    assert_eq!(deps.fanout.notifier.delivered("d1=").len(), 1);
+    // …but to its largest form, the lrw.v1 envelope: exactly 128 KiB of
+    // text does not fit once framed, nor 100 KiB of control characters,
+    // each escaped as \u0007.
+    for bytes in [vec![b'a'; 128 * 1024], vec![7u8; 100 * 1024]] {
+        let response = handle(event(base64(bytes)), &deps).await;
+        assert_eq!(response.status_code, 413);
+        assert!(json_of(&response)["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("lrw.v1 envelope")));
+    }
+    assert_eq!(
+        deps.fanout.notifier.delivered("d1=").len(),
+        1,
+        "nothing more delivered"
+    );
 }
 
 #[tokio::test]
@@ -286,7 +313,7 @@ async fn a_default_event_for_a_path_with_other_methods_is_405_with_allow() {
         json_of(&response),
         json!({"message": "method DELETE is not allowed here; use GET, POST"})
     );
-    assert_eq!(deps.notifier.attempts("l1="), 0, "nothing was sent");
+    assert_eq!(deps.fanout.notifier.attempts("l1="), 0, "nothing was sent");
 }
 
 #[tokio::test]
@@ -298,6 +325,7 @@ async fn a_default_event_for_an_unknown_path_is_404() {
     assert_eq!(
         json_of(&response),
         json!({"message": "no such route; use POST /, POST /channels/{channel}, GET /channels/{channel}, \
+                           GET /channels/{channel}/messages, GET /channels/{channel}/presence, \
                            POST /tokens or GET /.well-known/jwks.json"})
     );
 }
@@ -337,12 +365,12 @@ async fn a_default_event_never_publishes_whatever_its_path() {
         assert_eq!(response.status_code, 404, "{path} on stage {stage}");
     }
     assert_eq!(
-        deps.notifier.attempts("l1="),
+        deps.fanout.notifier.attempts("l1="),
         0,
         "nothing was sent to lobby"
     );
     assert_eq!(
-        deps.notifier.attempts("d1="),
+        deps.fanout.notifier.attempts("d1="),
         0,
         "nothing was sent to default"
     );
@@ -361,7 +389,7 @@ async fn declared_routes_are_served_from_the_route_key_and_path_parameters_only(
     let response = handle(event(request), &deps).await;
     assert_eq!(json_of(&response)["channel"], "lobby");
     assert_eq!(
-        deps.notifier.delivered("l1="),
+        deps.fanout.notifier.delivered("l1="),
         vec![b"hello, lobby".to_vec()]
     );
 
@@ -401,6 +429,12 @@ async fn every_declared_route_is_served() {
         request.route_key = Some(key.clone());
         request.request_context.route_key = Some(key.clone());
         request.request_context.http.method = Method::from_bytes(method.as_bytes()).unwrap();
+        if key == "GET /channels/{channel}/messages" {
+            request.query_string_parameters = [("since".to_owned(), "0".to_owned())]
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>()
+                .into();
+        }
         if key == "POST /tokens" {
             request.body = Some(r#"{"channels":["lobby"]}"#.into());
             request.is_base64_encoded = false;
@@ -414,11 +448,11 @@ async fn every_declared_route_is_served() {
 async fn a_store_failure_is_503_and_leaks_nothing() {
     let deps: Deps<_, _, LocalSigner> = Deps {
         tokens: None,
-        ..Deps::new(
+        ..Deps::new(Fanout::new(
             FailingStore,
             MemoryNotifier::new(),
             PublishOptions::default(),
-        )
+        ))
     };
     for name in ["post_root.json", "get_channel.json"] {
         let response = handle(event(fixture(name)), &deps).await;

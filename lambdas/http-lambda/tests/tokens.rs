@@ -9,7 +9,7 @@ use aws_lambda_events::encodings::Body;
 use channels::memory::MemoryStore;
 use channels::testing::MemoryNotifier;
 use channels::token::{LocalSigner, Minter, SignError, TokenSigner, Verifier, SIGNATURE_LEN};
-use channels::{ChannelName, PublishOptions};
+use channels::{ChannelName, Fanout, PublishOptions};
 use http_lambda::{handle, Deps, Tokens};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -45,11 +45,11 @@ fn minter(key: &LocalSigner) -> Minter {
 fn deps<K>(signer: K, minter: Minter, verifier: &Verifier) -> Deps<MemoryStore, MemoryNotifier, K> {
     Deps {
         tokens: Some(Tokens::new(signer, minter, verifier)),
-        ..Deps::new(
+        ..Deps::new(Fanout::new(
             MemoryStore::new(),
             MemoryNotifier::new(),
             PublishOptions::default(),
-        )
+        ))
     }
 }
 
@@ -139,7 +139,14 @@ async fn every_bad_mint_request_is_400_with_a_clear_message() {
     let minter = minter(&signer);
     let deps = deps(signer, minter, &verifier);
     let cases = [
-        (r#"{"channels":[]}"#, "channels must name 1 to 16 channels"),
+        (
+            r#"{"channels":[]}"#,
+            "channels must name 1 to 16 channel patterns",
+        ),
+        (
+            r#"{"channels":["a"],"publish":["room-*-x"]}"#,
+            "publish[0]: pattern \"room-*-x\": a '*' may only end a pattern",
+        ),
         (
             r#"{"channels":["a b"]}"#,
             "channels[0]: channel name contains ' '",
@@ -200,11 +207,11 @@ async fn a_signer_failure_is_503_and_a_key_mismatch_500_and_neither_leaks() {
 async fn with_tokens_off_both_token_routes_answer_404() {
     let deps: Deps<_, _, LocalSigner> = Deps {
         tokens: None,
-        ..Deps::new(
+        ..Deps::new(Fanout::new(
             MemoryStore::new(),
             MemoryNotifier::new(),
             PublishOptions::default(),
-        )
+        ))
     };
     for name in ["post_tokens.json", "get_jwks.json"] {
         let response = handle(event(fixture(name)), &deps).await;

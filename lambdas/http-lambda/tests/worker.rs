@@ -12,45 +12,10 @@ use std::time::Duration;
 use aws_lambda_events::sqs::SqsEvent;
 use channels::job::{retry_delay, PublishQueue, QueueError, ShardJob};
 use channels::memory::MemoryStore;
-use channels::testing::MemoryNotifier;
-use channels::{
-    ChannelName, Connection, ConnectionStore, Page, PublishOptions, Shards, StoreError,
-};
+use channels::testing::{MemoryNotifier, Tamper};
+use channels::{ChannelName, Connection, Fanout, PublishOptions, Store};
 use http_lambda::worker::{handle, worker_brake, WorkerDeps};
 use lambda_runtime::{Context, LambdaEvent};
-
-/// The in-memory store, except that the channel `broken` cannot be read.
-struct PartlyBroken(MemoryStore);
-
-impl ConnectionStore for PartlyBroken {
-    fn shards(&self) -> Shards {
-        self.0.shards()
-    }
-    async fn put(&self, connection: &Connection) -> Result<(), StoreError> {
-        self.0.put(connection).await
-    }
-    async fn remove(&self, id: &str) -> Result<(), StoreError> {
-        self.0.remove(id).await
-    }
-    async fn members(
-        &self,
-        channel: &ChannelName,
-        shard: u16,
-        cursor: Option<String>,
-        limit: Option<u32>,
-    ) -> Result<Page, StoreError> {
-        if channel.as_str() == "broken" {
-            return Err(StoreError::new(
-                "Query",
-                "ProvisionedThroughputExceededException",
-            ));
-        }
-        self.0.members(channel, shard, cursor, limit).await
-    }
-    async fn count(&self, channel: &ChannelName, shard: u16) -> Result<u64, StoreError> {
-        self.0.count(channel, shard).await
-    }
-}
 
 /// A queue that records what the worker asks of it.
 #[derive(Default)]
@@ -73,6 +38,10 @@ impl PublishQueue for RecordingQueue {
     }
 }
 
+fn queue<S, N>(deps: &WorkerDeps<S, N, RecordingQueue>) -> &RecordingQueue {
+    deps.fanout.queue.as_ref().expect("a queue")
+}
+
 fn batch() -> SqsEvent {
     let path = format!("{}/tests/data/sqs_batch.json", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
@@ -85,15 +54,19 @@ async fn a_batch_reports_exactly_its_failed_records_and_they_come_back_soon() {
     for id in ["a=", "b="] {
         let room = ChannelName::parse("room").unwrap();
         store
-            .put(&Connection::new(id, room, channels::now_millis()))
+            .connect(&Connection::new(id, channels::now_millis()), Some(&room))
             .await
             .unwrap();
     }
+    // AND a store whose channel `broken` cannot be read
+    let mut fanout = Fanout::new(
+        Tamper::new(store).breaking("broken"),
+        MemoryNotifier::new(),
+        PublishOptions::default(),
+    );
+    fanout.queue = Some(RecordingQueue::default());
     let deps = WorkerDeps {
-        store: PartlyBroken(store),
-        notifier: MemoryNotifier::new(),
-        queue: RecordingQueue::default(),
-        publish: PublishOptions::default(),
+        fanout,
         brake: worker_brake(16, 1000.0),
         metrics: false,
     };
@@ -117,10 +90,13 @@ async fn a_batch_reports_exactly_its_failed_records_and_they_come_back_soon() {
     );
     // AND the good job was delivered to both members of room
     for id in ["a=", "b="] {
-        assert_eq!(deps.notifier.delivered(id), vec![b"hello room".to_vec()]);
+        assert_eq!(
+            deps.fanout.notifier.delivered(id),
+            vec![b"hello room".to_vec()]
+        );
     }
     // AND the failed ones come back after a delay set by their receive count
-    let mut retries = deps.queue.retries.lock().unwrap().clone();
+    let mut retries = queue(&deps).retries.lock().unwrap().clone();
     retries.sort();
     assert_eq!(
         retries,
@@ -133,7 +109,7 @@ async fn a_batch_reports_exactly_its_failed_records_and_they_come_back_soon() {
         ]
     );
     assert!(
-        deps.queue.enqueued.lock().unwrap().is_empty(),
+        queue(&deps).enqueued.lock().unwrap().is_empty(),
         "no continuation"
     );
 }

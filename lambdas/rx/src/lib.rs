@@ -132,7 +132,11 @@ async fn connect<S: Store>(
             "the token.<JWT> subprotocol needs lrw.v1 offered beside it",
         );
     }
-    let protocol = if offer.v1 { Protocol::V1 } else { Protocol::Raw };
+    let protocol = if offer.v1 {
+        Protocol::V1
+    } else {
+        Protocol::Raw
+    };
     tracing::Span::current().record("protocol", protocol.as_str());
     let named = request.query_string_parameters.first("channel");
     let channel = match (named, protocol) {
@@ -159,14 +163,14 @@ async fn connect<S: Store>(
     if let SubscriberAuth::Token(verifier) = &deps.auth {
         let now = channels::now_millis() / 1000;
         let token = offer.token.or_else(|| token(request)).unwrap_or("");
-        let granted = verifier.grants(token, now).and_then(|(claims, grants)| {
-            match &channel {
-                Some(channel) if !grants.can_subscribe(channel) => Err(
-                    channels::token::TokenError::Channel(channel.to_string()),
-                ),
+        let granted = verifier
+            .grants(token, now)
+            .and_then(|(claims, grants)| match &channel {
+                Some(channel) if !grants.can_subscribe(channel) => {
+                    Err(channels::token::TokenError::Channel(channel.to_string()))
+                }
                 _ => Ok((claims, grants)),
-            }
-        });
+            });
         match granted {
             Ok((claims, grants)) => {
                 if let Some(subject) = &claims.sub {

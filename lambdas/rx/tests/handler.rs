@@ -43,6 +43,10 @@ fn message_of(response: &ApiGatewayProxyResponse) -> String {
     json["message"].as_str().expect("message field").to_owned()
 }
 
+fn channel(name: &str) -> ChannelName {
+    ChannelName::parse(name).expect("a valid channel")
+}
+
 #[tokio::test]
 async fn connect_stores_the_connection_under_its_channel() {
     // GIVEN a $connect with ?channel=lobby
@@ -56,7 +60,13 @@ async fn connect_stores_the_connection_under_its_channel() {
     // event's connectedAt and an expiry 2 h 10 min later
     assert_eq!(response.status_code, 200);
     let stored = store.get("TWegAcC4EowCHnA=").expect("stored");
-    assert_eq!(stored.channel.as_str(), "lobby");
+    assert_eq!(store.channels_of("TWegAcC4EowCHnA="), [channel("lobby")]);
+    assert_eq!(
+        stored.protocol,
+        channels::Protocol::Raw,
+        "no subprotocol offered"
+    );
+    assert_eq!(stored.subscriptions, 1);
     assert_eq!(stored.connected_at_ms, 1_707_502_303_419);
     assert_eq!(stored.expires_at, 1_707_502_303 + 7_800);
     // That fixture's connection expired long ago; one connected now counts.
@@ -74,10 +84,7 @@ async fn connect_without_a_channel_joins_the_default_channel() {
     let store = &deps.store;
     let response = rx::handle(event(fixture("connect_no_channel.json")), &deps).await;
     assert_eq!(response.status_code, 200);
-    assert_eq!(
-        store.get("TWegAcC4EowDDnA=").map(|c| c.channel.to_string()),
-        Some("default".into())
-    );
+    assert_eq!(store.channels_of("TWegAcC4EowDDnA="), [channel("default")]);
 }
 
 #[tokio::test]

@@ -140,10 +140,13 @@ async fn each_token_case_answers_exactly_stores_only_on_success_and_never_logs_t
     let response = rx::handle(lambda_event(connect_with(Some(&good), None)), &deps).await;
     assert_eq!(response.status_code, 200);
     assert_eq!(
-        deps.store.get(CONNECTION_ID).map(|c| c.channel.to_string()),
+        deps.store
+            .channels_of(CONNECTION_ID)
+            .first()
+            .map(ToString::to_string),
         Some("lobby".into())
     );
-    channels::ConnectionStore::remove(&deps.store, CONNECTION_ID)
+    channels::Store::disconnect(&deps.store, CONNECTION_ID)
         .await
         .unwrap();
     let bearer = format!("bearer {good}");
@@ -161,7 +164,7 @@ async fn each_token_case_answers_exactly_stores_only_on_success_and_never_logs_t
     assert!(log.contains("reason=no token"), "{log}");
     assert!(log.contains("reason=expired at"), "{log}");
     assert!(
-        log.contains("reason=channel lobby is not in the token's channels"),
+        log.contains("reason=channel lobby is not granted by the token"),
         "{log}"
     );
     assert!(log.contains(CONNECTION_ID), "{log}");

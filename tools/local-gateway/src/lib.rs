@@ -91,11 +91,11 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+#[cfg(feature = "aws")]
+pub use aws::local_sdk_config;
 pub use notifier::NotifierMode;
 pub use proxy::API_ID;
 pub use queue::{LocalQueue, QueueConfig};
-#[cfg(feature = "aws")]
-pub use aws::local_sdk_config;
 pub use state::GatewayEvent;
 pub use store::{LocalStore, OpenError, StoreConfig};
 pub use workers::MAX_RECEIVES;
@@ -322,10 +322,12 @@ impl GatewayBuilder {
         let notifier = match self.notifier {
             NotifierMode::Direct => LocalNotifier::Direct(Arc::clone(&registry)),
             #[cfg(feature = "aws")]
-            NotifierMode::Sdk => LocalNotifier::Sdk(channels_aws::apigw::ApiGatewayNotifier::from_conf(
-                &local_sdk_config().await,
-                &stage_url,
-            )),
+            NotifierMode::Sdk => {
+                LocalNotifier::Sdk(channels_aws::apigw::ApiGatewayNotifier::from_conf(
+                    &local_sdk_config().await,
+                    &stage_url,
+                ))
+            }
             #[cfg(not(feature = "aws"))]
             NotifierMode::Sdk => return Err(GatewayError::NotifierNotBuilt),
         };

@@ -80,7 +80,12 @@ struct Args {
     history_max: u64,
     /// Channel patterns whose subscribers get join and leave events, comma
     /// separated, e.g. `lobby,room-*` (PRESENCE_EVENTS on AWS).
-    #[arg(long, env = "PRESENCE_EVENTS", default_value = "", value_name = "PATTERNS")]
+    #[arg(
+        long,
+        env = "PRESENCE_EVENTS",
+        default_value = "",
+        value_name = "PATTERNS"
+    )]
     presence_events: String,
 }
 

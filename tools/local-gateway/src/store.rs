@@ -84,7 +84,8 @@ impl LocalStore {
                 let client = crate::aws::dynamodb_client(endpoint).await;
                 channels_aws::dynamo::ensure_table(&client, table).await?;
                 Ok(Self::Dynamo(
-                    channels_aws::dynamo::DynamoStore::new(client, table.clone()).with_shards(shards),
+                    channels_aws::dynamo::DynamoStore::new(client, table.clone())
+                        .with_shards(shards),
                     changes,
                 ))
             }
@@ -140,7 +141,10 @@ impl Store for LocalStore {
         #[cfg(feature = "aws")]
         if let Self::Dynamo(store, changes) = self {
             store.connect(connection, first).await?;
-            let inserted = first.map(|c| connection.membership(c)).into_iter().collect();
+            let inserted = first
+                .map(|c| connection.membership(c))
+                .into_iter()
+                .collect();
             report(changes, channels::presence::ChangeKind::Insert, inserted);
             return Ok(());
         }
@@ -202,7 +206,11 @@ impl Store for LocalStore {
         #[cfg(feature = "aws")]
         if let Self::Dynamo(store, changes) = self {
             let removed = store.disconnect(connection_id).await?;
-            report(changes, channels::presence::ChangeKind::Remove, removed.clone());
+            report(
+                changes,
+                channels::presence::ChangeKind::Remove,
+                removed.clone(),
+            );
             return Ok(removed);
         }
         each!(self, store => store.disconnect(connection_id).await)

@@ -58,7 +58,10 @@ pub(crate) fn start(
             .await;
             if !response.batch_item_failures.is_empty() {
                 // On AWS the mapping retries; here the events are dropped.
-                warn!(failed = response.batch_item_failures.len(), "presence events failed");
+                warn!(
+                    failed = response.batch_item_failures.len(),
+                    "presence events failed"
+                );
             }
         }
     });

@@ -15,11 +15,13 @@ use aws_sdk_apigatewaymanagement::operation::delete_connection::DeleteConnection
 use aws_sdk_apigatewaymanagement::operation::get_connection::GetConnectionError;
 use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
-use channels::{ChannelName, Connection, ConnectionStore};
+use channels::{ChannelName, Connection, Store};
 use futures::SinkExt as _;
 use local_gateway::GatewayEvent;
 use serde_json::json;
-use support::{close, expect_close, recv, recv_text, send, start, Backend, HeldRequest};
+use support::{
+    close, expect_close, recv, recv_text, send, send_fragmented, start, Backend, HeldRequest,
+};
 use tokio_tungstenite::tungstenite::Message;
 
 macro_rules! scenarios {
@@ -32,6 +34,7 @@ macro_rules! scenarios {
                 }
             )*
         }
+        #[cfg(feature = "aws")]
         mod moto {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,6 +56,7 @@ scenarios!(
     management_api_answers_with_aws_errors,
     a_full_connection_buffer_answers_429,
     a_message_over_128_kib_closes_with_1009,
+    a_frame_over_32_kib_closes_with_1009,
     a_huge_message_still_ends_with_1009,
     an_invalid_channel_is_refused_with_400,
     a_binary_frame_closes_with_1003_as_on_aws,
@@ -96,7 +100,7 @@ async fn publish_reaches_exactly_the_channel_members(backend: Backend) {
     assert_eq!(status, 200, "{report}");
     assert_eq!(
         report,
-        json!({"channel": "alpha", "recipients": 2, "delivered": 2, "gone": 0, "failed": 0})
+        json!({"channel": "alpha", "offset": 1, "recipients": 2, "delivered": 2, "gone": 0, "failed": 0})
     );
     assert_eq!(recv_text(&mut a1).await, "to alpha");
     assert_eq!(recv_text(&mut a2).await, "to alpha");
@@ -318,13 +322,30 @@ async fn a_message_over_128_kib_closes_with_1009(backend: Backend) {
     let mut env = start(backend, |b| b).await;
     let (mut client, id) = env.connect(Some("alpha")).await;
 
-    // Exactly 128 KiB is fine: it comes back
+    // Exactly 128 KiB in frames of 32 KiB (API Gateway's frame limit) is
+    // fine: it comes back
     let limit = "x".repeat(128 * 1024);
-    send(&mut client, &limit).await;
+    send_fragmented(&mut client, &limit, 32 * 1024).await;
     assert_eq!(recv_text(&mut client).await.len(), limit.len());
 
     // One byte more closes the connection with 1009
-    send(&mut client, &format!("{limit}y")).await;
+    send_fragmented(&mut client, &format!("{limit}y"), 32 * 1024).await;
+    let (code, _) = expect_close(&mut client).await;
+    assert_eq!(code, 1009);
+    let (code, _) = env.disconnected(&id).await;
+    assert_eq!(code, 1009);
+    assert_eq!(env.count("alpha").await, 0);
+}
+
+async fn a_frame_over_32_kib_closes_with_1009(backend: Backend) {
+    let mut env = start(backend, |b| b).await;
+    let (mut client, id) = env.connect(Some("alpha")).await;
+    // Exactly 32 KiB in one frame is fine.
+    let limit = "x".repeat(32 * 1024);
+    send(&mut client, &limit).await;
+    assert_eq!(recv_text(&mut client).await.len(), limit.len());
+    // A 33 KiB frame is not, however small the message.
+    send(&mut client, &"x".repeat(33 * 1024)).await;
     let (code, _) = expect_close(&mut client).await;
     assert_eq!(code, 1009);
     let (code, _) = env.disconnected(&id).await;
@@ -384,8 +405,12 @@ async fn a_member_that_vanished_without_disconnect_is_reported_gone_and_removed(
     let mut env = start(backend, |b| b).await;
     let (mut live, live_id) = env.connect(Some("alpha")).await;
     let alpha = ChannelName::parse("alpha").unwrap();
-    let ghost = Connection::new("GhostGhostGhos=", alpha.clone(), channels::now_millis());
-    env.gateway.store().put(&ghost).await.unwrap();
+    let ghost = Connection::new("GhostGhostGhos=", channels::now_millis());
+    env.gateway
+        .store()
+        .connect(&ghost, Some(&alpha))
+        .await
+        .unwrap();
     assert_eq!(env.count("alpha").await, 2);
 
     // WHEN a message is published to the channel
@@ -395,14 +420,14 @@ async fn a_member_that_vanished_without_disconnect_is_reported_gone_and_removed(
     assert_eq!(status, 200, "{report}");
     assert_eq!(
         report,
-        json!({"channel": "alpha", "recipients": 2, "delivered": 1, "gone": 1, "failed": 0})
+        json!({"channel": "alpha", "offset": 1, "recipients": 2, "delivered": 1, "gone": 1, "failed": 0})
     );
     assert_eq!(recv_text(&mut live).await, "anyone there?");
     let store = env.gateway.store();
     let mut members = Vec::new();
     for shard in store.shards().all() {
         let page = store.members(&alpha, shard, None, None).await.unwrap();
-        members.extend(page.connection_ids);
+        members.extend(page.members.into_iter().map(|m| m.connection_id));
     }
     assert_eq!(members, vec![live_id]);
     assert_eq!(env.count("alpha").await, 1);

@@ -139,6 +139,10 @@ pub(super) fn select_route(frame: &str) -> &'static str {
     struct Selection {
         action: Option<serde_json::Value>,
     }
+    // An object: serde would read a struct from an array too.
+    if !frame.trim_start().starts_with('{') {
+        return DEFAULT_ROUTE;
+    }
     let Ok(Selection {
         action: Some(serde_json::Value::String(action)),
     }) = serde_json::from_str::<Selection>(frame)
@@ -188,8 +192,14 @@ mod tests {
 
     #[test]
     fn routes_are_selected_by_the_action_as_api_gateway_does() {
-        assert_eq!(select_route(r#"{"action":"subscribe","channel":"a"}"#), "subscribe");
-        assert_eq!(select_route(r#"{"channel":"a","action":"publish"}"#), "publish");
+        assert_eq!(
+            select_route(r#"{"action":"subscribe","channel":"a"}"#),
+            "subscribe"
+        );
+        assert_eq!(
+            select_route(r#"{"channel":"a","action":"publish"}"#),
+            "publish"
+        );
         assert_eq!(select_route(r#"{"action":"ping"}"#), "ping");
         for frame in [
             "hello",

@@ -201,7 +201,7 @@ impl Env {
 
     /// A management API client built as the http handler builds its own.
     pub async fn management(&self) -> aws_sdk_apigatewaymanagement::Client {
-        let sdk = local_gateway::local_sdk_config().await;
+        let sdk = channels_aws::testing::sdk_config();
         let config = aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
             .endpoint_url(self.gateway.management_endpoint())
             .build();
@@ -340,6 +340,23 @@ pub async fn send(client: &mut Client, text: &str) {
 }
 
 /// Closes from the client side with `code` and completes the handshake.
+/// Sends `text` as one message in frames of at most `frame` bytes (a text
+/// frame, then continuation frames), as a browser or proxy may.
+pub async fn send_fragmented(client: &mut Client, text: &str, frame: usize) {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    let chunks: Vec<&[u8]> = text.as_bytes().chunks(frame.max(1)).collect();
+    let last = chunks.len().saturating_sub(1);
+    for (i, chunk) in chunks.iter().enumerate() {
+        let opcode = if i == 0 { Data::Text } else { Data::Continue };
+        let frame = Frame::message(chunk.to_vec(), OpCode::Data(opcode), i == last);
+        tokio::time::timeout(WAIT, client.send(Message::Frame(frame)))
+            .await
+            .expect("sent in time")
+            .expect("a frame is sent");
+    }
+}
+
 pub async fn close(client: &mut Client, code: u16) {
     client
         .close(Some(CloseFrame {
