@@ -163,3 +163,24 @@ test('close() rejects what waits and stops reconnecting; connect() resumes with 
   const subscribes = server.frames.filter((f) => f.frame.action === 'subscribe');
   assert.deepEqual(subscribes.at(-1).frame.since, { offset: 1, epoch: server.channel('lobby').epoch });
 });
+
+test('commands run concurrently on the server: replies match by id; subscribe/unsubscribe of a channel stay in order', async () => {
+  const jittery = await startFakeServer({ commandJitterMs: 40 });
+  try {
+    const a = client(jittery.wsUrl);
+    const b = client(jittery.wsUrl);
+    const first = a.subscribe('lobby');
+    const gone = first.unsubscribe();
+    const rec = recorder();
+    const second = a.subscribe('lobby', rec);
+    await Promise.all([gone, second.ready]);
+    await assert.rejects(first.ready, (e) => e.code === 'unsubscribed');
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => b.publish(i % 2 ? 'lobby' : 'other', i)));
+    assert.deepEqual(replies.map((r) => r.channel), Array.from({ length: 20 }, (_, i) => (i % 2 ? 'lobby' : 'other')));
+    await waitFor(() => rec.messages.length === 10, { what: 'ten lobby messages' });
+    assert.deepEqual(rec.messages.map((m) => m.offset), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual([...jittery.connections().find((c) => c.channels.size).channels], ['lobby']);
+  } finally {
+    await jittery.close();
+  }
+});

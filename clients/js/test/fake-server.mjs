@@ -50,6 +50,8 @@ const epochString = () => randomBytes(6).toString('hex');
  * historyMax (1000), maxReplay (100), presenceEvents (true), pongWithoutId
  * (false: true answers pings as API Gateway's MOCK integration does),
  * deliveryJitterMs (0: posts of a publish arrive in random order within it),
+ * commandJitterMs (0: each command frame runs after a random delay within it,
+ * as concurrent invocations do, so replies come out of order),
  * page ({ dir, clientJs }: serve the page), port.
  */
 export async function startFakeServer(options = {}) {
@@ -63,6 +65,7 @@ export async function startFakeServer(options = {}) {
     presenceEvents: true,
     pongWithoutId: false,
     deliveryJitterMs: 0,
+    commandJitterMs: 0,
     page: undefined,
     port: 0,
     ...options,
@@ -341,7 +344,10 @@ export async function startFakeServer(options = {}) {
         connectedAt: Date.now(),
       };
       conns.add(conn);
-      ws.on('message', (data, isBinary) => onFrame(conn, data, isBinary));
+      ws.on('message', (data, isBinary) => {
+        if (o.commandJitterMs > 0) setTimeout(() => onFrame(conn, data, isBinary), Math.random() * o.commandJitterMs);
+        else onFrame(conn, data, isBinary);
+      });
       ws.on('close', () => {
         conns.delete(conn);
         for (const name of [...conn.channels]) leave(conn, channel(name));

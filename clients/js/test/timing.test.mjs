@@ -70,34 +70,36 @@ test('a ping without answer replaces the socket', async () => {
   await waitFor(() => rec.messages.length === 1);
 });
 
-test('planned rollover: new socket subscribed before the old one closes; every offset once, in order', async () => {
-  server = await startFakeServer({ maxLifetimeMs: 700 });
-  const c = client(server.wsUrl, { rolloverMinMs: 250, rolloverMaxMs: 350, gapWaitMs: 150 });
-  const states = [];
-  c.on('state', (s) => states.push(s));
-  const rec = recorder();
-  const failures = [];
-  await c.subscribe('lobby', { ...rec, onRecoveryFailed: (i) => failures.push(i) }).ready;
-  await c.subscribe('other').ready;
-  let published = 0;
-  const end = Date.now() + 2_500;
-  while (Date.now() < end) {
-    await httpPublish(server.httpUrl, 'lobby', `m${++published}`);
-    await sleep(50);
-  }
-  await waitFor(() => rec.messages.length === published, { what: `${published} messages` });
-  assert.deepEqual(rec.offsets(), Array.from({ length: published }, (_, i) => i + 1));
-  assert.ok(server.handshakes.length >= 5, `${server.handshakes.length} sockets in 2.5 s`);
-  assert.equal(server.channel('lobby').peakMembers, 2, 'the new socket was a member while the old one still was');
-  assert.deepEqual(states, ['open'], 'no reconnect: the server never had to cut');
-  assert.equal(failures.length, 0);
-  await waitFor(() => server.connections().length === 1);
-  const [live] = server.connections();
-  assert.deepEqual([...live.channels].sort(), ['lobby', 'other']);
-  // Every re-subscribe on a new socket carried since.
-  const resubs = server.frames.filter((f) => f.frame.action === 'subscribe' && f.frame.channel === 'lobby').slice(1);
-  assert.ok(resubs.length >= 4 && resubs.every((f) => f.frame.since?.epoch === server.channel('lobby').epoch));
-});
+for (const jitter of [0, 30]) {
+  test(`planned rollover: new socket subscribed before the old one closes; every offset once, in order${jitter ? ' (posts and commands out of order)' : ''}`, async () => {
+    server = await startFakeServer({ maxLifetimeMs: 700, deliveryJitterMs: jitter, commandJitterMs: jitter });
+    const c = client(server.wsUrl, { rolloverMinMs: 250, rolloverMaxMs: 350, gapWaitMs: 150 });
+    const states = [];
+    c.on('state', (s) => states.push(s));
+    const rec = recorder();
+    const failures = [];
+    await c.subscribe('lobby', { ...rec, onRecoveryFailed: (i) => failures.push(i) }).ready;
+    await c.subscribe('other').ready;
+    let published = 0;
+    const end = Date.now() + 2_500;
+    while (Date.now() < end) {
+      await httpPublish(server.httpUrl, 'lobby', `m${++published}`);
+      await sleep(50);
+    }
+    await waitFor(() => rec.messages.length === published, { what: `${published} messages` });
+    assert.deepEqual(rec.offsets(), Array.from({ length: published }, (_, i) => i + 1));
+    assert.ok(server.handshakes.length >= 5, `${server.handshakes.length} sockets in 2.5 s`);
+    assert.equal(server.channel('lobby').peakMembers, 2, 'the new socket was a member while the old one still was');
+    assert.deepEqual(states, ['open'], 'no reconnect: the server never had to cut');
+    assert.equal(failures.length, 0);
+    await waitFor(() => server.connections().length === 1);
+    const [live] = server.connections();
+    assert.deepEqual([...live.channels].sort(), ['lobby', 'other']);
+    // Every re-subscribe on a new socket carried since.
+    const resubs = server.frames.filter((f) => f.frame.action === 'subscribe' && f.frame.channel === 'lobby').slice(1);
+    assert.ok(resubs.length >= 4 && resubs.every((f) => f.frame.since?.epoch === server.channel('lobby').epoch));
+  });
+}
 
 test('a rollover in the middle of publishing by the client itself loses nothing', async () => {
   server = await startFakeServer();
