@@ -65,6 +65,8 @@ var Subscription = class {
     this._known = 0;
     this._holesBelow = 0;
     this._buffer = /* @__PURE__ */ new Map();
+    /** The last presence event passed on, by subject. */
+    this._lastPresence = /* @__PURE__ */ new Map();
     /** Offsets skipped as holes (the latest ones), to report one that turns up after all. */
     this._skipped = /* @__PURE__ */ new Set();
     this._early = [];
@@ -114,11 +116,11 @@ var Subscription = class {
   }
   _lostSocket() {
     if (this._state === "subscribed") this._state = "subscribing";
+    this._lastPresence.clear();
   }
-  _subscribed(reply, conn, since, knownAtSend) {
+  _subscribed(reply, since, knownAtSend) {
     this._inflight--;
     if (this._state === "unsubscribed") return;
-    this._conn = conn;
     this._state = "subscribed";
     this._retries = 0;
     const latest = typeof reply.offset === "number" ? reply.offset : void 0;
@@ -224,8 +226,11 @@ var Subscription = class {
     if (m.offset > this._known) this._known = m.offset;
     this._check();
   }
-  _presence(event, conn) {
-    if (this._state === "unsubscribed" || conn !== this._conn) return;
+  _presence(event) {
+    if (this._state === "unsubscribed") return;
+    if (this._lastPresence.get(event.subject) === event.type) return;
+    if (this._lastPresence.size >= MAX_HELD) this._lastPresence.clear();
+    this._lastPresence.set(event.subject, event.type);
     this._call(this._opts.onPresence, event);
     this._call(event.type === "join" ? this._opts.onJoin : this._opts.onLeave, event.subject, event);
   }
@@ -861,7 +866,7 @@ var Client = class {
         }
         return;
       }
-      sub._subscribed(reply, conn, since, knownAtSend);
+      sub._subscribed(reply, since, knownAtSend);
     });
   }
   _unsubscribe(sub) {
@@ -907,7 +912,7 @@ var Client = class {
       case "join":
       case "leave": {
         if (typeof f.channel !== "string" || typeof f.subject !== "string") return;
-        this._subs.get(f.channel)?._presence(f, conn);
+        this._subs.get(f.channel)?._presence(f);
         return;
       }
       case "pong": {

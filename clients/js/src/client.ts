@@ -723,7 +723,7 @@ export class Client {
         }
         return;
       }
-      sub._subscribed(reply as SubscribedReply, conn, since, knownAtSend);
+      sub._subscribed(reply as SubscribedReply, since, knownAtSend);
     });
   }
 
@@ -773,7 +773,7 @@ export class Client {
       case 'join':
       case 'leave': {
         if (typeof f.channel !== 'string' || typeof f.subject !== 'string') return;
-        this._subs.get(f.channel)?._presence(f as unknown as PresenceEvent, conn);
+        this._subs.get(f.channel)?._presence(f as unknown as PresenceEvent);
         return;
       }
       case 'pong': {

@@ -72,6 +72,8 @@ export class Subscription {
   private _known = 0;
   private _holesBelow = 0;
   private readonly _buffer = new Map<number, Held>();
+  /** The last presence event passed on, by subject. */
+  private readonly _lastPresence = new Map<string, PresenceEvent['type']>();
   /** Offsets skipped as holes (the latest ones), to report one that turns up after all. */
   private readonly _skipped = new Set<number>();
   private _early: Held[] = [];
@@ -80,8 +82,6 @@ export class Subscription {
 
   /** Subscribe commands in flight (internal). */
   _inflight = 0;
-  /** Socket of the last confirmed subscribe (internal); presence events count from it only. */
-  _conn: unknown;
   /** Retry count after transient subscribe failures (internal). */
   _retries = 0;
   _retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -141,12 +141,13 @@ export class Subscription {
 
   _lostSocket(): void {
     if (this._state === 'subscribed') this._state = 'subscribing';
+    // Events may have been missed meanwhile: take the next ones as they come.
+    this._lastPresence.clear();
   }
 
-  _subscribed(reply: SubscribedReply, conn: unknown, since: StreamPosition | undefined, knownAtSend: number): void {
+  _subscribed(reply: SubscribedReply, since: StreamPosition | undefined, knownAtSend: number): void {
     this._inflight--;
     if (this._state === 'unsubscribed') return;
-    this._conn = conn;
     this._state = 'subscribed';
     this._retries = 0;
     const latest = typeof reply.offset === 'number' ? reply.offset : undefined;
@@ -264,9 +265,13 @@ export class Subscription {
     this._check();
   }
 
-  _presence(event: PresenceEvent, conn: unknown): void {
-    // During a rollover both sockets get the event; count the newest socket's.
-    if (this._state === 'unsubscribed' || conn !== this._conn) return;
+  _presence(event: PresenceEvent): void {
+    if (this._state === 'unsubscribed') return;
+    // During a rollover both sockets get each event, in no set order across
+    // the two: pass on a change, not the same event again.
+    if (this._lastPresence.get(event.subject) === event.type) return;
+    if (this._lastPresence.size >= MAX_HELD) this._lastPresence.clear();
+    this._lastPresence.set(event.subject, event.type);
     this._call(this._opts.onPresence, event);
     this._call(event.type === 'join' ? this._opts.onJoin : this._opts.onLeave, event.subject, event);
   }

@@ -167,3 +167,15 @@ test('a long-lived token is not refreshed at once (timer delays past 2^31 ms are
   assert.equal(server.handshakes.length, 1);
   assert.equal(server.frames.length, 0);
 });
+
+test('a presence event repeated (as by the two sockets of a rollover) is passed on once', async () => {
+  const a = client(server.wsUrl, { getToken: tokens(60_000, { sub: 'alice' }).getToken });
+  const seen = [];
+  await a.subscribe('lobby', { onPresence: (e) => seen.push(`${e.type} ${e.subject}`) }).ready;
+  const [conn] = server.connections();
+  for (const type of ['join', 'join', 'leave', 'leave', 'join']) conn.ws.send(JSON.stringify({ type, channel: 'lobby', subject: 'carol' }));
+  conn.ws.send(JSON.stringify({ type: 'join', channel: 'other', subject: 'carol' }));
+  await waitFor(() => seen.length >= 3);
+  await sleep(50);
+  assert.deepEqual(seen.filter((s) => s.endsWith('carol')), ['join carol', 'leave carol', 'join carol']);
+});
