@@ -33,11 +33,12 @@ async fn store(moto: &MotoServer, table: &str) -> DynamoStore {
     DynamoStore::new(client, table)
 }
 
-/// A raw connection in `name`, as `$connect` stores it.
+/// A raw connection in `name`, as `$connect` stored it a minute ago (a 410
+/// of a connection still connecting does not remove it).
 async fn join(store: &DynamoStore, id: &str, name: &str) {
     store
         .connect(
-            &Connection::new(id, channels::now_millis()),
+            &Connection::new(id, channels::now_millis() - 60_000),
             Some(&channel(name)),
         )
         .await

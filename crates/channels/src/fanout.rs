@@ -196,6 +196,11 @@ pub struct Publish {
     pub publish_id: String,
 }
 
+/// How long after its `$connect` began a connection reported gone (410) is
+/// kept: API Gateway refuses posts to a connection until `$connect` has
+/// answered, while the store has it already.
+pub const CONNECTING_GRACE_MS: i64 = 30_000;
+
 /// How long a publish key is remembered: 10 minutes.
 pub const KEY_WINDOW_SECS: i64 = 600;
 /// Longest publish key, in characters.
@@ -530,6 +535,20 @@ impl<S: Store, N: ConnectionNotifier, Q: PublishQueue> Fanout<S, N, Q> {
         report
     }
 
+    /// Removes a connection `@connections` reported gone (410), unless it
+    /// connected less than [`CONNECTING_GRACE_MS`] ago: a connection whose
+    /// `$connect` is still running is in the store already but cannot be
+    /// posted to yet, and must not lose its subscriptions for it.
+    async fn forget_gone(&self, connection_id: &str) -> Result<(), StoreError> {
+        if let Some(connection) = self.store.connection(connection_id).await? {
+            if now_millis() - connection.connected_at_ms < CONNECTING_GRACE_MS {
+                debug!(connection_id, "gone while connecting: kept");
+                return Ok(());
+            }
+        }
+        self.store.disconnect(connection_id).await.map(|_| ())
+    }
+
     async fn deliver_one(&self, connection_id: &str, message: &[u8], brake: &Brake) -> Outcome {
         let max_attempts = self.options.max_attempts.max(1);
         let mut attempt = 1;
@@ -544,7 +563,7 @@ impl<S: Store, N: ConnectionNotifier, Q: PublishQueue> Fanout<S, N, Q> {
                     return Outcome::Delivered;
                 }
                 Err(NotifyError::Gone) => {
-                    if let Err(err) = self.store.disconnect(connection_id).await {
+                    if let Err(err) = self.forget_gone(connection_id).await {
                         // Counted as gone all the same: API Gateway will not
                         // take it back, and TTL removes the items later.
                         warn!(connection_id, error = %err, "could not remove a gone connection");

@@ -45,6 +45,9 @@ struct Tables {
     counters: HashMap<ChannelName, Position>,
     history: HashMap<ChannelName, BTreeMap<u64, (StoredMessage, i64)>>,
     keys: HashMap<ChannelName, HashMap<String, (Option<u64>, i64)>>,
+    /// Memberships member reads do not see yet (feature `testing`).
+    #[cfg(feature = "testing")]
+    lagging: Option<std::collections::HashSet<(String, ChannelName)>>,
 }
 
 impl Default for MemoryStore {
@@ -121,6 +124,20 @@ impl MemoryStore {
             .sum()
     }
 
+    /// From now on, new memberships stay out of member reads until
+    /// [`Self::catch_up_index`], as a global secondary index (eventually
+    /// consistent) may leave them out for a while. Test support.
+    #[cfg(feature = "testing")]
+    pub fn lag_index(&self) {
+        lock(&self.inner).lagging = Some(Default::default());
+    }
+
+    /// Member reads see every membership again. Test support.
+    #[cfg(feature = "testing")]
+    pub fn catch_up_index(&self) {
+        lock(&self.inner).lagging = None;
+    }
+
     fn report(&self, changes: Vec<MembershipChange>) {
         if let Some(sink) = &self.changes {
             for change in changes {
@@ -133,6 +150,10 @@ impl MemoryStore {
 
 impl Tables {
     fn insert_membership(&mut self, membership: Membership, shard: u16) {
+        #[cfg(feature = "testing")]
+        if let Some(lagging) = &mut self.lagging {
+            lagging.insert((membership.connection_id.clone(), membership.channel.clone()));
+        }
         self.by_partition
             .entry((membership.channel.clone(), shard))
             .or_default()
@@ -365,6 +386,16 @@ impl Store for MemoryStore {
                 .flatten();
             let mut members = Vec::with_capacity(examined.len());
             let mut expired = Vec::new();
+            #[cfg(feature = "testing")]
+            let examined: Vec<String> = examined
+                .into_iter()
+                .filter(|id| {
+                    tables
+                        .lagging
+                        .as_ref()
+                        .is_none_or(|l| !l.contains(&(id.clone(), channel.clone())))
+                })
+                .collect();
             for id in examined {
                 match tables.live_membership(&id, channel, now) {
                     Some(m) => members.push(Member {

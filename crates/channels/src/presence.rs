@@ -76,59 +76,61 @@ pub struct PresenceEvent {
     pub subject: String,
 }
 
-/// The join and leave events of `changes` (stream order) for one channel,
-/// given `now`, the channel's members read after the changes.
+/// The join and leave events of `changes` (one batch of the stream) for
+/// one channel, given `now`, the channel's members read after the changes.
 ///
-/// Per subject, the connections it had before the batch are `now`'s with
-/// the batch undone (inserted ones taken out, removed ones put back, from
-/// the last change to the first); replaying the changes over that, a
-/// subject joins when it goes from no connection to one and leaves when its
-/// last connection goes. So a subject with several connections joins once
-/// and leaves once, whatever order its connections come and go in. Changes
-/// without a subject (open mode) make no events.
+/// Per subject, decided from the memberships, in whatever order the stream
+/// gave records of different connections (it orders each item's records,
+/// not records of different items): the connections it had before the
+/// batch are `now`'s with the batch undone (inserted ones taken out,
+/// removed ones put back). A subject with none before and some now joins;
+/// one with some before and none now leaves; one with none either side but
+/// changes in the batch joined and left (both, in that order); one with
+/// some on both sides neither joined nor left, whatever happened between.
+/// So a subject with several connections joins once and leaves once.
+/// Changes without a subject (open mode) make no events.
 pub fn join_leave(
     channel: &ChannelName,
     changes: &[MembershipChange],
     now: &[Member],
 ) -> Vec<PresenceEvent> {
-    let mut by_subject: BTreeMap<&str, Vec<&MembershipChange>> = BTreeMap::new();
+    // Subjects in the order they first appear in the batch.
+    let mut subjects: Vec<&str> = Vec::new();
     for change in changes.iter().filter(|c| &c.membership.channel == channel) {
         if let Some(subject) = change.membership.subject.as_deref() {
-            by_subject.entry(subject).or_default().push(change);
+            if !subjects.contains(&subject) {
+                subjects.push(subject);
+            }
         }
     }
     let mut events = Vec::new();
-    for (subject, changes) in by_subject {
-        let mut connections: BTreeSet<&str> = now
+    for subject in subjects {
+        let after: BTreeSet<&str> = now
             .iter()
             .filter(|m| m.subject.as_deref() == Some(subject))
             .map(|m| m.connection_id.as_str())
             .collect();
-        for change in changes.iter().rev() {
+        let mut before = after.clone();
+        for change in changes.iter().rev().filter(|c| {
+            &c.membership.channel == channel && c.membership.subject.as_deref() == Some(subject)
+        }) {
             let id = change.membership.connection_id.as_str();
             match change.kind {
-                ChangeKind::Insert => connections.remove(id),
-                ChangeKind::Remove => connections.insert(id),
+                ChangeKind::Insert => before.remove(id),
+                ChangeKind::Remove => before.insert(id),
             };
         }
-        for change in &changes {
-            let id = change.membership.connection_id.as_str();
-            let was_empty = connections.is_empty();
-            let changed = match change.kind {
-                ChangeKind::Insert => connections.insert(id),
-                ChangeKind::Remove => connections.remove(id),
-            };
-            let kind = match change.kind {
-                ChangeKind::Insert if changed && was_empty => PresenceChange::Join,
-                ChangeKind::Remove if changed && connections.is_empty() => PresenceChange::Leave,
-                _ => continue,
-            };
-            events.push(PresenceEvent {
-                kind,
-                channel: channel.clone(),
-                subject: subject.to_owned(),
-            });
-        }
+        let kinds: &[PresenceChange] = match (before.is_empty(), after.is_empty()) {
+            (true, false) => &[PresenceChange::Join],
+            (false, true) => &[PresenceChange::Leave],
+            (true, true) => &[PresenceChange::Join, PresenceChange::Leave],
+            (false, false) => &[],
+        };
+        events.extend(kinds.iter().map(|kind| PresenceEvent {
+            kind: *kind,
+            channel: channel.clone(),
+            subject: subject.to_owned(),
+        }));
     }
     events
 }

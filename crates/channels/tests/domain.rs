@@ -31,9 +31,10 @@ fn fanout(store: MemoryStore, notifier: MemoryNotifier, options: PublishOptions)
     Fanout::new(store, notifier, options)
 }
 
-/// A raw connection in `channel_name`, as `$connect` stores it.
+/// A raw connection in `channel_name`, as `$connect` stored it a minute
+/// ago (a 410 of a connection still connecting does not remove it).
 async fn connect(store: &MemoryStore, id: &str, channel_name: &str) {
-    let connection = Connection::new(id, channels::now_millis());
+    let connection = Connection::new(id, channels::now_millis() - 60_000);
     store
         .connect(&connection, Some(&channel(channel_name)))
         .await
@@ -171,6 +172,29 @@ async fn gone_connections_are_counted_and_removed() {
     assert_eq!(fanout.notifier.attempts("ghost="), 1);
     assert!(fanout.store.get("ghost=").is_none());
     assert_eq!(members(&fanout.store, "room").await, ["alive="]);
+}
+
+#[tokio::test]
+async fn a_connection_still_connecting_is_not_removed_for_a_410() {
+    // GIVEN a member whose $connect began a moment ago: the store has it,
+    // API Gateway answers posts to it 410 until $connect has answered
+    let store = MemoryStore::new();
+    let notifier = MemoryNotifier::new();
+    let fresh = Connection::new("fresh=", channels::now_millis());
+    store
+        .connect(&fresh, Some(&channel("room")))
+        .await
+        .expect("connect");
+    notifier.gone("fresh=");
+    let fanout = fanout(store, notifier, fast());
+
+    // WHEN a publish reaches it
+    let result = publish(&fanout, "room", b"hi").await;
+
+    // THEN it counts as gone, but keeps its connection and membership
+    assert_eq!(result, Some(report("room", 1, 0, 1, 0)));
+    assert!(fanout.store.get("fresh=").is_some());
+    assert_eq!(members(&fanout.store, "room").await, ["fresh="]);
 }
 
 #[tokio::test]

@@ -59,7 +59,10 @@ async fn join<N, K>(deps: &Deps<MemoryStore, N, K>, id: &str, channel: &str) {
     let channel = ChannelName::parse(channel).expect("channel");
     deps.fanout
         .store
-        .connect(&Connection::new(id, channels::now_millis()), Some(&channel))
+        .connect(
+            &Connection::new(id, channels::now_millis() - 60_000),
+            Some(&channel),
+        )
         .await
         .expect("connect");
 }

@@ -95,9 +95,9 @@ impl LocalStore {
     }
 
     /// The in-memory store, when that is the one.
-    pub fn memory(&self) -> Option<&MemoryStore> {
+    pub fn memory(&self) -> Option<Arc<MemoryStore>> {
         match self {
-            Self::Memory(store) => Some(store),
+            Self::Memory(store) => Some(Arc::clone(store)),
             #[cfg(feature = "aws")]
             Self::Dynamo(..) => None,
         }

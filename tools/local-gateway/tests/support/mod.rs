@@ -339,7 +339,6 @@ pub async fn send(client: &mut Client, text: &str) {
         .expect("the message goes out");
 }
 
-/// Closes from the client side with `code` and completes the handshake.
 /// Sends `text` as one message in frames of at most `frame` bytes (a text
 /// frame, then continuation frames), as a browser or proxy may.
 pub async fn send_fragmented(client: &mut Client, text: &str, frame: usize) {
@@ -357,6 +356,7 @@ pub async fn send_fragmented(client: &mut Client, text: &str, frame: usize) {
     }
 }
 
+/// Closes from the client side with `code` and completes the handshake.
 pub async fn close(client: &mut Client, code: u16) {
     client
         .close(Some(CloseFrame {
@@ -369,4 +369,132 @@ pub async fn close(client: &mut Client, code: u16) {
         while let Some(Ok(_)) = client.next().await {}
     })
     .await;
+}
+
+/// An `lrw.v1` client: commands with ids, their replies, and what else
+/// arrives meanwhile (messages, events) kept in order for later.
+pub struct V1 {
+    pub client: Client,
+    pub id: String,
+    pending: std::collections::VecDeque<Value>,
+    next_id: u32,
+}
+
+impl Env {
+    /// Connects offering `lrw.v1` (and the token as `token.<JWT>`), with
+    /// `?channel=` when given; the handshake must select `lrw.v1`.
+    pub async fn connect_v1(&mut self, channel: Option<&str>, token: Option<&str>) -> V1 {
+        let response = self.handshake_v1(channel, token).await;
+        let (client, response) = response.expect("the handshake succeeds");
+        assert_eq!(response.status(), 101);
+        assert_eq!(
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some("lrw.v1"),
+            "the gateway selects lrw.v1 and only it"
+        );
+        let id = self
+            .wait_event(|e| match e {
+                GatewayEvent::Connected { connection_id } => Some(connection_id.clone()),
+                _ => None,
+            })
+            .await;
+        V1 {
+            client,
+            id,
+            pending: std::collections::VecDeque::new(),
+            next_id: 0,
+        }
+    }
+
+    /// The handshake of [`Env::connect_v1`], refused or not.
+    pub async fn handshake_v1(
+        &self,
+        channel: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<
+        (
+            Client,
+            tokio_tungstenite::tungstenite::handshake::client::Response,
+        ),
+        tokio_tungstenite::tungstenite::Error,
+    > {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let url = match channel {
+            Some(channel) => format!("{}?channel={channel}", self.gateway.ws_url()),
+            None => self.gateway.ws_url(),
+        };
+        let mut request = url.into_client_request().expect("a request");
+        let offer = match token {
+            Some(token) => format!("lrw.v1, token.{token}"),
+            None => "lrw.v1".to_owned(),
+        };
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", offer.parse().expect("a header"));
+        tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("an answer in time")
+    }
+}
+
+impl V1 {
+    /// Sends `command` with a fresh `id` added; returns the id.
+    pub async fn send(&mut self, mut command: Value) -> String {
+        self.next_id += 1;
+        let id = self.next_id.to_string();
+        command["id"] = Value::String(id.clone());
+        send(&mut self.client, &command.to_string()).await;
+        id
+    }
+
+    /// Sends `command` and waits for its reply; what arrives before it is
+    /// kept for [`V1::next`].
+    pub async fn call(&mut self, command: Value) -> Value {
+        let id = self.send(command).await;
+        self.reply(&id).await
+    }
+
+    /// The reply with this `id`.
+    pub async fn reply(&mut self, id: &str) -> Value {
+        loop {
+            let frame = self.read().await;
+            if frame["id"] == id {
+                return frame;
+            }
+            self.pending.push_back(frame);
+        }
+    }
+
+    /// The next frame that is not a reply to a command.
+    pub async fn next(&mut self) -> Value {
+        if let Some(frame) = self.pending.pop_front() {
+            return frame;
+        }
+        self.read().await
+    }
+
+    /// Asserts that nothing but replies arrived before a ping's pong: what
+    /// was sent to this connection before the ping is queued ahead of it.
+    pub async fn nothing_else(&mut self) {
+        self.send(serde_json::json!({"action": "ping"})).await;
+        loop {
+            let frame = if let Some(frame) = self.pending.pop_front() {
+                frame
+            } else {
+                self.read().await
+            };
+            match frame["type"].as_str() {
+                Some("pong") => return,
+                _ => panic!("nothing was expected, got {frame}"),
+            }
+        }
+    }
+
+    async fn read(&mut self) -> Value {
+        let text = recv_text(&mut self.client).await;
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+    }
 }
