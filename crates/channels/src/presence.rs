@@ -7,7 +7,7 @@
 //! deciding from the memberships that exist now which change was a
 //! subject's first join or last leave.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 

@@ -6,6 +6,7 @@
 //! | `ws://HOST/staging`                        | the WebSocket API              | [`rx::handle`], and for the command routes `http_lambda::commands::handle` |
 //! | `http://HOST/staging/…` (anything else)    | the HTTP API (payload 2.0)     | [`http_lambda::handle`]|
 //! | `http://HOST/staging/@connections/{id}`    | the management API             | the connection registry|
+//! | `http://HOST/` (outside the stage)          | a page built on the browser client | (`clients/js`)     |
 //!
 //! A frame is routed as API Gateway routes it with the selection expression
 //! `$request.body.action`: `subscribe`, `unsubscribe`, `publish` and
@@ -58,6 +59,7 @@ mod aws;
 mod httpapi;
 mod management;
 mod notifier;
+mod page;
 mod proxy;
 mod queue;
 mod registry;
@@ -74,7 +76,7 @@ use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
 use channels::config::{
     SubscriberAuth, DEFAULT_CHANNEL_SHARDS, DEFAULT_PUBLISH_SYNC_MAX, DEFAULT_TOKEN_MAX_TTL_SECS,
@@ -573,6 +575,11 @@ impl Drop for RunningGateway {
 fn router(shared: &Arc<Shared>) -> Router {
     let stage = &shared.stage;
     Router::new()
+        .route("/", get(page::index))
+        .route("/client.js", get(page::client))
+        .route("/page.js", get(page::page_js))
+        .route("/page.css", get(page::page_css))
+        .route("/config.json", get(page::config))
         .route(&format!("/{stage}"), any(stage_root))
         // Lenient where API Gateway is strict: a WebSocket client that adds
         // a trailing slash to the stage URL is served all the same.
