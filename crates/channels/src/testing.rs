@@ -241,15 +241,21 @@ impl Store for FailingStore {
 ///   global secondary index (eventually consistent) may leave it out for a
 ///   while;
 /// - member reads of one channel may fail ([`Tamper::breaking`]), as under
-///   throttling.
+///   throttling;
+/// - any method may be made to fail until mended ([`Tamper::fail`],
+///   [`Tamper::mend`]).
 ///
-/// Everything else goes to the inner store as it is.
+/// It records the name of every [`Store`] method called through it, in
+/// order ([`Tamper::calls`]). Everything else goes to the inner store as it
+/// is.
 #[derive(Debug)]
 pub struct Tamper<S> {
     inner: S,
     hidden: Mutex<HashSet<(String, ChannelName)>>,
     stale: std::sync::atomic::AtomicBool,
     broken: Option<String>,
+    calls: Mutex<Vec<&'static str>>,
+    failing: Mutex<HashSet<&'static str>>,
 }
 
 impl<S> Tamper<S> {
@@ -259,7 +265,43 @@ impl<S> Tamper<S> {
             hidden: Mutex::new(HashSet::new()),
             stale: std::sync::atomic::AtomicBool::new(false),
             broken: None,
+            calls: Mutex::new(Vec::new()),
+            failing: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// The [`Store`] methods called through it so far (`"members"`,
+    /// `"append"`, …), in the order they were called.
+    pub fn calls(&self) -> Vec<&'static str> {
+        lock(&self.calls).clone()
+    }
+
+    /// Forgets the calls recorded so far.
+    pub fn clear_calls(&self) {
+        lock(&self.calls).clear();
+    }
+
+    /// From now on, the [`Store`] method named `method` (`"append"`,
+    /// `"next_offset"`, …) fails without reaching the inner store.
+    pub fn fail(&self, method: &'static str) {
+        lock(&self.failing).insert(method);
+    }
+
+    /// `method` reaches the inner store again.
+    pub fn mend(&self, method: &'static str) {
+        lock(&self.failing).remove(method);
+    }
+
+    /// Records a call of `method`; fails when it was told to.
+    fn call(&self, method: &'static str) -> Result<(), StoreError> {
+        lock(&self.calls).push(method);
+        if lock(&self.failing).contains(method) {
+            return Err(StoreError::new(
+                method,
+                "InternalServerError: the tamper store was told to fail",
+            ));
+        }
+        Ok(())
     }
 
     /// Member reads (and counts) of `channel` fail.
@@ -305,12 +347,14 @@ impl<S: Store> Store for Tamper<S> {
         self.inner.shards()
     }
     async fn connect(&self, c: &Connection, first: Option<&ChannelName>) -> Result<(), StoreError> {
+        self.call("connect")?;
         if let Some(channel) = first {
             self.hide(&c.id, channel);
         }
         self.inner.connect(c, first).await
     }
     async fn connection(&self, id: &str) -> Result<Option<Connection>, StoreError> {
+        self.call("connection")?;
         self.inner.connection(id).await
     }
     async fn subscribe(
@@ -318,16 +362,20 @@ impl<S: Store> Store for Tamper<S> {
         c: &Connection,
         channel: &ChannelName,
     ) -> Result<Subscribed, StoreError> {
+        self.call("subscribe")?;
         self.hide(&c.id, channel);
         self.inner.subscribe(c, channel).await
     }
     async fn unsubscribe(&self, id: &str, channel: &ChannelName) -> Result<bool, StoreError> {
+        self.call("unsubscribe")?;
         self.inner.unsubscribe(id, channel).await
     }
     async fn add_grants(&self, id: &str, grants: &Grants, exp: i64) -> Result<(), StoreError> {
+        self.call("add_grants")?;
         self.inner.add_grants(id, grants, exp).await
     }
     async fn disconnect(&self, id: &str) -> Result<Vec<Membership>, StoreError> {
+        self.call("disconnect")?;
         self.inner.disconnect(id).await
     }
     async fn members(
@@ -337,6 +385,7 @@ impl<S: Store> Store for Tamper<S> {
         cursor: Option<String>,
         limit: Option<u32>,
     ) -> Result<Page, StoreError> {
+        self.call("members")?;
         self.check(channel)?;
         let mut page = self.inner.members(channel, shard, cursor, limit).await?;
         let hidden = lock(&self.hidden);
@@ -345,16 +394,20 @@ impl<S: Store> Store for Tamper<S> {
         Ok(page)
     }
     async fn count(&self, channel: &ChannelName, shard: u16) -> Result<u64, StoreError> {
+        self.call("count")?;
         self.check(channel)?;
         self.inner.count(channel, shard).await
     }
     async fn next_offset(&self, channel: &ChannelName) -> Result<Position, StoreError> {
+        self.call("next_offset")?;
         self.inner.next_offset(channel).await
     }
     async fn position(&self, channel: &ChannelName) -> Result<Position, StoreError> {
+        self.call("position")?;
         self.inner.position(channel).await
     }
     async fn append(&self, message: &StoredMessage, expires_at: i64) -> Result<(), StoreError> {
+        self.call("append")?;
         self.inner.append(message, expires_at).await
     }
     async fn messages(
@@ -363,6 +416,7 @@ impl<S: Store> Store for Tamper<S> {
         after: u64,
         limit: u32,
     ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.call("messages")?;
         self.inner.messages(channel, after, limit).await
     }
     async fn claim_key(
@@ -371,6 +425,7 @@ impl<S: Store> Store for Tamper<S> {
         key: &str,
         exp: i64,
     ) -> Result<KeyClaim, StoreError> {
+        self.call("claim_key")?;
         self.inner.claim_key(channel, key, exp).await
     }
     async fn settle_key(
@@ -379,9 +434,11 @@ impl<S: Store> Store for Tamper<S> {
         key: &str,
         offset: u64,
     ) -> Result<(), StoreError> {
+        self.call("settle_key")?;
         self.inner.settle_key(channel, key, offset).await
     }
     async fn release_key(&self, channel: &ChannelName, key: &str) -> Result<(), StoreError> {
+        self.call("release_key")?;
         self.inner.release_key(channel, key).await
     }
 }
