@@ -1,0 +1,415 @@
+//! Presence: who is in a channel (`Presence::of`), the join and leave
+//! events a batch of membership changes makes (`join_leave`), and the
+//! changes the in-memory store reports (`MemoryStore::with_changes`), as
+//! the table's stream does on AWS.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
+use std::collections::BTreeSet;
+
+use channels::memory::MemoryStore;
+use channels::message::PresenceChange;
+use channels::presence::{
+    join_leave, ChangeKind, MembershipChange, Presence, PresenceEvent, MAX_PRESENCE_SUBJECTS,
+};
+use channels::{ChannelName, Connection, Member, Membership, Protocol, Store};
+use tokio::sync::mpsc;
+
+fn channel(name: &str) -> ChannelName {
+    ChannelName::parse(name).unwrap()
+}
+
+fn lobby() -> ChannelName {
+    channel("lobby")
+}
+
+fn m(id: &str, subject: Option<&str>) -> Member {
+    Member {
+        connection_id: id.to_owned(),
+        protocol: Protocol::V1,
+        subject: subject.map(str::to_owned),
+    }
+}
+
+#[test]
+fn presence_lists_distinct_subjects_sorted_and_counts_every_connection() {
+    // GIVEN alice on two connections, bob, carol, and a connection without subject
+    let members = [
+        m("c1=", Some("carol")),
+        m("a1=", Some("alice")),
+        m("x1=", None),
+        m("b1=", Some("bob")),
+        m("a2=", Some("alice")),
+    ];
+    // WHEN presence is derived
+    let presence = Presence::of(&lobby(), &members);
+    // THEN every connection counts, and each subject is listed once, sorted
+    assert_eq!(
+        presence,
+        Presence {
+            channel: "lobby".into(),
+            connections: 5,
+            subjects: vec!["alice".into(), "bob".into(), "carol".into()],
+        }
+    );
+    // AND an empty channel is zero and nobody
+    assert_eq!(
+        Presence::of(&lobby(), &[]),
+        Presence {
+            channel: "lobby".into(),
+            connections: 0,
+            subjects: Vec::new(),
+        }
+    );
+    // AND connections without a subject count but are not listed
+    let anonymous = Presence::of(&lobby(), &[m("x1=", None), m("x2=", None)]);
+    assert_eq!((anonymous.connections, anonymous.subjects.len()), (2, 0));
+}
+
+#[test]
+fn presence_lists_at_most_100_subjects_the_first_in_order() {
+    assert_eq!(MAX_PRESENCE_SUBJECTS, 100);
+    // GIVEN 150 distinct subjects, in reverse order, and two more connections of one
+    let mut members: Vec<Member> = (0..150)
+        .rev()
+        .map(|i| m(&format!("c{i}="), Some(&format!("user-{i:03}"))))
+        .collect();
+    members.push(m("extra1=", Some("user-000")));
+    members.push(m("extra2=", Some("user-149")));
+    // WHEN presence is derived
+    let presence = Presence::of(&lobby(), &members);
+    // THEN 152 connections, and the first 100 subjects in sorted order
+    assert_eq!(presence.connections, 152);
+    let expected: Vec<String> = (0..100).map(|i| format!("user-{i:03}")).collect();
+    assert_eq!(presence.subjects, expected);
+}
+
+fn change(kind: ChangeKind, id: &str, name: &str, subject: Option<&str>) -> MembershipChange {
+    MembershipChange {
+        kind,
+        membership: Membership {
+            connection_id: id.to_owned(),
+            channel: channel(name),
+            protocol: Protocol::V1,
+            subject: subject.map(str::to_owned),
+            expires_at: channels::now_millis() / 1000 + 600,
+        },
+        expired: false,
+    }
+}
+
+fn insert(id: &str, subject: &str) -> MembershipChange {
+    change(ChangeKind::Insert, id, "lobby", Some(subject))
+}
+
+fn remove(id: &str, subject: &str) -> MembershipChange {
+    change(ChangeKind::Remove, id, "lobby", Some(subject))
+}
+
+fn event(kind: PresenceChange, subject: &str) -> PresenceEvent {
+    PresenceEvent {
+        kind,
+        channel: lobby(),
+        subject: subject.to_owned(),
+    }
+}
+
+fn join(subject: &str) -> PresenceEvent {
+    event(PresenceChange::Join, subject)
+}
+
+fn leave(subject: &str) -> PresenceEvent {
+    event(PresenceChange::Leave, subject)
+}
+
+#[test]
+fn a_subject_joining_on_two_connections_joins_once() {
+    // GIVEN alice's two connections inserted in one batch
+    let changes = [insert("a1=", "alice"), insert("a2=", "alice")];
+    let now = [m("a1=", Some("alice")), m("a2=", Some("alice"))];
+    // THEN she joins once
+    assert_eq!(join_leave(&lobby(), &changes, &now), [join("alice")]);
+    // AND a second connection of a subject already there makes no event
+    let changes = [insert("a2=", "alice")];
+    assert_eq!(join_leave(&lobby(), &changes, &now), []);
+}
+
+#[test]
+fn a_subject_leaves_only_when_its_last_membership_goes() {
+    // GIVEN alice on a1 and a2: a1 goes
+    let after_first = [m("a2=", Some("alice"))];
+    assert_eq!(
+        join_leave(&lobby(), &[remove("a1=", "alice")], &after_first),
+        []
+    );
+    // WHEN a2 goes too THEN she leaves
+    assert_eq!(
+        join_leave(&lobby(), &[remove("a2=", "alice")], &[]),
+        [leave("alice")]
+    );
+    // AND both in one batch make one leave
+    assert_eq!(
+        join_leave(
+            &lobby(),
+            &[remove("a1=", "alice"), remove("a2=", "alice")],
+            &[]
+        ),
+        [leave("alice")]
+    );
+}
+
+#[test]
+fn a_subject_inserted_and_removed_in_one_batch_joins_then_leaves() {
+    let changes = [insert("a1=", "alice"), remove("a1=", "alice")];
+    assert_eq!(
+        join_leave(&lobby(), &changes, &[]),
+        [join("alice"), leave("alice")]
+    );
+    // Two subjects at once: each gets its own events.
+    let changes = [
+        insert("a1=", "alice"),
+        insert("b1=", "bob"),
+        remove("a1=", "alice"),
+    ];
+    let events: BTreeSet<(String, &str)> = join_leave(&lobby(), &changes, &[m("b1=", Some("bob"))])
+        .into_iter()
+        .map(|e| (e.subject, e.kind.as_str()))
+        .collect();
+    assert_eq!(
+        events,
+        BTreeSet::from([
+            ("alice".to_owned(), "join"),
+            ("alice".to_owned(), "leave"),
+            ("bob".to_owned(), "join"),
+        ])
+    );
+}
+
+/// Whether `events`, applied to a subject present (or not) before the
+/// batch, never join a subject already there nor make one leave that is
+/// not, and end where `present_after` says.
+fn consistent(events: &[PresenceEvent], present_before: bool, present_after: bool) -> bool {
+    let mut present = present_before;
+    for event in events {
+        match event.kind {
+            PresenceChange::Join if present => return false,
+            PresenceChange::Leave if !present => return false,
+            PresenceChange::Join => present = true,
+            PresenceChange::Leave => present = false,
+        }
+    }
+    present == present_after
+}
+
+#[test]
+fn records_out_of_order_across_connections_keep_presence_consistent() {
+    // GIVEN alice on a1; she opened a2 and closed a1, but the stream lists
+    // the removal of a1 before the insert of a2 (records of different
+    // items have no order between them)
+    let changes = [remove("a1=", "alice"), insert("a2=", "alice")];
+    let now = [m("a2=", Some("alice"))];
+    // WHEN the batch is turned into events
+    let events = join_leave(&lobby(), &changes, &now);
+    // THEN applied to "alice was there", they leave her there, and never
+    // make her join twice or leave while away
+    assert!(consistent(&events, true, true), "{events:?}");
+
+    // GIVEN a1 and a2 of alice, inserted, with a2's record first and a1
+    // removed in between (a1 came and went while a2 stayed)
+    let changes = [
+        insert("a2=", "alice"),
+        insert("a1=", "alice"),
+        remove("a1=", "alice"),
+    ];
+    let events = join_leave(&lobby(), &changes, &now);
+    assert_eq!(events, [join("alice")]);
+
+    // GIVEN the removal of a2 listed before the insert of a1, and neither is
+    // left: she was there before (a2), and is not now
+    let changes = [
+        remove("a2=", "alice"),
+        insert("a1=", "alice"),
+        remove("a1=", "alice"),
+    ];
+    let events = join_leave(&lobby(), &changes, &[]);
+    assert!(consistent(&events, true, false), "{events:?}");
+    assert_eq!(events.last(), Some(&leave("alice")));
+}
+
+#[test]
+fn records_out_of_order_across_connections_make_no_spurious_leave() {
+    // GIVEN alice on a1; she opened a2, then closed a1, and the stream lists
+    // the removal of a1 first: she never left the channel
+    let changes = [remove("a1=", "alice"), insert("a2=", "alice")];
+    let now = [m("a2=", Some("alice"))];
+    // THEN no event: she was there before the batch and is there after it
+    assert_eq!(join_leave(&lobby(), &changes, &now), []);
+}
+
+#[test]
+fn a_ttl_removal_still_makes_a_leave() {
+    let mut expired = remove("a1=", "alice");
+    expired.expired = true;
+    assert_eq!(join_leave(&lobby(), &[expired], &[]), [leave("alice")]);
+}
+
+#[test]
+fn changes_without_a_subject_or_of_another_channel_make_no_event() {
+    // Open mode: no subject, no events.
+    let anonymous = [
+        change(ChangeKind::Insert, "x1=", "lobby", None),
+        change(ChangeKind::Remove, "x2=", "lobby", None),
+    ];
+    assert_eq!(join_leave(&lobby(), &anonymous, &[m("x1=", None)]), []);
+    // Another channel's changes are not this channel's.
+    let elsewhere = [
+        change(ChangeKind::Insert, "a1=", "other", Some("alice")),
+        change(ChangeKind::Remove, "b1=", "other", Some("bob")),
+    ];
+    assert_eq!(join_leave(&lobby(), &elsewhere, &[]), []);
+    // Mixed: only lobby's count.
+    let mixed = [
+        change(ChangeKind::Insert, "a1=", "other", Some("alice")),
+        insert("a2=", "alice"),
+    ];
+    assert_eq!(
+        join_leave(&lobby(), &mixed, &[m("a2=", Some("alice"))]),
+        [join("alice")]
+    );
+}
+
+/// Everything the store has reported so far.
+fn drain(changes: &mut mpsc::UnboundedReceiver<MembershipChange>) -> Vec<MembershipChange> {
+    let mut all = Vec::new();
+    while let Ok(change) = changes.try_recv() {
+        all.push(change);
+    }
+    all
+}
+
+/// (kind, connection, channel, subject, expired) of each change.
+fn summary(
+    changes: &[MembershipChange],
+) -> Vec<(ChangeKind, String, String, Option<String>, bool)> {
+    changes
+        .iter()
+        .map(|c| {
+            (
+                c.kind,
+                c.membership.connection_id.clone(),
+                c.membership.channel.to_string(),
+                c.membership.subject.clone(),
+                c.expired,
+            )
+        })
+        .collect()
+}
+
+fn v1(id: &str, subject: &str) -> Connection {
+    let mut connection = Connection::new(id, channels::now_millis());
+    connection.protocol = Protocol::V1;
+    connection.subject = Some(subject.to_owned());
+    connection
+}
+
+#[tokio::test]
+async fn the_memory_store_reports_inserts_and_removes_as_the_stream_does() {
+    use ChangeKind::{Insert, Remove};
+    let row = |kind, id: &str, name: &str, subject: &str, expired| {
+        (
+            kind,
+            id.to_owned(),
+            name.to_owned(),
+            Some(subject.to_owned()),
+            expired,
+        )
+    };
+    // GIVEN a store reporting its membership changes
+    let (sink, mut changes) = mpsc::unbounded_channel();
+    let store = MemoryStore::new().with_changes(sink);
+    let alice = v1("a1=", "alice");
+
+    // WHEN alice connects to lobby, subscribes to room, twice, and leaves lobby
+    store.connect(&alice, Some(&lobby())).await.unwrap();
+    store.subscribe(&alice, &channel("room")).await.unwrap();
+    store.subscribe(&alice, &channel("room")).await.unwrap();
+    store.unsubscribe("a1=", &lobby()).await.unwrap();
+    store.unsubscribe("a1=", &lobby()).await.unwrap();
+    // THEN each real change is reported once, in order
+    assert_eq!(
+        summary(&drain(&mut changes)),
+        [
+            row(Insert, "a1=", "lobby", "alice", false),
+            row(Insert, "a1=", "room", "alice", false),
+            row(Remove, "a1=", "lobby", "alice", false),
+        ]
+    );
+    // AND the membership carries the connection's protocol
+    store.subscribe(&alice, &channel("third")).await.unwrap();
+    let reported = drain(&mut changes);
+    assert_eq!(reported.len(), 1);
+    assert_eq!(reported[0].membership.protocol, Protocol::V1);
+
+    // WHEN she disconnects THEN each remaining membership is removed
+    store.disconnect("a1=").await.unwrap();
+    let mut removed = summary(&drain(&mut changes));
+    removed.sort_by(|a, b| a.2.cmp(&b.2));
+    assert_eq!(
+        removed,
+        [
+            row(Remove, "a1=", "room", "alice", false),
+            row(Remove, "a1=", "third", "alice", false),
+        ]
+    );
+    // AND a connection without a first channel reports nothing
+    store.connect(&v1("b1=", "bob"), None).await.unwrap();
+    assert!(drain(&mut changes).is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_membership_met_by_a_member_read_is_reported_as_expired() {
+    // GIVEN a membership whose connection expired (its $disconnect was lost)
+    let (sink, mut changes) = mpsc::unbounded_channel();
+    let store = MemoryStore::new().with_changes(sink);
+    let mut stale = v1("old=", "alice");
+    stale.expires_at = channels::now_millis() / 1000 - 1;
+    store.connect(&stale, Some(&lobby())).await.unwrap();
+    store
+        .connect(&v1("new=", "bob"), Some(&lobby()))
+        .await
+        .unwrap();
+    drain(&mut changes);
+
+    // WHEN the channel's members are read
+    let page = store.members(&lobby(), 0, None, None).await.unwrap();
+
+    // THEN the stale one is not a member, and its removal is reported as a TTL one
+    assert_eq!(
+        page.members
+            .iter()
+            .map(|m| m.connection_id.as_str())
+            .collect::<Vec<_>>(),
+        ["new="]
+    );
+    assert_eq!(
+        summary(&drain(&mut changes)),
+        [(
+            ChangeKind::Remove,
+            "old=".to_owned(),
+            "lobby".to_owned(),
+            Some("alice".to_owned()),
+            true
+        )]
+    );
+    // AND join_leave turns it into alice's leave
+    let events = join_leave(
+        &lobby(),
+        &[MembershipChange {
+            kind: ChangeKind::Remove,
+            membership: stale.membership(&lobby()),
+            expired: true,
+        }],
+        &page.members,
+    );
+    assert_eq!(events, [leave("alice")]);
+}
