@@ -57,7 +57,9 @@ test('keeps reconnecting with backoff while the server refuses, then recovers', 
 
 test('a gap in offsets makes the client re-subscribe with since and fill it in order', async () => {
   server = await startFakeServer();
-  const c = client(server.wsUrl, { gapWaitMs: 80 });
+  // The gap wait outlasts the five publishes even on a busy machine, so the
+  // check below sees the gap still open.
+  const c = client(server.wsUrl, { gapWaitMs: 600 });
   const rec = recorder();
   await c.subscribe('lobby', rec).ready;
   server.hooks.dropDelivery = (conn, m) => m.offset === 2 || m.offset === 3;
