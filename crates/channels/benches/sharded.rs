@@ -3,7 +3,7 @@
 //!
 //! A channel of `MEMBERS` (default 1,000,000) connections spread over
 //! `SHARDS` (default 8) is published through the real job code
-//! (`channels::job::run_job`): one job per shard on an in-memory queue, `WORKERS`
+//! (`Fanout::run_job`): one job per shard on an in-memory queue, `WORKERS`
 //! (default 8) workers taking jobs off it, each with its own brake paced at
 //! `TARGET_RATE / WORKERS` (default 10,000/s in all) and AIMD on 429s, each
 //! job stopping after `BUDGET_S` (default 60 s, a worker invocation) and
@@ -24,11 +24,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use channels::brake::Brake;
-use channels::job::{run_job, MemoryQueue, PublishQueue, ShardJob};
+use channels::job::{MemoryQueue, PublishQueue, ShardJob};
 use channels::memory::MemoryStore;
-use channels::publish::PublishOptions;
+use channels::message::{Position, Publication};
 use channels::testing::ThrottledEndpoint;
-use channels::{ChannelName, Connection, ConnectionStore, Shards};
+use channels::{ChannelName, Connection, Fanout, PublishOptions, Shards, Store};
 use tokio::sync::{Mutex, Notify};
 use tokio::time::Instant;
 
@@ -75,7 +75,7 @@ async fn main() {
     let now = channels::now_millis();
     for i in 0..members {
         store
-            .put(&Connection::new(format!("c{i:07}="), channel.clone(), now))
+            .connect(&Connection::new(format!("c{i:07}="), now), Some(&channel))
             .await
             .unwrap();
     }
@@ -98,12 +98,7 @@ async fn main() {
     };
 
     for _ in 0..workers {
-        let (store, endpoint, queue, waiting) = (
-            Arc::clone(&store),
-            Arc::clone(&endpoint),
-            queue.clone(),
-            Arc::clone(&waiting),
-        );
+        let waiting = Arc::clone(&waiting);
         let (outstanding, done, delivered, failed, options) = (
             Arc::clone(&outstanding),
             Arc::clone(&done),
@@ -115,28 +110,22 @@ async fn main() {
         // of a tenth of a second's worth, AIMD from 128 in flight.
         let rate = target / workers as f64;
         let brake = Brake::new(options.concurrency, 1, 1024).with_rate(rate, (rate / 10.0) as u32);
+        // Continuations are counted before the job is.
+        let mut fanout = Fanout::new(Arc::clone(&store), Arc::clone(&endpoint), options);
+        fanout.queue = Some(Counting {
+            queue: queue.clone(),
+            outstanding: Arc::clone(&outstanding),
+        });
         tokio::spawn(async move {
             loop {
                 let Some(job) = waiting.lock().await.recv().await else {
                     return;
                 };
                 let deadline = Instant::now() + budget;
-                // Continuations are counted before the job is.
-                let counting = Counting {
-                    queue: &queue,
-                    outstanding: &outstanding,
-                };
-                let run = run_job(
-                    &*store,
-                    &*endpoint,
-                    &counting,
-                    &job,
-                    &options,
-                    &brake,
-                    Some(deadline),
-                )
-                .await
-                .expect("the job runs");
+                let run = fanout
+                    .run_job(&job, &brake, Some(deadline))
+                    .await
+                    .expect("the job runs");
                 delivered.fetch_add(run.report.delivered as usize, Ordering::SeqCst);
                 failed.fetch_add(run.report.failed as usize, Ordering::SeqCst);
                 if outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
@@ -147,7 +136,12 @@ async fn main() {
     }
 
     let started = Instant::now();
-    let jobs = ShardJob::for_publish("bench", &channel, shards, b"a message to a million");
+    let publication = Publication::http(channel.clone(), b"a message to a million".to_vec(), false);
+    let position = Position {
+        offset: 1,
+        epoch: "bench".into(),
+    };
+    let jobs = ShardJob::for_publish("bench", &publication, &position, None, shards);
     outstanding.fetch_add(jobs.len(), Ordering::SeqCst);
     queue.enqueue(jobs).await.unwrap();
     let finished = tokio::time::timeout(GIVE_UP, done.notified()).await;
@@ -171,12 +165,12 @@ async fn main() {
 }
 
 /// The queue as the workers see it: continuations count as outstanding jobs.
-struct Counting<'a> {
-    queue: &'a MemoryQueue,
-    outstanding: &'a AtomicUsize,
+struct Counting {
+    queue: MemoryQueue,
+    outstanding: Arc<AtomicUsize>,
 }
 
-impl PublishQueue for Counting<'_> {
+impl PublishQueue for Counting {
     async fn enqueue(&self, jobs: Vec<ShardJob>) -> Result<(), channels::job::QueueError> {
         self.outstanding.fetch_add(jobs.len(), Ordering::SeqCst);
         self.queue.enqueue(jobs).await

@@ -143,7 +143,8 @@ struct Fields<'a> {
     id: Option<&'a RawValue>,
     #[serde(borrow, default)]
     channel: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    /// Any JSON value, `null` included: present or not is what counts.
+    #[serde(borrow, default, deserialize_with = "present")]
     data: Option<&'a RawValue>,
     #[serde(borrow, default, rename = "self")]
     include_self: Option<&'a RawValue>,
@@ -153,6 +154,11 @@ struct Fields<'a> {
     token: Option<&'a RawValue>,
     #[serde(borrow, default)]
     since: Option<&'a RawValue>,
+}
+
+/// A field that is there, whatever its value (`null` too).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -219,9 +225,15 @@ fn command(action: Action, fields: &Fields<'_>) -> Result<Command, ErrorFrame> {
             let since = match fields.since {
                 None => None,
                 Some(raw) => {
-                    let since: SinceField = serde_json::from_str(raw.get()).map_err(|_| {
-                        bad("since must be {\"offset\":<whole number>,\"epoch\":\"…\"}".to_owned())
-                    })?;
+                    // An object: serde would read the fields from an array too.
+                    let object = raw.get().trim_start().starts_with('{');
+                    let since: SinceField = serde_json::from_str(raw.get())
+                        .ok()
+                        .filter(|_| object)
+                        .ok_or_else(|| {
+                            bad("since must be {\"offset\":<whole number>,\"epoch\":\"…\"}"
+                                .to_owned())
+                        })?;
                     Some(Since {
                         offset: since.offset,
                         epoch: Some(since.epoch),

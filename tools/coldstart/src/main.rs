@@ -38,7 +38,8 @@ use clap::Parser;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-/// Times cold starts of rx and http against a hello-world Lambda.
+/// Times cold starts of rx, http, commands, worker and presence against a
+/// hello-world Lambda.
 #[derive(Debug, Parser)]
 #[command(name = "coldstart")]
 struct Args {
@@ -156,8 +157,18 @@ async fn dynamodb(headers: HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let body = match target.rsplit('.').next() {
-        Some("PutItem" | "DeleteItem") => json!({}),
+        Some("PutItem" | "DeleteItem" | "TransactWriteItems") => json!({}),
         Some("Query") => json!({"Count": 0, "ScannedCount": 0, "Items": []}),
+        // An lrw.v1 connection that may subscribe anywhere.
+        Some("GetItem") => json!({"Item": {
+            "pk": {"S": "conn#bench"}, "sk": {"S": "conn"}, "protocol": {"S": "lrw.v1"},
+            "grants": {"SS": ["*"]}, "subscriptions": {"N": "0"},
+            "connectedAt": {"N": "0"}, "expiresAt": {"N": "99999999999"}
+        }}),
+        // A channel counter.
+        Some("UpdateItem") => json!({"Attributes": {
+            "offset": {"N": "1"}, "epoch": {"S": "0123456789abcdef"}
+        }}),
         _ => {
             return (
                 StatusCode::BAD_REQUEST,
@@ -390,6 +401,34 @@ async fn subjects(args: &Args) -> Result<Vec<Subject>, String> {
     not_found["rawPath"] = json!("/staging/nope");
     not_found["requestContext"]["http"]["path"] = json!("/staging/nope");
     not_found["pathParameters"] = json!({});
+    // The commands function's frame without a connection id: answered
+    // without the store. With one: a subscribe (read, transaction, counter).
+    let mut no_connection = event(include_str!(
+        "../../../lambdas/http-lambda/tests/data/command_subscribe.json"
+    ))?;
+    no_connection["requestContext"]["connectionId"] = Value::Null;
+    let subscribe = event(include_str!(
+        "../../../lambdas/http-lambda/tests/data/command_subscribe.json"
+    ))?;
+    // A job for a channel with no member: one Query per shard.
+    let job = json!({"Records": [{
+        "messageId": "bench-1", "receiptHandle": "bench", "eventSource": "aws:sqs",
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "body": json!({"publishId": "b", "channel": "nobody", "shard": 0, "shards": 1,
+                       "body": "aGk=", "kind": "text", "offset": 1, "epoch": "e"}).to_string()
+    }]});
+    // A membership inserted in a channel with events: one Query per shard.
+    let inserted = event(include_str!(
+        "../../../lambdas/http-lambda/tests/data/stream_inserts.json"
+    ))?;
+    let handler = |name: &str| ("_HANDLER", name.to_owned());
+    let with_handler = |name: &str, extra: &[(&str, &str)]| {
+        let mut env = token_env(extra);
+        env.retain(|(k, _)| k != "_HANDLER");
+        let (k, v) = handler(name);
+        env.push((k.to_owned(), v));
+        env
+    };
     Ok(vec![
         Subject {
             name: "hello",
@@ -416,6 +455,43 @@ async fn subjects(args: &Args) -> Result<Vec<Subject>, String> {
             network_event: Some(event(include_str!(
                 "../../../lambdas/http-lambda/tests/data/get_channel.json"
             ))?),
+        },
+        Subject {
+            name: "commands",
+            path: args.http.clone(),
+            env: with_handler(
+                http_lambda::COMMANDS_HANDLER,
+                &[("MANAGEMENT_ENDPOINT", "http://{addr}/staging")],
+            ),
+            offline_event: no_connection,
+            network_event: Some(subscribe),
+        },
+        Subject {
+            name: "worker",
+            path: args.http.clone(),
+            env: with_handler(
+                http_lambda::WORKER_HANDLER,
+                &[
+                    ("MANAGEMENT_ENDPOINT", "http://{addr}/staging"),
+                    ("PUBLISH_QUEUE_URL", "http://{addr}/000000000000/bench"),
+                    ("CHANNEL_SHARDS", "1"),
+                ],
+            ),
+            offline_event: json!({"Records": []}),
+            network_event: Some(job),
+        },
+        Subject {
+            name: "presence",
+            path: args.http.clone(),
+            env: with_handler(
+                http_lambda::PRESENCE_HANDLER,
+                &[
+                    ("MANAGEMENT_ENDPOINT", "http://{addr}/staging"),
+                    ("PRESENCE_EVENTS", "*"),
+                ],
+            ),
+            offline_event: json!({"Records": []}),
+            network_event: Some(inserted),
         },
     ])
 }
@@ -467,13 +543,13 @@ async fn bench(args: &Args) -> Result<(), String> {
         args.runs
     );
     println!(
-        "{:<6} {:>9} {:>9} {:>15} {:>15} {:>9}",
+        "{:<8} {:>9} {:>9} {:>15} {:>15} {:>9}",
         "binary", "init_ms", "vs_hello", "first_resp_ms", "first_vs_hello", "peak_mib"
     );
     for (i, subject) in subjects.iter().enumerate() {
         let rss = offline[i].iter().map(|s| s.peak_rss_kib).max().unwrap_or(0);
         println!(
-            "{:<6} {:>9.2} {:>9.2} {:>15.2} {:>15.2} {:>9.1}",
+            "{:<8} {:>9.2} {:>9.2} {:>15.2} {:>15.2} {:>9.1}",
             subject.name,
             millis(init(i)),
             millis(init(i)) / millis(hello_init),
@@ -500,7 +576,7 @@ async fn bench(args: &Args) -> Result<(), String> {
                 .collect(),
         );
         println!(
-            "{:<6} first_call_ms={:.2} warm_call_ms={:.2} first_vs_warm={:.2}",
+            "{:<8} first_call_ms={:.2} warm_call_ms={:.2} first_vs_warm={:.2}",
             subject.name,
             millis(first),
             millis(warm),

@@ -8,8 +8,11 @@
 //! `BROADCAST_RUNS=sync` to profile;
 //! `CLIENTS_EXE=` runs the clients from another build of this benchmark).
 //!
+//! - Against the gateway, half the clients speak `lrw.v1` (they get the
+//!   publish as an envelope, the others as its raw body); against the bare
+//!   server, which knows no subprotocol, all are raw.
 //! - The clients run in a child process (this binary again, with
-//!   `--clients N URL`): one process holding both ends of 10,000
+//!   `--clients N URL [v1]`): one process holding both ends of 10,000
 //!   connections would need more file descriptors than `ulimit -n` gives.
 //!   The child connects them 64 handshakes at a time, prints `connected N`,
 //!   then `got SEQ UNIX_NANOS` when the last of its clients has message SEQ.
@@ -54,9 +57,10 @@ const CHANNEL: &str = "bench";
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--clients") {
-        let n = args[at + 1].parse().expect("--clients N URL");
+        let n = args[at + 1].parse().expect("--clients N URL [v1]");
         let url = args[at + 2].clone();
-        clients::run(n, &url);
+        let half_v1 = args.get(at + 3).is_some_and(|a| a == "v1");
+        clients::run(n, &url, half_v1);
         return;
     }
     let clients = env_number("CLIENTS", DEFAULT_CLIENTS);
@@ -237,7 +241,8 @@ async fn gateway_run(n: usize, publishes: usize, sync_max: u32, shards: u16) -> 
         .bind("127.0.0.1:0")
         .await
         .expect("the gateway starts");
-    let mut clients = Clients::spawn(n, &format!("{}?channel={CHANNEL}", gateway.ws_url())).await;
+    let mut clients =
+        Clients::spawn(n, &format!("{}?channel={CHANNEL}", gateway.ws_url()), true).await;
     let http = reqwest::Client::new();
     let url = format!("{}/channels/{CHANNEL}", gateway.http_url());
     let (client, count_url) = (&http, &url);
@@ -292,8 +297,9 @@ struct Clients {
 }
 
 impl Clients {
-    /// Starts `n` clients on `url` and returns once all are connected.
-    async fn spawn(n: usize, url: &str) -> Self {
+    /// Starts `n` clients on `url` (half of them on `lrw.v1` with
+    /// `half_v1`) and returns once all are connected.
+    async fn spawn(n: usize, url: &str, half_v1: bool) -> Self {
         let started = Instant::now();
         // CLIENTS_EXE: the clients of another build of this benchmark, to
         // compare servers built with different profiles against the same
@@ -302,6 +308,7 @@ impl Clients {
             .map_or_else(|| std::env::current_exe().expect("this binary"), Into::into);
         let mut child = Command::new(exe)
             .args(["--clients", &n.to_string(), url])
+            .args(half_v1.then_some("v1"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -368,7 +375,7 @@ mod clients {
     use super::*;
     use tokio_tungstenite::tungstenite::Message;
 
-    pub(super) fn run(n: usize, url: &str) {
+    pub(super) fn run(n: usize, url: &str, half_v1: bool) {
         // The parent closes stdin to stop the clients (or dies).
         std::thread::spawn(|| {
             let mut sink = Vec::new();
@@ -379,17 +386,38 @@ mod clients {
             .enable_all()
             .build()
             .expect("a runtime");
-        runtime.block_on(connect_and_count(n, url.to_owned()));
+        runtime.block_on(connect_and_count(n, url.to_owned(), half_v1));
     }
 
-    async fn connect_and_count(n: usize, url: String) {
+    /// The sequence number of a message: `m{seq} …` raw, or the same as an
+    /// envelope's `data`.
+    fn sequence(text: &str) -> Option<usize> {
+        let body = match text.find(r#""data":"m"#) {
+            Some(at) => &text[at + 8..],
+            None => text,
+        };
+        body.strip_prefix('m')
+            .and_then(|t| t.split(' ').next())
+            .and_then(|s| s.parse::<usize>().ok())
+            .filter(|s| *s < MAX_SEQ)
+    }
+
+    async fn connect_and_count(n: usize, url: String, half_v1: bool) {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
         let sockets: Vec<_> = futures::stream::iter(0..n)
-            .map(|_| {
+            .map(|i| {
                 let url = url.clone();
                 async move {
                     let mut tries = 0;
                     loop {
-                        match tokio_tungstenite::connect_async(url.as_str()).await {
+                        let mut request = url.as_str().into_client_request().expect("a URL");
+                        if half_v1 && i % 2 == 0 {
+                            request.headers_mut().insert(
+                                "sec-websocket-protocol",
+                                http::HeaderValue::from_static("lrw.v1"),
+                            );
+                        }
+                        match tokio_tungstenite::connect_async(request).await {
                             Ok((socket, _)) => return socket,
                             Err(err) if tries < 3 => {
                                 tries += 1;
@@ -413,12 +441,7 @@ mod clients {
                 while let Some(frame) = socket.next().await {
                     match frame {
                         Ok(Message::Text(text)) => {
-                            let Some(seq) = text
-                                .strip_prefix('m')
-                                .and_then(|t| t.split(' ').next())
-                                .and_then(|s| s.parse::<usize>().ok())
-                                .filter(|s| *s < MAX_SEQ)
-                            else {
+                            let Some(seq) = sequence(text.as_str()) else {
                                 continue;
                             };
                             if counts[seq].fetch_add(1, Ordering::AcqRel) + 1 == n {
@@ -489,7 +512,7 @@ mod bare {
                 })
                 .await
         });
-        let mut clients = Clients::spawn(n, &format!("ws://{addr}/ws")).await;
+        let mut clients = Clients::spawn(n, &format!("ws://{addr}/ws"), false).await;
         let http = reqwest::Client::new();
         let count_url = format!("http://{addr}/count");
         let (client, count_url) = (&http, &count_url);

@@ -565,3 +565,48 @@ async fn a_33_kib_frame_closes_an_lrw_v1_connection_with_1009() {
     env.disconnected(&v1.id).await;
     assert_eq!(env.count("a").await, 0);
 }
+
+/// The protocol from a client in another language: Python's `websockets`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs websockets from the project venv; `make test` runs it"]
+async fn a_python_websockets_client_speaks_the_protocol() {
+    let env = start(Backend::Memory, |b| b).await;
+    let python = std::env::var("VENV_PYTHON")
+        .unwrap_or_else(|_| format!("{}/../../.venv/bin/python", env!("CARGO_MANIFEST_DIR")));
+    let script = format!("{}/tests/data/lrw_client.py", env!("CARGO_MANIFEST_DIR"));
+    let (ws, http) = (env.gateway.ws_url(), env.gateway.http_url());
+    // The script bounds each wait itself (10 s).
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&python)
+            .args([script.as_str(), ws.as_str(), http.as_str()])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {python} (run `make test-tools`): {e}"))
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(seen["subprotocol"], "lrw.v1");
+    for channel in ["py-a", "py-b"] {
+        assert_eq!(seen["replies"][channel]["type"], "subscribed", "{seen}");
+    }
+    assert_eq!(
+        seen["replies"]["publish"]["recipients"], 1,
+        "self:true counts the sender"
+    );
+    assert_eq!(seen["http"]["offset"], 1);
+    let messages = seen["messages"].as_array().unwrap();
+    let data: Vec<(Value, Value)> = messages
+        .iter()
+        .map(|m| (m["channel"].clone(), m["data"].clone()))
+        .collect();
+    assert!(
+        data.contains(&(json!("py-b"), json!({"lang": "python"}))),
+        "{seen}"
+    );
+    assert!(
+        data.contains(&(json!("py-a"), json!("from curl"))),
+        "{seen}"
+    );
+}
