@@ -6,6 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
+use support::{AUD, ISS};
+
 use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
@@ -21,18 +25,14 @@ use channels::{
     MAX_MESSAGE_BYTES, MAX_SUBSCRIPTIONS,
 };
 use http_lambda::commands::{handle, CommandsDeps};
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 
-const AUD: &str = "wss://abcd123456.execute-api.us-east-1.amazonaws.com/staging";
-const ISS: &str = "https://wxyz987654.execute-api.us-east-1.amazonaws.com/staging";
 /// The fixtures' connection id.
 const ID: &str = "TWf1XcC5IAMCJ0g=";
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    support::fixture(name)
 }
 
 /// The fixture's event, with another frame as its body when given.
@@ -47,9 +47,7 @@ fn command(name: &str, body: Option<&str>) -> ApiGatewayWebsocketProxyRequest {
 fn lambda_event(
     request: ApiGatewayWebsocketProxyRequest,
 ) -> LambdaEvent<ApiGatewayWebsocketProxyRequest> {
-    let mut context = Context::default();
-    context.request_id = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into();
-    LambdaEvent::new(request, context)
+    support::event(request)
 }
 
 fn fast() -> PublishOptions {

@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use std::time::Duration;
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::encodings::Body;
 use channels::memory::MemoryStore;
 use channels::testing::FailingStore;
@@ -14,20 +16,12 @@ use channels::token::{LocalSigner, Minter, Verifier};
 use channels::{ChannelName, Connection, Fanout, PublishOptions, Store};
 use http::Method;
 use http_lambda::{handle, Deps, Tokens, ROUTES};
-use lambda_runtime::{Context, LambdaEvent};
-use serde_json::{json, Value};
+use serde_json::json;
+use support::{event, json_of, AUD, ISS};
 
-fn fixture(name: &str) -> ApiGatewayV2httpRequest {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{path} is not an HTTP API v2 event: {e}"))
-}
-
-fn event(request: ApiGatewayV2httpRequest) -> LambdaEvent<ApiGatewayV2httpRequest> {
-    let mut context = Context::default();
-    context.request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef".into();
-    LambdaEvent::new(request, context)
+/// The fixture `name` as the HTTP API event.
+fn http_event(name: &str) -> ApiGatewayV2httpRequest {
+    support::fixture(name)
 }
 
 fn deps() -> Deps<MemoryStore, MemoryNotifier, LocalSigner> {
@@ -52,9 +46,6 @@ fn deps() -> Deps<MemoryStore, MemoryNotifier, LocalSigner> {
     }
 }
 
-const AUD: &str = "wss://abcd123456.execute-api.us-east-1.amazonaws.com/staging";
-const ISS: &str = "https://wxyz987654.execute-api.us-east-1.amazonaws.com/staging";
-
 async fn join<N, K>(deps: &Deps<MemoryStore, N, K>, id: &str, channel: &str) {
     let channel = ChannelName::parse(channel).expect("channel");
     deps.fanout
@@ -67,25 +58,10 @@ async fn join<N, K>(deps: &Deps<MemoryStore, N, K>, id: &str, channel: &str) {
         .expect("connect");
 }
 
-fn json_of(response: &ApiGatewayV2httpResponse) -> Value {
-    assert_eq!(
-        response
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/json"),
-        "every answer is JSON"
-    );
-    match &response.body {
-        Some(Body::Text(text)) => serde_json::from_str(text).expect("JSON body"),
-        other => panic!("expected a text body, got {other:?}"),
-    }
-}
-
 /// A `$default`-route event for `method path` (what API Gateway sends for
 /// anything no declared route matches).
 fn default_route(method: Method, path: &str, body: Option<&str>) -> ApiGatewayV2httpRequest {
-    let mut request = fixture("default_route.json");
+    let mut request = http_event("default_route.json");
     request.raw_path = Some(path.to_owned());
     request.request_context.http.path = Some(path.to_owned());
     request.request_context.http.method = method;
@@ -104,7 +80,7 @@ async fn post_root_publishes_to_the_default_channel() {
     // WHEN `curl -XPOST -H 'content-type: text/plain' -d'message' …/staging/`
     // arrives (plain `curl -d` sends a form, which comes base64-encoded: see
     // post_channel_base64.json)
-    let response = handle(event(fixture("post_root.json")), &deps).await;
+    let response = handle(event(http_event("post_root.json")), &deps).await;
 
     // THEN both default members got "message" and the report says so
     assert_eq!(response.status_code, 200);
@@ -135,7 +111,7 @@ async fn post_root_publishes_to_the_default_channel() {
 async fn a_base64_body_is_decoded_before_it_is_sent() {
     let deps = deps();
     join(&deps, "l1=", "lobby").await;
-    let response = handle(event(fixture("post_channel_base64.json")), &deps).await;
+    let response = handle(event(http_event("post_channel_base64.json")), &deps).await;
     assert_eq!(response.status_code, 200);
     assert_eq!(json_of(&response)["delivered"], 1);
     assert_eq!(
@@ -151,7 +127,7 @@ async fn get_counts_the_members_of_a_channel() {
         join(&deps, id, "lobby").await;
     }
     join(&deps, "x=", "elsewhere").await;
-    let response = handle(event(fixture("get_channel.json")), &deps).await;
+    let response = handle(event(http_event("get_channel.json")), &deps).await;
     assert_eq!(response.status_code, 200);
     assert_eq!(
         json_of(&response),
@@ -165,7 +141,7 @@ async fn gone_members_are_reported_and_removed() {
     join(&deps, "alive=", "lobby").await;
     join(&deps, "ghost=", "lobby").await;
     deps.fanout.notifier.gone("ghost=");
-    let response = handle(event(fixture("post_channel_base64.json")), &deps).await;
+    let response = handle(event(http_event("post_channel_base64.json")), &deps).await;
     assert_eq!(
         json_of(&response),
         json!({"channel": "lobby", "offset": 1, "recipients": 2, "delivered": 1, "gone": 1, "failed": 0})
@@ -178,7 +154,7 @@ async fn an_empty_body_is_400() {
     let deps = deps();
     join(&deps, "d1=", "default").await;
     for body in [None, Some(String::new())] {
-        let mut request = fixture("post_root.json");
+        let mut request = http_event("post_root.json");
         request.body = body;
         let response = handle(event(request), &deps).await;
         assert_eq!(response.status_code, 400);
@@ -194,7 +170,7 @@ async fn a_body_over_128_kib_is_413_and_exactly_128_kib_is_fine() {
     let deps = deps();
     join(&deps, "d1=", "default").await;
 
-    let mut too_big = fixture("post_root.json");
+    let mut too_big = http_event("post_root.json");
     too_big.body = Some("x".repeat(128 * 1024 + 1));
     let response = handle(event(too_big), &deps).await;
     assert_eq!(response.status_code, 413);
@@ -206,7 +182,7 @@ async fn a_body_over_128_kib_is_413_and_exactly_128_kib_is_fine() {
     // 171 KiB)…
     use base64::Engine as _;
     let base64 = |bytes: Vec<u8>| {
-        let mut request = fixture("post_channel_base64.json");
+        let mut request = http_event("post_channel_base64.json");
         request
             .path_parameters
             .insert("channel".into(), "default".into());
@@ -235,7 +211,7 @@ async fn a_body_over_128_kib_is_413_and_exactly_128_kib_is_fine() {
 
 #[tokio::test]
 async fn a_body_that_is_not_base64_is_400() {
-    let mut request = fixture("post_channel_base64.json");
+    let mut request = http_event("post_channel_base64.json");
     request.body = Some("not base64!".into());
     let response = handle(event(request), &deps()).await;
     assert_eq!(response.status_code, 400);
@@ -249,7 +225,7 @@ async fn a_bad_channel_is_400_for_publish_and_count() {
     let deps = deps();
     for name in ["post_channel_base64.json", "get_channel.json"] {
         for bad in ["has space", "x".repeat(129).as_str(), "a%2Fb"] {
-            let mut request = fixture(name);
+            let mut request = http_event(name);
             request
                 .path_parameters
                 .insert("channel".into(), bad.to_owned());
@@ -268,7 +244,7 @@ async fn a_bad_channel_is_400_for_publish_and_count() {
 #[tokio::test]
 async fn the_default_route_answers_404_and_405_as_json() {
     let deps = deps();
-    let response = handle(event(fixture("default_route.json")), &deps).await;
+    let response = handle(event(http_event("default_route.json")), &deps).await;
     assert_eq!(response.status_code, 404);
     assert!(json_of(&response)["message"]
         .as_str()
@@ -306,7 +282,7 @@ async fn a_default_event_for_a_path_with_other_methods_is_405_with_allow() {
     // Gateway sends it to $default.
     let deps = deps();
     join(&deps, "l1=", "lobby").await;
-    let response = handle(event(fixture("default_route_405.json")), &deps).await;
+    let response = handle(event(http_event("default_route_405.json")), &deps).await;
     assert_eq!(response.status_code, 405);
     assert_eq!(
         response.headers.get("allow").and_then(|v| v.to_str().ok()),
@@ -322,7 +298,7 @@ async fn a_default_event_for_a_path_with_other_methods_is_405_with_allow() {
 #[tokio::test]
 async fn a_default_event_for_an_unknown_path_is_404() {
     let deps = deps();
-    let response = handle(event(fixture("default_route_404.json")), &deps).await;
+    let response = handle(event(http_event("default_route_404.json")), &deps).await;
     assert_eq!(response.status_code, 404);
     assert!(response.headers.get("allow").is_none());
     assert_eq!(
@@ -342,7 +318,7 @@ async fn a_default_event_never_publishes_whatever_its_path() {
 
     // WHEN `POST …/staging/channels/lobby/` (a trailing slash: no route
     // matches, API Gateway sends it to $default) arrives
-    let response = handle(event(fixture("default_route_publish_path.json")), &deps).await;
+    let response = handle(event(http_event("default_route_publish_path.json")), &deps).await;
 
     // THEN it is a 404, and nothing is sent
     assert_eq!(response.status_code, 404);
@@ -360,7 +336,7 @@ async fn a_default_event_never_publishes_whatever_its_path() {
         ("/staging/", "staging"),
         ("/", "$default"),
     ] {
-        let mut request = fixture("default_route_publish_path.json");
+        let mut request = http_event("default_route_publish_path.json");
         request.raw_path = Some(path.to_owned());
         request.request_context.http.path = Some(path.to_owned());
         request.request_context.stage = Some(stage.to_owned());
@@ -386,7 +362,7 @@ async fn declared_routes_are_served_from_the_route_key_and_path_parameters_only(
     join(&deps, "s1=", "staging").await;
 
     // The channel is the path parameter, whatever the path says.
-    let mut request = fixture("post_channel_base64.json");
+    let mut request = http_event("post_channel_base64.json");
     request.raw_path = Some("/staging/channels/elsewhere".into());
     request.request_context.http.path = Some("/staging/channels/elsewhere".into());
     let response = handle(event(request), &deps).await;
@@ -397,7 +373,7 @@ async fn declared_routes_are_served_from_the_route_key_and_path_parameters_only(
     );
 
     // A channel named like the stage is still a channel.
-    let mut request = fixture("get_channel.json");
+    let mut request = http_event("get_channel.json");
     request.raw_path = Some("/staging/channels/staging".into());
     request
         .path_parameters
@@ -408,14 +384,14 @@ async fn declared_routes_are_served_from_the_route_key_and_path_parameters_only(
     );
 
     // The route key may come in the request context only.
-    let mut request = fixture("post_root.json");
+    let mut request = http_event("post_root.json");
     request.route_key = None;
     request.raw_path = Some("/staging/anything".into());
     let response = handle(event(request), &deps).await;
     assert_eq!(json_of(&response)["channel"], "default");
 
     // A declared route without its path parameter is a bad channel, not a panic.
-    let mut request = fixture("get_channel.json");
+    let mut request = http_event("get_channel.json");
     request.path_parameters.clear();
     let response = handle(event(request), &deps).await;
     assert_eq!(response.status_code, 400);
@@ -427,7 +403,7 @@ async fn every_declared_route_is_served() {
     let deps = deps();
     join(&deps, "l1=", "lobby").await;
     for (method, path) in ROUTES {
-        let mut request = fixture("post_channel_base64.json");
+        let mut request = http_event("post_channel_base64.json");
         let key = format!("{method} {path}");
         request.route_key = Some(key.clone());
         request.request_context.route_key = Some(key.clone());
@@ -458,7 +434,7 @@ async fn a_store_failure_is_503_and_leaks_nothing() {
         ))
     };
     for name in ["post_root.json", "get_channel.json"] {
-        let response = handle(event(fixture(name)), &deps).await;
+        let response = handle(event(http_event(name)), &deps).await;
         assert_eq!(response.status_code, 503, "{name}");
         let body = json_of(&response);
         assert_eq!(

@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use std::time::Duration;
 
 use channels::memory::MemoryStore;
@@ -21,25 +23,19 @@ use http_lambda::presence::{
     handle, membership_change, stream_record, BatchItemFailure, BatchResponse, PresenceDeps,
     StreamEvent,
 };
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> StreamEvent {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{path} is not a DynamoDB Stream event: {e}"))
+    support::fixture(name)
 }
 
 fn raw_fixture(name: &str) -> Value {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    support::fixture(name)
 }
 
 fn lambda_event(event: StreamEvent) -> LambdaEvent<StreamEvent> {
-    let mut context = Context::default();
-    context.request_id = "6a1f7c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b".into();
-    LambdaEvent::new(event, context)
+    support::event(event)
 }
 
 fn channel(name: &str) -> ChannelName {

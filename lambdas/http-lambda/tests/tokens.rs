@@ -4,33 +4,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+mod support;
+
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::encodings::Body;
 use channels::memory::MemoryStore;
 use channels::testing::MemoryNotifier;
 use channels::token::{LocalSigner, Minter, SignError, TokenSigner, Verifier, SIGNATURE_LEN};
 use channels::{ChannelName, Fanout, PublishOptions};
 use http_lambda::{handle, Deps, Tokens};
-use lambda_runtime::{Context, LambdaEvent};
-use serde_json::{json, Value};
+use serde_json::json;
+use support::{event, json_of, AUD, ISS};
 
-const AUD: &str = "wss://abcd123456.execute-api.us-east-1.amazonaws.com/staging";
-const ISS: &str = "https://wxyz987654.execute-api.us-east-1.amazonaws.com/staging";
-
-fn fixture(name: &str) -> ApiGatewayV2httpRequest {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn event(request: ApiGatewayV2httpRequest) -> LambdaEvent<ApiGatewayV2httpRequest> {
-    LambdaEvent::new(request, Context::default())
-}
-
-fn json_of(response: &ApiGatewayV2httpResponse) -> Value {
-    match &response.body {
-        Some(Body::Text(text)) => serde_json::from_str(text).unwrap(),
-        other => panic!("expected a JSON body, got {other:?}"),
-    }
+/// The fixture `name` as the HTTP API event.
+fn http_event(name: &str) -> ApiGatewayV2httpRequest {
+    support::fixture(name)
 }
 
 fn minter(key: &LocalSigner) -> Minter {
@@ -73,7 +61,7 @@ async fn a_minted_token_grants_its_channels_until_it_expires() {
     let deps = deps(signer, minter, &verifier);
 
     // WHEN curl -d posts the form of the fixture
-    let response = handle(event(fixture("post_tokens.json")), &deps).await;
+    let response = handle(event(http_event("post_tokens.json")), &deps).await;
 
     // THEN the answer carries the token, its expiry and its channels
     assert_eq!(response.status_code, 200, "{:?}", json_of(&response));
@@ -101,7 +89,7 @@ async fn a_minted_token_grants_its_channels_until_it_expires() {
         .is_err());
 
     // AND the JWKS lists both keys, the signing one first
-    let jwks = handle(event(fixture("get_jwks.json")), &deps).await;
+    let jwks = handle(event(http_event("get_jwks.json")), &deps).await;
     assert_eq!(jwks.status_code, 200);
     assert_eq!(
         jwks.headers
@@ -164,7 +152,11 @@ async fn every_bad_mint_request_is_400_with_a_clear_message() {
         ("{", "the body must be JSON like"),
     ];
     for (body, expected) in cases {
-        let response = handle(event(with_body(fixture("post_tokens.json"), body)), &deps).await;
+        let response = handle(
+            event(with_body(http_event("post_tokens.json"), body)),
+            &deps,
+        )
+        .await;
         assert_eq!(response.status_code, 400, "{body}");
         let message = json_of(&response)["message"].as_str().unwrap().to_owned();
         assert!(message.contains(expected), "{body}: {message}");
@@ -187,7 +179,7 @@ async fn a_signer_failure_is_503_and_a_key_mismatch_500_and_neither_leaks() {
     let key = LocalSigner::generate().unwrap();
     let verifier = Verifier::new(vec![key.public_key().clone()], AUD, ISS);
     let down = deps(Unreachable, minter(&key), &verifier);
-    let response = handle(event(fixture("post_tokens.json")), &down).await;
+    let response = handle(event(http_event("post_tokens.json")), &down).await;
     assert_eq!(response.status_code, 503);
     assert_eq!(
         json_of(&response),
@@ -195,7 +187,7 @@ async fn a_signer_failure_is_503_and_a_key_mismatch_500_and_neither_leaks() {
     );
     // A signer holding another key than the one published: caught at mint.
     let wrong = deps(LocalSigner::generate().unwrap(), minter(&key), &verifier);
-    let response = handle(event(fixture("post_tokens.json")), &wrong).await;
+    let response = handle(event(http_event("post_tokens.json")), &wrong).await;
     assert_eq!(response.status_code, 500);
     assert_eq!(
         json_of(&response),
@@ -214,7 +206,7 @@ async fn with_tokens_off_both_token_routes_answer_404() {
         ))
     };
     for name in ["post_tokens.json", "get_jwks.json"] {
-        let response = handle(event(fixture(name)), &deps).await;
+        let response = handle(event(http_event(name)), &deps).await;
         assert_eq!(response.status_code, 404, "{name}");
         let message = json_of(&response)["message"].as_str().unwrap().to_owned();
         assert!(message.contains("SUBSCRIBER_AUTH=none"), "{message}");

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -43,8 +45,7 @@ fn queue<S, N>(deps: &WorkerDeps<S, N, RecordingQueue>) -> &RecordingQueue {
 }
 
 fn batch() -> SqsEvent {
-    let path = format!("{}/tests/data/sqs_batch.json", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    support::fixture("sqs_batch.json")
 }
 
 #[tokio::test]

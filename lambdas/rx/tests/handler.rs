@@ -3,23 +3,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use channels::memory::MemoryStore;
 use channels::testing::FailingStore;
 use channels::ChannelName;
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 
 fn fixture(name: &str) -> ApiGatewayWebsocketProxyRequest {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not a WebSocket event: {e}"))
+    support::request(name)
 }
 
 fn event(request: ApiGatewayWebsocketProxyRequest) -> LambdaEvent<ApiGatewayWebsocketProxyRequest> {
-    let mut context = Context::default();
-    context.request_id = "8f5c8a7e-1f0b-4f55-9b1e-5b8ad0a1a001".into();
-    LambdaEvent::new(request, context)
+    support::lambda_event(request)
 }
 
 /// The handler's dependencies with subscriber tokens off (the open mode).

@@ -13,58 +13,16 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use channels::memory::MemoryStore;
 use channels::token::{mint, LocalSigner, MintRequest, Minter, Verifier};
 use channels::{ChannelName, Grants, Pattern, Protocol, Store};
-use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 use serde_json::{json, Value};
-use support::{fixture, lambda_event, AUD, ISS};
+use support::{fixture, lambda_event, Capture, AUD, ISS};
 
 /// The fixture's connection id.
 const ID: &str = "TWf1XcC5IAMCJ0g=";
-
-/// Log lines written while a test runs.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Capture {
-    /// Captures this thread's log lines until the guard drops.
-    fn start() -> (Self, tracing::subscriber::DefaultGuard) {
-        let capture = Self::default();
-        let subscriber = lambda_runtime::tracing::subscriber::fmt()
-            .with_writer(capture.clone())
-            .with_max_level(lambda_runtime::tracing::Level::TRACE)
-            .finish();
-        let guard = tracing::subscriber::set_default(subscriber);
-        (capture, guard)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// connect_v1.json connected now, offering `protocols` (none: the header
 /// removed), with `?channel=` when given.

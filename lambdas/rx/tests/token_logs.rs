@@ -11,16 +11,12 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use aws_lambda_events::encodings::Body;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use channels::token::{mint, LocalSigner, MintRequest, Minter, TokenSigner};
-use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 use serde_json::{json, Value};
-use support::{connect_with, lambda_event, setup, Setup, AUD, CONNECTION_ID, ISS};
+use support::{connect_with, lambda_event, setup, Capture, Setup, AUD, CONNECTION_ID, ISS};
 
 async fn minted(signer: &LocalSigner, channels: &[&str], now: i64) -> String {
     let minter = Minter {
@@ -32,33 +28,6 @@ async fn minted(signer: &LocalSigner, channels: &[&str], now: i64) -> String {
     let body = json!({ "channels": channels, "ttlSeconds": 600, "subject": "user-42" });
     let request = MintRequest::parse(body.to_string().as_bytes(), 3600).unwrap();
     mint(signer, &minter, request, now).await.unwrap().token
-}
-
-/// Log lines written while a test runs.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
 }
 
 fn body(response: &aws_lambda_events::apigw::ApiGatewayProxyResponse) -> Value {
@@ -88,12 +57,7 @@ async fn each_token_case_answers_exactly_stores_only_on_success_and_never_logs_t
         format!("{head}.{}", URL_SAFE_NO_PAD.encode(sig))
     };
 
-    let capture = Capture::default();
-    let subscriber = lambda_runtime::tracing::subscriber::fmt()
-        .with_writer(capture.clone())
-        .with_max_level(lambda_runtime::tracing::Level::TRACE)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = Capture::start();
 
     // (case, ?token=, Authorization header, status, message)
     type Case<'a> = (&'a str, Option<&'a str>, Option<String>, i64, &'a str);

@@ -3,9 +3,13 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use channels::memory::MemoryStore;
 use channels::token::{LocalSigner, Verifier};
+use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -53,5 +57,49 @@ pub fn setup() -> Setup {
             store: MemoryStore::new(),
             auth: rx::SubscriberAuth::Token(verifier),
         },
+    }
+}
+
+/// The fixture `name` as the event API Gateway sends.
+pub fn request(name: &str) -> ApiGatewayWebsocketProxyRequest {
+    serde_json::from_value(fixture(name))
+        .unwrap_or_else(|e| panic!("{name} is not a WebSocket event: {e}"))
+}
+
+/// Log lines written while a test runs.
+#[derive(Clone, Default)]
+pub struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Capture {
+    /// Captures this thread's log lines, at TRACE, until the guard drops.
+    pub fn start() -> (Self, tracing::subscriber::DefaultGuard) {
+        let capture = Self::default();
+        let subscriber = lambda_runtime::tracing::subscriber::fmt()
+            .with_writer(capture.clone())
+            .with_max_level(lambda_runtime::tracing::Level::TRACE)
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        (capture, guard)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
