@@ -1,6 +1,6 @@
 # One item per connection; see crates/channels-aws/src/schema.rs for the key
 # design. The names below are checked against that file by
-# tools/contract-tests/tests/terraform_contract.rs.
+# tools/contract-tests.
 resource "aws_dynamodb_table" "connections" {
   name                        = local.table_name
   billing_mode                = "PAY_PER_REQUEST"

@@ -4,7 +4,7 @@
 # handler's JSON 404/405), each with its authorization: NONE exactly for
 # http_lambda::OPEN_ROUTES (the JWKS, which verifiers fetch anonymously), the
 # publish authorization (AWS_IAM by default) for every other route, $default
-# included. Both checked by tools/contract-tests/tests/terraform_contract.rs.
+# included. Both checked by tools/contract-tests.
 
 locals {
   # Route key => authorization_type.
@@ -34,7 +34,7 @@ resource "aws_apigatewayv2_integration" "http" {
 }
 
 resource "aws_apigatewayv2_route" "http" {
-  #checkov:skip=CKV_AWS_309:Only GET /.well-known/jwks.json is NONE, by design: it serves the public keys that verify subscriber tokens, to anyone (RFC 7517); every other route takes var.publish_authorization (AWS_IAM by default), route by route, as tools/contract-tests/tests/terraform_contract.rs checks against http_lambda::OPEN_ROUTES.
+  #checkov:skip=CKV_AWS_309:Only GET /.well-known/jwks.json is NONE, by design: it serves the public keys that verify subscriber tokens, to anyone (RFC 7517); every other route takes var.publish_authorization (AWS_IAM by default), route by route, as tools/contract-tests checks against http_lambda::OPEN_ROUTES.
   for_each = local.http_routes
 
   api_id    = aws_apigatewayv2_api.http.id

@@ -4,7 +4,7 @@
 # "worker" (_HANDLER; http_lambda::WORKER_HANDLER) and as the HTTP API handler
 # otherwise. Each `environment` holds exactly the variables its binary reads
 # (channels::config::RX_ENV / HTTP_ENV / WORKER_ENV, checked by
-# tools/contract-tests/tests/terraform_contract.rs). Logs are JSON (logging_config):
+# tools/contract-tests). Logs are JSON (logging_config):
 # the runtime sets AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL itself.
 #
 # Subscriber tokens: both functions get the same TOKEN_PUBLIC_KEYS (the KMS
@@ -240,7 +240,7 @@ resource "aws_lambda_permission" "http_api" {
 # receive and delete, iam.tf), a batch at a time, at most
 # var.worker_max_concurrency at once: the same number the worker divides the
 # target rate by (WORKER_MAX_CONCURRENCY), checked by
-# tools/contract-tests/tests/terraform_contract.rs.
+# tools/contract-tests.
 resource "aws_lambda_event_source_mapping" "worker" {
   event_source_arn = aws_sqs_queue.publish.arn
   function_name    = aws_lambda_function.worker.arn

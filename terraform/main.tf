@@ -4,7 +4,7 @@ locals {
 
   # Packages as `make` writes them (Makefile: BUILD, RX_ZIP, HTTP_ZIP, and
   # $(BUILD)/ARCH). Checked against the Makefile by
-  # tools/contract-tests/tests/terraform_contract.rs.
+  # tools/contract-tests.
   package_dir  = var.package_dir != null ? var.package_dir : "${path.module}/../build"
   rx_package   = "${local.package_dir}/rx.zip"
   http_package = "${local.package_dir}/http.zip"

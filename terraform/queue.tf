@@ -22,7 +22,7 @@ locals {
   # a visibility timeout apart ride out a throttled table or queue, or a brief
   # outage, without keeping a broken job for hours. The local gateway retries
   # five times too (tools/local-gateway: MAX_RECEIVES; checked by
-  # tools/contract-tests/tests/terraform_contract.rs).
+  # tools/contract-tests).
   publish_max_receives = 5
 }
 
