@@ -19,6 +19,7 @@
 //! `tests/` can run it on the real tree and on mutated copies of it.
 
 pub mod checks;
+pub mod eval;
 pub mod makefile;
 pub mod provider;
 pub mod terraform;
