@@ -25,7 +25,7 @@ data "aws_iam_policy_document" "rx" {
   statement {
     sid       = "ConnectionsWrite"
     actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
-    resources = [aws_dynamodb_table.connections.arn]
+    resources = [aws_dynamodb_table.channels.arn]
   }
 
   statement {
@@ -79,13 +79,13 @@ data "aws_iam_policy_document" "fan_out" {
   statement {
     sid       = "ChannelMembersQuery"
     actions   = ["dynamodb:Query"]
-    resources = ["${aws_dynamodb_table.connections.arn}/index/channel-shard-index"]
+    resources = ["${aws_dynamodb_table.channels.arn}/index/channel-shard-index"]
   }
 
   statement {
     sid       = "GoneConnectionsDelete"
     actions   = ["dynamodb:DeleteItem"]
-    resources = [aws_dynamodb_table.connections.arn]
+    resources = [aws_dynamodb_table.channels.arn]
   }
 
   statement {

@@ -58,7 +58,7 @@ resource "aws_lambda_function" "rx" {
 
   environment {
     variables = {
-      LAMBDA_TABLE      = aws_dynamodb_table.connections.name
+      LAMBDA_TABLE      = aws_dynamodb_table.channels.name
       CHANNEL_SHARDS    = tostring(var.channel_shards)
       SUBSCRIBER_AUTH   = var.subscriber_auth
       TOKEN_PUBLIC_KEYS = local.token_public_keys
@@ -118,7 +118,7 @@ resource "aws_lambda_function" "http" {
 
   environment {
     variables = {
-      LAMBDA_TABLE          = aws_dynamodb_table.connections.name
+      LAMBDA_TABLE          = aws_dynamodb_table.channels.name
       CHANNEL_SHARDS        = tostring(var.channel_shards)
       MANAGEMENT_ENDPOINT   = local.management_endpoint
       PUBLISH_CONCURRENCY   = tostring(var.publish_concurrency)
@@ -183,7 +183,7 @@ resource "aws_lambda_function" "worker" {
 
   environment {
     variables = {
-      LAMBDA_TABLE           = aws_dynamodb_table.connections.name
+      LAMBDA_TABLE           = aws_dynamodb_table.channels.name
       CHANNEL_SHARDS         = tostring(var.channel_shards)
       MANAGEMENT_ENDPOINT    = local.management_endpoint
       PUBLISH_QUEUE_URL      = aws_sqs_queue.publish.url

@@ -24,7 +24,7 @@ locals {
     var.token_previous_public_keys,
   )) : ""
 
-  table_name           = "${var.name}-connections"
+  table_name           = "${var.name}-channels"
   rx_function_name     = "${var.name}-rx"
   http_function_name   = "${var.name}-http"
   worker_function_name = "${var.name}-worker"

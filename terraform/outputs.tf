@@ -98,8 +98,8 @@ output "token_invoke_arn" {
 }
 
 output "table_name" {
-  description = "DynamoDB table of live connections."
-  value       = aws_dynamodb_table.connections.name
+  description = "DynamoDB table of connections, channel memberships, offsets and history (crates/channels-aws/src/schema.rs)."
+  value       = aws_dynamodb_table.channels.name
 }
 
 output "rx_function_name" {

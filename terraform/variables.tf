@@ -375,8 +375,9 @@ variable "manage_api_gateway_account" {
 
 variable "table_deletion_protection" {
   type        = bool
-  description = "Protect the connections table from deletion. It holds only live connections (re-created on reconnect), so the default lets `terraform destroy` work."
-  default     = false
+  description = "Protect the channels table from deletion (DynamoDB deletion protection). It holds each channel's offset counter and recent history as well as live connections: losing it gives every channel a new epoch, which clients see as lost history. `terraform destroy` fails while it is on: set it to false and apply first (docs/deploy.md)."
+  default     = true
+  nullable    = false
 }
 
 variable "kms_deletion_window_days" {

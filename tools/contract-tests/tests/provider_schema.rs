@@ -86,7 +86,7 @@ fn the_real_schema_catches_misspellings_and_missing_arguments() {
             "  billing_mode                = \"PAY_PER_REQUEST\"",
             "  biling_mode                 = \"PAY_PER_REQUEST\"",
             &[
-                "aws_dynamodb_table.connections (terraform/dynamodb.tf)",
+                "aws_dynamodb_table.channels (terraform/dynamodb.tf)",
                 "has no argument `biling_mode` for aws_dynamodb_table",
                 "did you mean `billing_mode`?",
             ],
@@ -97,7 +97,7 @@ fn the_real_schema_catches_misspellings_and_missing_arguments() {
             "  point_in_time_recovery {",
             "  point_in_time_recovry {",
             &[
-                "aws_dynamodb_table.connections (terraform/dynamodb.tf)",
+                "aws_dynamodb_table.channels (terraform/dynamodb.tf)",
                 "has no block `point_in_time_recovry`",
                 "did you mean `point_in_time_recovery`?",
             ],
@@ -118,7 +118,7 @@ fn the_real_schema_catches_misspellings_and_missing_arguments() {
             "    projection_type    = \"INCLUDE\"\n",
             "",
             &[
-                "aws_dynamodb_table.connections (terraform/dynamodb.tf), in block `global_secondary_index`",
+                "aws_dynamodb_table.channels (terraform/dynamodb.tf), in block `global_secondary_index`",
                 "the required argument `projection_type`",
             ],
         ),
@@ -174,7 +174,7 @@ fn the_real_schema_catches_misspellings_and_missing_arguments() {
             "terraform/dynamodb.tf",
             "  ttl {\n    attribute_name = \"expiresAt\"\n    enabled        = true\n  }\n",
             "  dynamic \"tll\" {\n    for_each = [1]\n    content {\n      attribute_name = \"expiresAt\"\n      enabled        = true\n    }\n  }\n",
-            &["aws_dynamodb_table.connections (terraform/dynamodb.tf)", "has no block `tll`"],
+            &["aws_dynamodb_table.channels (terraform/dynamodb.tf)", "has no block `tll`"],
         ),
         // The provider block.
         (

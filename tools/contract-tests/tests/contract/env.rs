@@ -29,8 +29,8 @@ fn env_check_catches_mutations() {
             // rx: LAMBDA_TABLE renamed.
             m(
                 "terraform/lambda.tf",
-                "      LAMBDA_TABLE      = aws_dynamodb_table.connections.name\n",
-                "      TABLE_NAME        = aws_dynamodb_table.connections.name\n",
+                "      LAMBDA_TABLE      = aws_dynamodb_table.channels.name\n",
+                "      TABLE_NAME        = aws_dynamodb_table.channels.name\n",
                 &[
                     "aws_lambda_function.rx (terraform/lambda.tf)",
                     "lacks LAMBDA_TABLE, which the rx binary reads (channels::config::RX_ENV)",
@@ -111,7 +111,7 @@ fn env_check_catches_mutations() {
             // rx: no environment block at all.
             m(
                 "terraform/lambda.tf",
-                "  environment {\n    variables = {\n      LAMBDA_TABLE      = aws_dynamodb_table.connections.name\n      CHANNEL_SHARDS    = tostring(var.channel_shards)\n      SUBSCRIBER_AUTH   = var.subscriber_auth\n      TOKEN_PUBLIC_KEYS = local.token_public_keys\n      TOKEN_AUDIENCE    = local.tokens_on ? local.websocket_url : \"\"\n      TOKEN_ISSUER      = local.tokens_on ? local.http_url : \"\"\n    }\n  }\n",
+                "  environment {\n    variables = {\n      LAMBDA_TABLE      = aws_dynamodb_table.channels.name\n      CHANNEL_SHARDS    = tostring(var.channel_shards)\n      SUBSCRIBER_AUTH   = var.subscriber_auth\n      TOKEN_PUBLIC_KEYS = local.token_public_keys\n      TOKEN_AUDIENCE    = local.tokens_on ? local.websocket_url : \"\"\n      TOKEN_ISSUER      = local.tokens_on ? local.http_url : \"\"\n    }\n  }\n",
                 "",
                 &[
                     "aws_lambda_function.rx (terraform/lambda.tf) has 0 `environment` blocks",
@@ -129,8 +129,8 @@ fn a_repeated_environment_variable_does_not_parse() {
     let mutated = sources()
         .mutated(
             "terraform/lambda.tf",
-            "      LAMBDA_TABLE      = aws_dynamodb_table.connections.name\n",
-            "      LAMBDA_TABLE      = aws_dynamodb_table.connections.name\n      LAMBDA_TABLE = \"other\"\n",
+            "      LAMBDA_TABLE      = aws_dynamodb_table.channels.name\n",
+            "      LAMBDA_TABLE      = aws_dynamodb_table.channels.name\n      LAMBDA_TABLE = \"other\"\n",
         )
         .unwrap_or_else(|e| panic!("{e}"));
     let error = mutated

@@ -22,8 +22,8 @@ fn query_index_check_catches_mutations() {
         &[
             m(
                 "terraform/iam.tf",
-                "\"${aws_dynamodb_table.connections.arn}/index/channel-shard-index\"",
-                "\"${aws_dynamodb_table.connections.arn}/index/other-index\"",
+                "\"${aws_dynamodb_table.channels.arn}/index/channel-shard-index\"",
+                "\"${aws_dynamodb_table.channels.arn}/index/other-index\"",
                 &[
                     "data.aws_iam_policy_document.http (terraform/iam.tf)",
                     "/index/other-index",
@@ -33,8 +33,8 @@ fn query_index_check_catches_mutations() {
             // Query on the whole table instead of the index.
             m(
                 "terraform/iam.tf",
-                "\"${aws_dynamodb_table.connections.arn}/index/channel-shard-index\"",
-                "aws_dynamodb_table.connections.arn",
+                "\"${aws_dynamodb_table.channels.arn}/index/channel-shard-index\"",
+                "aws_dynamodb_table.channels.arn",
                 &[
                     "data.aws_iam_policy_document.http (terraform/iam.tf)",
                     "\"channel-shard-index\"",
@@ -43,8 +43,8 @@ fn query_index_check_catches_mutations() {
             // The statement is shared: the worker's role gets the wrong index too.
             m(
                 "terraform/iam.tf",
-                "\"${aws_dynamodb_table.connections.arn}/index/channel-shard-index\"",
-                "\"${aws_dynamodb_table.connections.arn}/index/other-index\"",
+                "\"${aws_dynamodb_table.channels.arn}/index/channel-shard-index\"",
+                "\"${aws_dynamodb_table.channels.arn}/index/other-index\"",
                 &[
                     "aws_lambda_function.worker (terraform/lambda.tf)",
                     "data.aws_iam_policy_document.worker (terraform/iam.tf) with data.aws_iam_policy_document.fan_out",
