@@ -23,11 +23,12 @@ resource "aws_kms_key" "this" {
         Resource  = "*"
       },
       {
-        # Every log group of local.log_groups (main.tf): the three functions'
-        # and the two APIs' access logs.
+        # Every log group of local.log_groups (main.tf): the functions' and
+        # the two APIs' access logs. CloudWatch Logs' Regional principal ends
+        # in the partition's DNS suffix (amazonaws.com.cn in China).
         Sid       = "CloudWatchLogsForTheseLogGroups"
         Effect    = "Allow"
-        Principal = { Service = "logs.${var.region}.amazonaws.com" }
+        Principal = { Service = "logs.${var.region}.${local.dns_suffix}" }
         Action = [
           "kms:Encrypt*",
           "kms:Decrypt*",

@@ -117,6 +117,26 @@ output "worker_function_name" {
   value       = aws_lambda_function.worker.function_name
 }
 
+output "commands_function_name" {
+  description = "Lambda function behind the WebSocket API's command routes (subscribe, unsubscribe, publish, presence): the http package, handler \"commands\"."
+  value       = aws_lambda_function.commands.function_name
+}
+
+output "presence_function_name" {
+  description = "Lambda function that turns the table's stream into join and leave events for the channels of presence_events (the http package, handler \"presence\"); idle while presence_events is empty."
+  value       = aws_lambda_function.presence.function_name
+}
+
+output "presence_dlq_url" {
+  description = "SQS queue where the stream's event source mapping records the batches of membership changes the presence function kept failing on (shard and sequence numbers, not the records)."
+  value       = aws_sqs_queue.presence_dlq.url
+}
+
+output "presence_dlq_alarm_name" {
+  description = "CloudWatch alarm that is in ALARM while the presence dead-letter queue holds a record (no notification is configured)."
+  value       = aws_cloudwatch_metric_alarm.dead_letters["presence_dlq"].alarm_name
+}
+
 output "publish_queue_url" {
   description = "SQS queue of shard jobs: the http function sends one per shard of a publish bigger than publish_sync_max (answered 202), the workers consume them."
   value       = aws_sqs_queue.publish.url
@@ -129,7 +149,7 @@ output "publish_dlq_url" {
 
 output "publish_dlq_alarm_name" {
   description = "CloudWatch alarm that is in ALARM while the dead-letter queue holds a job (no notification is configured)."
-  value       = aws_cloudwatch_metric_alarm.publish_dlq.alarm_name
+  value       = aws_cloudwatch_metric_alarm.dead_letters["publish_dlq"].alarm_name
 }
 
 output "log_groups" {

@@ -232,6 +232,174 @@ variable "worker_timeout" {
   }
 }
 
+variable "commands_memory_size" {
+  type        = number
+  description = "Memory (MB) of the commands function (the WebSocket command routes: subscribe with recovery, unsubscribe, publish, presence). A socket publish fans out like an HTTP one, so it gets what http gets."
+  default     = 256
+
+  validation {
+    condition     = var.commands_memory_size >= 128 && var.commands_memory_size <= 10240 && floor(var.commands_memory_size) == var.commands_memory_size
+    error_message = "commands_memory_size must be a whole number of MB between 128 and 10240."
+  }
+}
+
+variable "commands_timeout" {
+  type        = number
+  description = "Timeout (seconds) of the commands function. API Gateway waits at most 29 s for a WebSocket integration, after which the sender gets no reply."
+  default     = 29
+
+  validation {
+    condition     = var.commands_timeout >= 1 && var.commands_timeout <= 29 && floor(var.commands_timeout) == var.commands_timeout
+    error_message = "commands_timeout must be a whole number of seconds between 1 and 29."
+  }
+}
+
+variable "commands_reserved_concurrency" {
+  type        = number
+  description = "Reserved concurrent executions of the commands function; -1 leaves it unreserved (new accounts may have a concurrency quota of only 10, which cannot be reserved from)."
+  default     = -1
+
+  validation {
+    condition     = var.commands_reserved_concurrency >= -1 && floor(var.commands_reserved_concurrency) == var.commands_reserved_concurrency
+    error_message = "commands_reserved_concurrency must be -1 (unreserved) or a whole number >= 0 (0 disables the function)."
+  }
+}
+
+variable "presence_memory_size" {
+  type        = number
+  description = "Memory (MB) of the presence function, which posts each join or leave event to the members of its channel."
+  default     = 256
+
+  validation {
+    condition     = var.presence_memory_size >= 128 && var.presence_memory_size <= 10240 && floor(var.presence_memory_size) == var.presence_memory_size
+    error_message = "presence_memory_size must be a whole number of MB between 128 and 10240."
+  }
+}
+
+variable "presence_timeout" {
+  type        = number
+  description = "Timeout (seconds) of the presence function: one batch of stream records, each event posted to channels of at most publish_sync_max members."
+  default     = 60
+
+  validation {
+    condition     = var.presence_timeout >= 1 && var.presence_timeout <= 900 && floor(var.presence_timeout) == var.presence_timeout
+    error_message = "presence_timeout must be a whole number of seconds between 1 and 900."
+  }
+}
+
+variable "presence_reserved_concurrency" {
+  type        = number
+  description = "Reserved concurrent executions of the presence function; -1 leaves it unreserved. The stream runs at most one invocation per shard at a time anyway."
+  default     = -1
+
+  validation {
+    condition     = var.presence_reserved_concurrency >= -1 && floor(var.presence_reserved_concurrency) == var.presence_reserved_concurrency
+    error_message = "presence_reserved_concurrency must be -1 (unreserved) or a whole number >= 0 (0 disables the function)."
+  }
+}
+
+variable "presence_events" {
+  type        = list(string)
+  description = "PRESENCE_EVENTS: the channels whose subscribers get join and leave events, as patterns: an exact channel name (lobby), a prefix ending in * (room-*), or * for every channel. Each event costs one post per member of its channel. Empty (the default): no events, and no event source on the table's stream."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for pattern in var.presence_events : can(regex("^([A-Za-z0-9_.:-]{1,128}\\*?|\\*)$", pattern))])
+    error_message = "presence_events must hold channel names (1-128 characters of A-Z a-z 0-9 _ - . :), such names followed by * (a prefix), or * alone."
+  }
+
+  validation {
+    condition     = length(var.presence_events) <= 20 && length(distinct(var.presence_events)) == length(var.presence_events)
+    error_message = "presence_events holds at most 20 patterns, each once (they become one filter of the stream's event source mapping)."
+  }
+}
+
+variable "history_ttl_seconds" {
+  type        = number
+  description = "HISTORY_TTL_SECONDS: how long each channel's messages are kept for recovery (subscribe with since, GET /channels/{channel}/messages). The default 600 covers a reconnect after API Gateway's 10-minute idle cut. 0 turns history off (offsets are still taken)."
+  default     = 600
+
+  validation {
+    condition     = var.history_ttl_seconds >= 0 && var.history_ttl_seconds <= 86400 && floor(var.history_ttl_seconds) == var.history_ttl_seconds
+    error_message = "history_ttl_seconds must be a whole number of seconds between 0 (history off) and 86400 (a day)."
+  }
+}
+
+variable "history_max" {
+  type        = number
+  description = "HISTORY_MAX: the most messages per channel a replay may take (older ones are skipped, then deleted by TTL). 0 turns history off."
+  default     = 1000
+
+  validation {
+    condition     = var.history_max >= 0 && var.history_max <= 100000 && floor(var.history_max) == var.history_max
+    error_message = "history_max must be a whole number between 0 (history off) and 100000."
+  }
+}
+
+variable "token_issuers" {
+  type = list(object({
+    issuer         = string
+    jwks_url       = string
+    audience       = optional(string)
+    client_id      = optional(string)
+    token_use      = optional(string)
+    channels_claim = optional(string)
+    channels       = optional(list(string))
+    publish_claim  = optional(string)
+    publish        = optional(list(string))
+  }))
+  description = "TOKEN_ISSUERS of rx and commands: identity providers (OpenID Connect, such as Cognito or Auth0) whose RS256/ES256 tokens are accepted beside this deployment's own, with subscriber_auth = \"token\". Each: issuer (its iss, https), jwks_url (https; http only on 127.0.0.1, localhost or [::1]), audience (its aud) or, for Cognito access tokens, which have none, client_id and token_use; channels_claim (the claim holding channel patterns) or channels (patterns or templates such as user:{sub}:*), and likewise publish_claim or publish."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = length(var.token_issuers) <= 5 && length(jsonencode(var.token_issuers)) <= 1500
+    error_message = "token_issuers holds at most 5 issuers and 1,500 characters of JSON: TOKEN_ISSUERS shares the 4 KB of a function's environment with TOKEN_PUBLIC_KEYS and the rest."
+  }
+
+  validation {
+    condition     = alltrue([for i in var.token_issuers : can(regex("^https://[^\\s/?#]+(/[^\\s?#]*)?$", i.issuer))])
+    error_message = "Each issuer of token_issuers must be an https URL without query or fragment, exactly as its tokens' iss claim."
+  }
+
+  validation {
+    condition = alltrue([
+      for i in var.token_issuers :
+      can(regex("^https://[^\\s/?#]+/[^\\s#]*$", i.jwks_url)) || can(regex("^http://(127\\.0\\.0\\.1|localhost|\\[::1\\])(:[0-9]{1,5})?/[^\\s#]*$", i.jwks_url))
+    ])
+    error_message = "Each jwks_url of token_issuers must be an https URL with a path, or http on 127.0.0.1, localhost or [::1] (tests, the local gateway)."
+  }
+
+  validation {
+    condition = alltrue([
+      for i in var.token_issuers :
+      (i.audience != null ? i.audience : "") != "" || (i.client_id != null ? i.client_id : "") != ""
+    ])
+    error_message = "Each issuer of token_issuers needs an audience (the aud its tokens carry for this service) or, for Cognito access tokens, which have no aud, a client_id."
+  }
+
+  validation {
+    condition     = alltrue([for i in var.token_issuers : contains(["access", "id"], coalesce(i.token_use, "access"))])
+    error_message = "token_use of token_issuers must be access or id (Cognito's token_use claim), or unset."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for i in var.token_issuers : [
+        for pattern in concat(coalesce(i.channels, []), coalesce(i.publish, [])) :
+        can(regex("^([A-Za-z0-9_.:{}-]{1,128}\\*?|\\*)$", pattern))
+      ]
+    ]))
+    error_message = "channels and publish of token_issuers hold channel patterns: a name, a prefix ending in *, or *, where {claim} placeholders (user:{sub}:*) may stand for parts of a name."
+  }
+
+  validation {
+    condition     = length(distinct([for i in var.token_issuers : i.issuer])) == length(var.token_issuers)
+    error_message = "Each issuer appears once in token_issuers."
+  }
+}
+
 variable "publish_authorization" {
   type        = string
   description = "Authorization of the HTTP API routes that publish, count and mint subscriber tokens (all but GET /.well-known/jwks.json, which is always open): AWS_IAM requires SigV4-signed requests with execute-api:Invoke; NONE opens them to the internet, so anyone may publish and, with subscriber_auth = \"token\", mint tokens."

@@ -162,8 +162,8 @@ fn the_real_schema_catches_misspellings_and_missing_arguments() {
         // A block written as an argument.
         (
             "terraform/lambda.tf",
-            "aws_cloudwatch_log_group.http.name\n    application_log_level = var.log_level\n    system_log_level      = var.system_log_level\n  }\n\n  tracing_config {\n    mode = var.tracing_mode\n  }\n",
-            "aws_cloudwatch_log_group.http.name\n    application_log_level = var.log_level\n    system_log_level      = var.system_log_level\n  }\n\n  tracing_config = { mode = var.tracing_mode }\n",
+            "aws_cloudwatch_log_group.function[\"http\"].name\n    application_log_level = var.log_level\n    system_log_level      = var.system_log_level\n  }\n\n  tracing_config {\n    mode = var.tracing_mode\n  }\n",
+            "aws_cloudwatch_log_group.function[\"http\"].name\n    application_log_level = var.log_level\n    system_log_level      = var.system_log_level\n  }\n\n  tracing_config = { mode = var.tracing_mode }\n",
             &[
                 "aws_lambda_function.http (terraform/lambda.tf)",
                 "`tracing_config` is a nested block",

@@ -1,7 +1,11 @@
 //! What each function runs with: its environment (exactly the variables its
 //! binary reads), JSON logs, and the handler that starts it.
 
-use super::*;
+use std::collections::BTreeSet;
+
+use super::{function, FUNCTIONS};
+use crate::terraform::{attr, blocks, object_keys, string_attr};
+use crate::Terraform;
 
 /// Each function's `environment.variables` holds exactly the variables its
 /// binary reads (`RX_ENV` / `HTTP_ENV` / `WORKER_ENV`). (A key set twice does not parse:
@@ -89,38 +93,29 @@ pub fn log_format_problems(tf: &Terraform) -> Vec<String> {
     problems
 }
 
-/// The worker starts as the queue's worker and http as the HTTP API handler:
-/// the http binary runs the worker exactly when Lambda passes it
-/// `http_lambda::WORKER_HANDLER` as `_HANDLER` (the function's `handler`).
+/// Each function starts as what it is: the http package runs the worker,
+/// the commands or presence function exactly when Lambda passes it
+/// `http_lambda::WORKER_HANDLER`, `COMMANDS_HANDLER` or `PRESENCE_HANDLER`
+/// as `_HANDLER` (the function's `handler`), and the HTTP API handler with
+/// any other (the http function keeps "bootstrap").
 pub fn handler_problems(tf: &Terraform) -> Vec<String> {
     let mut problems = Vec::new();
-    match function(tf, "worker") {
-        Err(e) => problems.push(format!(
-            "{e}, but the http binary runs the publish queue's worker in a function of its own \
-             (handler = http_lambda::WORKER_HANDLER = {WORKER_HANDLER:?})"
-        )),
-        Ok((place, body)) => {
-            let handler = string_attr(body, "handler");
-            if handler.as_deref() != Some(WORKER_HANDLER) {
-                problems.push(format!(
-                    "{place}: handler is {handler:?}, but the http binary starts as the publish \
-                     queue's worker only when Lambda passes it http_lambda::WORKER_HANDLER = \
-                     {WORKER_HANDLER:?} (_HANDLER); otherwise it would answer SQS events as the \
-                     HTTP API handler"
-                ));
-            }
-        }
-    }
-    match function(tf, "http") {
-        Err(e) => problems.push(format!("{e}, the HTTP API handler")),
-        Ok((place, body)) => {
-            let handler = string_attr(body, "handler");
-            if handler.as_deref() == Some(WORKER_HANDLER) {
-                problems.push(format!(
-                    "{place}: handler is {handler:?}, which is http_lambda::WORKER_HANDLER: the \
-                     http binary would start as the publish queue's worker, not as the HTTP API \
-                     handler"
-                ));
+    for f in &FUNCTIONS {
+        match function(tf, f.name) {
+            Err(e) => problems.push(format!(
+                "{e}, but the {} package runs it as a function of its own (handler = {} = {:?})",
+                f.make_var, f.handler_name, f.handler
+            )),
+            Ok((place, body)) => {
+                let handler = string_attr(body, "handler");
+                if handler.as_deref() != Some(f.handler) {
+                    problems.push(format!(
+                        "{place}: handler is {handler:?}, but the {} binary starts as the {} function \
+                         only with {} = {:?} (Lambda passes it as _HANDLER); otherwise it would \
+                         answer this function's events as another one",
+                        f.make_var, f.name, f.handler_name, f.handler
+                    ));
+                }
             }
         }
     }

@@ -1,63 +1,54 @@
-//! What each function's role may do: a small evaluator of the role's inline
-//! policy documents, and the checks built on it.
+//! What each function's role may do. The role's inline policy documents are
+//! evaluated (every merged document, `for_each` instances included) in a
+//! [`deployed`] scope, so statements are plain strings: actions, resource
+//! ARNs, condition values. A small matcher then answers "may this role call
+//! that action on that ARN", with IAM's wildcards, `Deny` and `NotAction`
+//! taken as problems rather than interpreted.
+
+use std::collections::BTreeSet;
+
+use channels::config::{MANAGEMENT_ENDPOINT, PUBLISH_QUEUE_URL};
+use channels_aws::schema::CHANNEL_INDEX;
+use hcl::{Body, Expression};
 
 use super::queue::{mapping_target, mappings_of, publish_queue};
-use super::*;
+use super::table::table;
+use super::{deployed, display, function, named, Partition, AWS, AWS_CN, FUNCTIONS};
+use crate::eval::{to_string, Frame, Scope, Value};
+use crate::terraform::{attr, blocks, string_attr, traversal_names};
+use crate::Terraform;
 
-/// One `statement` block of a `data.aws_iam_policy_document`.
-pub(crate) struct Statement<'a> {
-    body: &'a Body,
+/// One `statement` of a `data.aws_iam_policy_document`, evaluated.
+#[derive(Clone, Debug)]
+pub(crate) struct Statement {
+    pub(crate) sid: String,
+    pub(crate) allow: bool,
+    pub(crate) actions: Vec<String>,
+    pub(crate) resources: Vec<String>,
+    /// `(variable, values)` of each `condition`.
+    pub(crate) conditions: Vec<(String, Vec<String>)>,
+    /// What this evaluator does not interpret (NotAction, NotResource).
+    pub(crate) unsupported: Vec<String>,
 }
 
-impl<'a> Statement<'a> {
-    /// Its `actions`, when they are a list of strings.
-    fn actions(&self) -> Vec<String> {
-        attr(self.body, "actions")
-            .and_then(|a| string_list(a).ok())
-            .unwrap_or_default()
-    }
-
-    /// Whether it allows (`effect` is "Allow" or not set).
-    fn allows(&self) -> bool {
-        string_attr(self.body, "effect").is_none_or(|e| e == "Allow")
-    }
-
-    /// Whether it allows `action` (IAM wildcards in its actions) on a resource
-    /// for which `resource` is true, or on `*`, when the call comes through
-    /// the AWS service `via` (a KMS call SQS makes for its caller: "sqs"), or
-    /// directly (None). Of its conditions only `kms:ViaService` is judged: it
-    /// must name `via` ("sqs.<region>.amazonaws.com").
-    fn allows_on(
-        &self,
-        action: &str,
-        resource: &dyn Fn(&Expression) -> bool,
-        via: Option<&str>,
-    ) -> bool {
-        let action = action.to_ascii_lowercase();
-        let through_via = blocks(self.body, "condition")
-            .into_iter()
-            .filter(|c| string_attr(c, "variable").as_deref() == Some("kms:ViaService"))
-            .all(|c| {
-                via.is_some_and(|via| {
-                    attr(c, "values").is_some_and(|values| {
-                        strings_in(values)
-                            .iter()
-                            .any(|v| v.starts_with(&format!("{via}.")))
-                    })
-                })
-            });
-        self.allows()
-            && through_via
+impl Statement {
+    /// Whether it allows `action` on `resource` when the call comes through
+    /// the AWS service endpoint `via` (a KMS call SQS makes for its caller:
+    /// "sqs.us-east-1.amazonaws.com"), or directly (None). Of the conditions
+    /// only `kms:ViaService` is judged.
+    fn allows(&self, action: &str, resource: &str, via: Option<&str>) -> bool {
+        let through = self
+            .conditions
+            .iter()
+            .filter(|(variable, _)| variable == "kms:ViaService")
+            .all(|(_, values)| via.is_some_and(|via| values.iter().any(|v| v == via)));
+        self.allow
+            && through
             && self
-                .actions()
+                .actions
                 .iter()
-                .any(|a| wildcard_match(&a.to_ascii_lowercase(), &action))
-            && match attr(self.body, "resources").map(unparen) {
-                Some(Expression::Array(items)) => items
-                    .iter()
-                    .any(|item| resource(item) || string(item).as_deref() == Some("*")),
-                _ => false,
-            }
+                .any(|a| wildcard_match(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
+            && self.resources.iter().any(|r| wildcard_match(r, resource))
     }
 }
 
@@ -65,18 +56,43 @@ impl<'a> Statement<'a> {
 /// `aws_iam_role_policy` with `role = aws_iam_role.R.id` and `policy =
 /// data.aws_iam_policy_document.D.json`, and the statements of those
 /// documents and of every document they merge (`source_policy_documents`,
-/// `override_policy_documents`).
-pub(crate) struct Policy<'a> {
+/// `override_policy_documents`), each evaluated.
+pub(crate) struct Policy {
     /// "aws_lambda_function.worker (terraform/lambda.tf)"
-    function: String,
+    pub(crate) function: String,
     /// "data.aws_iam_policy_document.worker (terraform/iam.tf) with
     /// data.aws_iam_policy_document.fan_out"
-    documents: String,
-    statements: Vec<Statement<'a>>,
+    pub(crate) documents: String,
+    pub(crate) statements: Vec<Statement>,
 }
 
-impl<'a> Policy<'a> {
-    fn of_function(tf: &'a Terraform, name: &str) -> Result<Self, String> {
+/// `data.aws_iam_policy_document.NAME.json` or `...NAME["key"].json`: NAME and the key.
+fn document_ref(scope: &Scope<'_>, expr: &Expression) -> Option<(String, Option<String>)> {
+    let names = traversal_names(expr)?;
+    let [data, kind, name, json] = names.as_slice() else {
+        return None;
+    };
+    if data != "data" || kind != "aws_iam_policy_document" || json != "json" {
+        return None;
+    }
+    let key = match expr {
+        Expression::Traversal(t) => t.operators.iter().find_map(|op| match op {
+            hcl::expr::TraversalOperator::Index(i) => {
+                scope.eval(i).ok().and_then(|v| to_string(&v).ok())
+            }
+            _ => None,
+        }),
+        _ => None,
+    };
+    Some((name.clone(), key))
+}
+
+impl Policy {
+    pub(crate) fn of_function(
+        tf: &Terraform,
+        scope: &Scope<'_>,
+        name: &str,
+    ) -> Result<Self, String> {
         let (function, body) = function(tf, name)?;
         let role = attr(body, "role")
             .and_then(|r| named(r, &["aws_iam_role"], &["arn"]))
@@ -86,7 +102,8 @@ impl<'a> Policy<'a> {
                     display(attr(body, "role"))
                 )
             })?;
-        let mut roots = Vec::new();
+        let mut queue: Vec<(String, Option<String>)> = Vec::new();
+        let mut roots = 0;
         for (file, block) in tf.top_blocks() {
             let labels: Vec<&str> = block.labels().iter().map(|l| l.as_str()).collect();
             if block.identifier() != "resource" || labels.first() != Some(&"aws_iam_role_policy") {
@@ -100,7 +117,7 @@ impl<'a> Policy<'a> {
                 continue;
             }
             let document = attr(policy, "policy")
-                .and_then(|p| named(p, &["data", "aws_iam_policy_document"], &["json"]))
+                .and_then(|p| document_ref(scope, p))
                 .ok_or_else(|| {
                     format!(
                         "aws_iam_role_policy.{} ({file}), the policy of {function}'s role: policy = \
@@ -109,51 +126,66 @@ impl<'a> Policy<'a> {
                         display(attr(policy, "policy"))
                     )
                 })?;
-            roots.push(document);
+            queue.push(document);
+            roots += 1;
         }
-        if roots.is_empty() {
+        if queue.is_empty() {
             return Err(format!(
                 "{function}: its role aws_iam_role.{role} has no aws_iam_role_policy"
             ));
         }
-        let mut names: Vec<String> = roots.clone();
         let mut labels = Vec::new();
         let mut statements = Vec::new();
         let mut next = 0;
-        while next < names.len() && next < 16 {
-            let name = names[next].clone();
+        while next < queue.len() && next < 16 {
+            let (name, key) = queue[next].clone();
             let (file, document) = tf.block("data", &["aws_iam_policy_document", &name])?;
-            if next < roots.len() {
-                labels.push(format!("data.aws_iam_policy_document.{name} ({file})"));
+            let frame = match (&key, attr(document, "for_each")) {
+                (Some(key), Some(for_each)) => {
+                    let value = scope
+                        .eval(for_each)
+                        .ok()
+                        .and_then(|v| match v {
+                            Value::Object(mut map) => map.shift_remove(key),
+                            _ => None,
+                        })
+                        .unwrap_or(Value::Null);
+                    Frame::each(Value::String(key.clone()), value)
+                }
+                _ => Frame::default(),
+            };
+            let label = match &key {
+                Some(key) => format!("data.aws_iam_policy_document.{name}[{key:?}]"),
+                None => format!("data.aws_iam_policy_document.{name}"),
+            };
+            if next < roots {
+                labels.push(format!("{label} ({file})"));
+            } else {
+                labels.push(label.clone());
             }
-            statements.extend(
-                blocks(document, "statement")
-                    .into_iter()
-                    .map(|body| Statement { body }),
-            );
+            for statement in blocks(document, "statement") {
+                statements.push(
+                    evaluate(scope, statement, &frame)
+                        .map_err(|e| format!("{label} ({file}): {e}"))?,
+                );
+            }
             for merged in ["source_policy_documents", "override_policy_documents"] {
-                if let Some(list) = attr(document, merged) {
-                    walk(list, &mut |e| {
-                        if let Some(other) =
-                            named(e, &["data", "aws_iam_policy_document"], &["json"])
-                        {
-                            if !names.contains(&other) {
-                                names.push(other);
+                if let Some(Expression::Array(items)) = attr(document, merged) {
+                    for item in items {
+                        if let Some(other) = document_ref(scope, item) {
+                            if !queue.contains(&other) {
+                                queue.push(other);
                             }
                         }
-                    });
+                    }
                 }
             }
             next += 1;
         }
-        let mut documents = labels.join(" and ");
-        if names.len() > roots.len() {
-            let merged: Vec<String> = names[roots.len()..]
-                .iter()
-                .map(|n| format!("data.aws_iam_policy_document.{n}"))
-                .collect();
-            documents = format!("{documents} with {}", merged.join(", "));
-        }
+        let documents = match labels.split_at(roots.min(labels.len())) {
+            (roots, []) => roots.join(" and "),
+            (roots, merged) => format!("{} with {}", roots.join(" and "), merged.join(", ")),
+        };
         Ok(Self {
             function,
             documents,
@@ -161,98 +193,333 @@ impl<'a> Policy<'a> {
         })
     }
 
-    /// Whether some statement allows `action` on a resource `resource`
-    /// accepts, called directly or through the service `via`.
-    fn allows(
-        &self,
-        action: &str,
-        resource: &dyn Fn(&Expression) -> bool,
-        via: Option<&str>,
-    ) -> bool {
+    /// Whether some statement allows `action` on `resource`, directly or
+    /// through the service endpoint `via`.
+    pub(crate) fn allows(&self, action: &str, resource: &str, via: Option<&str>) -> bool {
         self.statements
             .iter()
-            .any(|s| s.allows_on(action, resource, via))
+            .any(|s| s.allows(action, resource, via))
+    }
+
+    /// Every `(action, resource)` an Allow statement names whose action is
+    /// of `service` ("dynamodb"), with the statement's sid.
+    fn granted(&self, service: &str) -> Vec<(String, String, String)> {
+        let prefix = format!("{service}:");
+        self.statements
+            .iter()
+            .filter(|s| s.allow)
+            .flat_map(|s| {
+                s.actions
+                    .iter()
+                    .filter(|a| a.to_ascii_lowercase().starts_with(&prefix) || a == &"*")
+                    .flat_map(move |a| {
+                        s.resources
+                            .iter()
+                            .map(move |r| (s.sid.clone(), a.clone(), r.clone()))
+                    })
+            })
+            .collect()
+    }
+
+    /// Problems of statements this evaluator does not interpret.
+    fn unsupported(&self) -> Vec<String> {
+        self.statements
+            .iter()
+            .flat_map(|s| {
+                s.unsupported
+                    .iter()
+                    .map(move |u| format!("{}: statement {} of {} uses {u}, which this check does not interpret: name actions and resources", self.function, s.sid, self.documents))
+            })
+            .collect()
     }
 }
 
-/// The functions that read channel members with the DynamoDB adapter: http
-/// (a synchronous publish, a count) and the worker (a shard job).
-pub(crate) const QUERYING: [&str; 2] = ["http", "worker"];
+fn evaluate(scope: &Scope<'_>, body: &Body, frame: &Frame) -> Result<Statement, String> {
+    let strings = |name: &str| -> Result<Vec<String>, String> {
+        match attr(body, name) {
+            None => Ok(Vec::new()),
+            Some(expr) => match scope.eval_in(expr, frame)? {
+                Value::Array(items) => items.iter().map(to_string).collect(),
+                other => Err(format!("{name} is {other:?}, not a list")),
+            },
+        }
+    };
+    let sid = attr(body, "sid")
+        .map(|s| scope.eval_in(s, frame).and_then(|v| to_string(&v)))
+        .transpose()?
+        .unwrap_or_else(|| "(no sid)".to_owned());
+    let mut conditions = Vec::new();
+    for condition in blocks(body, "condition") {
+        let variable = string_attr(condition, "variable").unwrap_or_default();
+        let values = match attr(condition, "values") {
+            Some(values) => match scope.eval_in(values, frame)? {
+                Value::Array(items) => items.iter().map(to_string).collect::<Result<_, _>>()?,
+                other => vec![to_string(&other)?],
+            },
+            None => Vec::new(),
+        };
+        conditions.push((variable, values));
+    }
+    let unsupported = ["not_actions", "not_resources", "not_principals"]
+        .into_iter()
+        .filter(|a| attr(body, a).is_some())
+        .map(str::to_owned)
+        .collect();
+    Ok(Statement {
+        sid,
+        allow: string_attr(body, "effect").is_none_or(|e| e == "Allow"),
+        actions: strings("actions")?,
+        resources: strings("resources")?,
+        conditions,
+        unsupported,
+    })
+}
 
-/// The roles of the functions that query may Query exactly the index the
-/// adapter queries, wherever their policy documents take the statement from.
-pub fn query_index_problems(tf: &Terraform) -> Vec<String> {
+/// The DynamoDB actions each function's code calls, on the table, on the
+/// channel index, on the table's stream.
+// TODO(code): channels_aws::dynamo (or schema) should export these lists
+// (e.g. `RX_ACTIONS`, `HTTP_ACTIONS`, `COMMANDS_ACTIONS`, `WORKER_ACTIONS`,
+// `PRESENCE_ACTIONS`: `&[(&str /* "table" | "index" | "stream" */, &[&str])]`),
+// so that a call added to the adapter fails this check until the role allows it.
+pub const DYNAMODB_ACTIONS: &[(&str, [&[&str]; 3])] = &[
+    ("rx", [&["PutItem", "Query", "BatchWriteItem"], &[], &[]]),
+    (
+        "http",
+        [
+            &[
+                "GetItem",
+                "PutItem",
+                "UpdateItem",
+                "DeleteItem",
+                "Query",
+                "BatchWriteItem",
+            ],
+            &["Query"],
+            &[],
+        ],
+    ),
+    (
+        "commands",
+        [
+            &[
+                "GetItem",
+                "PutItem",
+                "UpdateItem",
+                "DeleteItem",
+                "Query",
+                "BatchWriteItem",
+                "ConditionCheckItem",
+            ],
+            &["Query"],
+            &[],
+        ],
+    ),
+    ("worker", [&["Query", "BatchWriteItem"], &["Query"], &[]]),
+    (
+        "presence",
+        [
+            &["Query", "BatchWriteItem"],
+            &["Query"],
+            &[
+                "DescribeStream",
+                "GetRecords",
+                "GetShardIterator",
+                "ListStreams",
+            ],
+        ],
+    ),
+];
+
+/// Each role may call exactly the DynamoDB actions its code calls
+/// ([`DYNAMODB_ACTIONS`]): on the table, on the channel index
+/// (`channels_aws::schema::CHANNEL_INDEX`), on the table's stream; no
+/// other action, no other resource, no wildcard action.
+pub fn table_permission_problems(tf: &Terraform) -> Vec<String> {
+    let (scope, (table_name, _, _)) =
+        match deployed(tf, AWS).and_then(|s| table(tf).map(|t| (s, t))) {
+            Ok(found) => found,
+            Err(e) => return vec![format!("{e}, which the roles need permissions on")],
+        };
+    let arn_of = |attribute: &str| {
+        scope
+            .eval_text(&format!("aws_dynamodb_table.{table_name}.{attribute}"))
+            .and_then(|v| to_string(&v))
+            .unwrap_or_default()
+    };
+    let table_arn = arn_of("arn");
+    let resources = [
+        ("the table", table_arn.clone()),
+        (
+            "the channel index",
+            format!("{table_arn}/index/{CHANNEL_INDEX}"),
+        ),
+        ("the table's stream", arn_of("stream_arn")),
+    ];
     let mut problems = Vec::new();
-    let suffix = format!("/index/{CHANNEL_INDEX}");
-    for name in QUERYING {
-        let policy = match Policy::of_function(tf, name) {
+    for (name, expected) in DYNAMODB_ACTIONS {
+        let policy = match Policy::of_function(tf, &scope, name) {
             Ok(policy) => policy,
             Err(e) => {
-                problems.push(format!(
-                    "{e}, but the {name} binary queries the index {CHANNEL_INDEX:?} \
-                     (channels_aws::schema::CHANNEL_INDEX)"
-                ));
+                problems.push(format!("{e}, but the {name} binary calls DynamoDB"));
                 continue;
             }
         };
-        let resources: Vec<String> = policy
-            .statements
-            .iter()
-            .filter(|s| s.actions().iter().any(|a| a == "dynamodb:Query"))
-            .flat_map(|s| match attr(s.body, "resources").map(string_list) {
-                Some(Ok(list)) => list,
-                Some(Err(e)) => vec![format!("<{e}>")],
-                None => vec!["<no resources>".to_string()],
-            })
-            .collect();
-        if resources.is_empty() || !resources.iter().all(|r| r.ends_with(&suffix)) {
-            problems.push(format!(
-                "{}: {} allows dynamodb:Query on {resources:?}, but the adapter queries the index \
-                 {CHANNEL_INDEX:?} (channels_aws::schema::CHANNEL_INDEX), so the resources should \
-                 end in {suffix:?}",
-                policy.function, policy.documents
-            ));
+        problems.extend(policy.unsupported());
+        for ((what, resource), actions) in resources.iter().zip(expected) {
+            for action in *actions {
+                if !policy.allows(&format!("dynamodb:{action}"), resource, None) {
+                    problems.push(format!(
+                        "{}: its role's policy ({}) does not allow dynamodb:{action} on {what} ({resource}), \
+                         which the {name} binary calls",
+                        policy.function, policy.documents
+                    ));
+                }
+            }
+        }
+        // Nothing more: each granted action is one the code calls on that
+        // resource, named, on that resource's exact ARN (the stream's may be
+        // the table's streams, `<table>/stream/*`).
+        let stream_pattern = format!("{table_arn}/stream/*");
+        for (sid, action, resource) in policy.granted("dynamodb") {
+            let bare = action.split_once(':').map_or(action.as_str(), |(_, a)| a);
+            let class = resources
+                .iter()
+                .position(|(_, arn)| *arn == resource)
+                .or((resource == stream_pattern).then_some(2));
+            let called =
+                class.is_some_and(|c| expected[c].iter().any(|a| a.eq_ignore_ascii_case(bare)));
+            if action.contains(['*', '?']) || !called {
+                problems.push(format!(
+                    "{}: statement {sid} of {} allows {action} on {resource}, but the {name} binary calls \
+                     only {} (least privilege: each action named, on the table, the index or the \
+                     stream it is called on)",
+                    policy.function,
+                    policy.documents,
+                    describe(expected)
+                ));
+            }
         }
     }
     problems
 }
 
-/// Actions a role needs, each on the queue or (true) on the queue's key.
-pub(crate) type Needs = &'static [(&'static str, bool)];
+fn describe(expected: &[&[&str]; 3]) -> String {
+    ["the table", "the index", "the stream"]
+        .iter()
+        .zip(expected)
+        .filter(|(_, a)| !a.is_empty())
+        .map(|(what, actions)| format!("{} on {what}", actions.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The functions that deliver (their binary reads `MANAGEMENT_ENDPOINT`) may
+/// POST to this stage's connections and nothing else of `execute-api`; the
+/// others (rx) may call no `execute-api` action at all.
+pub fn connection_permission_problems(tf: &Terraform) -> Vec<String> {
+    let scope = match deployed(tf, AWS) {
+        Ok(scope) => scope,
+        Err(e) => return vec![e],
+    };
+    // A connection of this deployment's WebSocket stage, written from the
+    // API's execution ARN and the stage, as API Gateway authorizes a POST.
+    let api = tf
+        .top_blocks()
+        .filter(|(_, b)| {
+            b.identifier() == "resource"
+                && b.labels().first().map(|l| l.as_str()) == Some("aws_apigatewayv2_api")
+                && attr(b.body(), "protocol_type")
+                    .and_then(crate::terraform::string)
+                    .as_deref()
+                    == Some("WEBSOCKET")
+        })
+        .find_map(|(_, b)| b.labels().get(1).map(|l| l.as_str().to_owned()));
+    let Some(api) = api else {
+        return vec![
+            "terraform/*.tf has no aws_apigatewayv2_api with protocol_type = \"WEBSOCKET\""
+                .to_owned(),
+        ];
+    };
+    let stage_arn = scope
+        .eval_text(&format!(
+            "\"${{aws_apigatewayv2_api.{api}.execution_arn}}/${{var.stage_name}}\""
+        ))
+        .and_then(|v| to_string(&v));
+    let stage_arn = match stage_arn {
+        Ok(arn) => arn,
+        Err(e) => return vec![e],
+    };
+    let connection = format!("{stage_arn}/POST/@connections/AbCdEf12345=");
+    let delete = format!("{stage_arn}/DELETE/@connections/AbCdEf12345=");
+    let mut problems = Vec::new();
+    for f in &FUNCTIONS {
+        let policy = match Policy::of_function(tf, &scope, f.name) {
+            Ok(policy) => policy,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        let delivers = f.env.contains(&MANAGEMENT_ENDPOINT);
+        let posts = policy.allows("execute-api:ManageConnections", &connection, None);
+        if delivers && !posts {
+            problems.push(format!(
+                "{}: its role's policy ({}) does not allow execute-api:ManageConnections on {connection}, \
+                 but the {} binary posts to connections ({MANAGEMENT_ENDPOINT} is in {})",
+                policy.function, policy.documents, f.name, f.env_name
+            ));
+        }
+        if delivers && policy.allows("execute-api:ManageConnections", &delete, None) {
+            problems.push(format!(
+                "{}: its role's policy ({}) allows execute-api:ManageConnections on {delete}, but the {} \
+                 binary only POSTs to connections (least privilege: .../POST/@connections/*)",
+                policy.function, policy.documents, f.name
+            ));
+        }
+        if !delivers {
+            for (sid, action, resource) in policy.granted("execute-api") {
+                problems.push(format!(
+                    "{}: statement {sid} of {} allows {action} on {resource}, but the {} binary makes no \
+                     execute-api call ({MANAGEMENT_ENDPOINT} is not in {})",
+                    policy.function, policy.documents, f.name, f.env_name
+                ));
+            }
+        }
+    }
+    problems
+}
 
 /// What the roles need for the publish queue, SSE-KMS included: every
 /// function that reads `PUBLISH_QUEUE_URL` sends to it (`sqs:SendMessage`,
 /// which `SendMessageBatch` needs; `kms:GenerateDataKey` and `kms:Decrypt`
-/// on the queue's key), and the function an event source mapping invokes
-/// from it receives with its role (`sqs:ReceiveMessage`, `sqs:DeleteMessage`,
-/// `sqs:GetQueueAttributes`; `kms:Decrypt`) and hands failed jobs back
-/// early (`sqs:ChangeMessageVisibility`, which the worker calls). SQS makes the KMS calls for its
-/// caller: a KMS statement conditioned on `kms:ViaService` counts when it
-/// names SQS (`sqs.<region>.amazonaws.com`); other conditions are not
-/// judged, and a `*` resource counts.
+/// on the queue's key, through SQS), and the function an event source
+/// mapping invokes from it receives with its role (`sqs:ReceiveMessage`,
+/// `sqs:DeleteMessage`, `sqs:GetQueueAttributes`; `kms:Decrypt`) and hands
+/// failed jobs back early (`sqs:ChangeMessageVisibility`, which the worker
+/// calls). A function that does not read `PUBLISH_QUEUE_URL` may not send.
 pub fn queue_permission_problems(tf: &Terraform) -> Vec<String> {
-    let mut problems = Vec::new();
+    let scope = match deployed(tf, AWS) {
+        Ok(scope) => scope,
+        Err(e) => return vec![e],
+    };
     let queue = match publish_queue(tf) {
         Ok(queue) => queue,
         Err(e) => return vec![format!("{e}, which the roles need permissions on")],
     };
+    let queue_arn = scope
+        .eval_text(&format!("aws_sqs_queue.{queue}.arn"))
+        .and_then(|v| to_string(&v))
+        .unwrap_or_default();
     let key = tf
         .block("resource", &["aws_sqs_queue", &queue])
         .ok()
         .and_then(|(_, body)| attr(body, "kms_master_key_id"))
-        .and_then(|k| {
-            named(
-                through_locals(tf, k),
-                &["aws_kms_key"],
-                &["arn", "id", "key_id"],
-            )
-        });
-    let on_queue =
-        |e: &Expression| named(e, &["aws_sqs_queue"], &["arn"]).as_deref() == Some(&*queue);
-    let on_key = |e: &Expression| {
-        key.is_some() && named(e, &["aws_kms_key"], &["arn"]).as_deref() == key.as_deref()
-    };
+        .and_then(|k| scope.eval(k).ok())
+        .and_then(|v| to_string(&v).ok());
+    let via = format!("sqs.{}.{}", AWS.region, AWS.dns_suffix);
 
+    /// Actions a role needs, each on the queue or (true) on the queue's key.
+    type Needs = &'static [(&'static str, bool)];
     const SEND: Needs = &[
         ("sqs:SendMessage", false),
         ("kms:GenerateDataKey", true),
@@ -265,7 +532,6 @@ pub fn queue_permission_problems(tf: &Terraform) -> Vec<String> {
         ("sqs:ChangeMessageVisibility", false),
         ("kms:Decrypt", true),
     ];
-    // (function, why, what it needs)
     let mut needs: Vec<(&str, String, Needs)> = Vec::new();
     for f in FUNCTIONS
         .iter()
@@ -284,38 +550,161 @@ pub fn queue_permission_problems(tf: &Terraform) -> Vec<String> {
             needs.push((f.name, why, RECEIVE));
         }
     }
-    for (name, why, actions) in needs {
-        let policy = match Policy::of_function(tf, name) {
+    let mut problems = Vec::new();
+    for f in &FUNCTIONS {
+        let policy = match Policy::of_function(tf, &scope, f.name) {
             Ok(policy) => policy,
             Err(e) => {
-                problems.push(format!("{e}, but {why}"));
+                problems.push(e);
                 continue;
             }
         };
-        for &(action, needs_key) in actions {
-            let (allowed, on) = if needs_key {
-                match &key {
-                    None => continue, // an SQS-managed key: no KMS permission
-                    Some(key) => (
-                        policy.allows(action, &on_key, Some("sqs")),
-                        format!("aws_kms_key.{key}, the queue's key, through SQS"),
-                    ),
+        let mine: Vec<_> = needs
+            .iter()
+            .filter(|(name, _, _)| *name == f.name)
+            .collect();
+        if mine.is_empty() && policy.allows("sqs:SendMessage", &queue_arn, None) {
+            problems.push(format!(
+                "{}: its role's policy ({}) allows sqs:SendMessage on aws_sqs_queue.{queue}, but the {} \
+                 binary does not send shard jobs ({PUBLISH_QUEUE_URL} is not in {})",
+                policy.function, policy.documents, f.name, f.env_name
+            ));
+        }
+        for (_, why, actions) in mine {
+            for &(action, on_key) in *actions {
+                let allowed = if on_key {
+                    match &key {
+                        None => continue, // an SQS-managed key: no KMS permission
+                        Some(key) => policy.allows(action, key, Some(&via)),
+                    }
+                } else {
+                    policy.allows(action, &queue_arn, None)
+                };
+                if !allowed {
+                    let on = if on_key {
+                        format!(
+                            "the queue's key ({}), through SQS ({via})",
+                            key.as_deref().unwrap_or("?")
+                        )
+                    } else {
+                        format!("aws_sqs_queue.{queue}")
+                    };
+                    problems.push(format!(
+                        "{}: its role's policy ({}) does not allow {action} on {on}, but {why}",
+                        policy.function, policy.documents
+                    ));
                 }
-            } else {
-                (
-                    policy.allows(action, &on_queue, None),
-                    format!("aws_sqs_queue.{queue}"),
-                )
+            }
+        }
+    }
+    problems
+}
+
+/// In every partition: each `kms:ViaService` a role names is the service's
+/// endpoint in this Region and partition (`sqs.cn-north-1.amazonaws.com.cn`
+/// in China), and the data key's policy names CloudWatch Logs' Regional
+/// principal of the partition. Evaluated as in `aws` and in `aws-cn`.
+pub fn partition_problems(tf: &Terraform) -> Vec<String> {
+    let mut problems = BTreeSet::new();
+    for partition in [AWS, AWS_CN] {
+        let scope = match deployed(tf, partition) {
+            Ok(scope) => scope,
+            Err(e) => return vec![e],
+        };
+        let suffix = format!(".{}.{}", partition.region, partition.dns_suffix);
+        for f in &FUNCTIONS {
+            let Ok(policy) = Policy::of_function(tf, &scope, f.name) else {
+                continue; // the other checks say why
             };
-            if !allowed {
+            for s in &policy.statements {
+                for (variable, values) in &s.conditions {
+                    for value in values.iter().filter(|_| variable == "kms:ViaService") {
+                        let ok = value
+                            .strip_suffix(&suffix)
+                            .is_some_and(|service| !service.is_empty() && !service.contains('.'));
+                        if !ok {
+                            problems.insert(format!(
+                                "{}: statement {} of {} has kms:ViaService {value:?} in {} ({}), where \
+                                 services answer at <service>{suffix}: use the partition's DNS suffix \
+                                 (data.aws_partition's dns_suffix)",
+                                policy.function, s.sid, policy.documents, partition.name, partition.region
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        problems.extend(logs_principal_problems(tf, &scope, partition));
+    }
+    problems.into_iter().collect()
+}
+
+/// CloudWatch Logs' principal in the key policy of every `aws_kms_key` whose
+/// policy names one: `logs.<region>.<dns suffix>`.
+fn logs_principal_problems(tf: &Terraform, scope: &Scope<'_>, partition: Partition) -> Vec<String> {
+    let wanted = format!("logs.{}.{}", partition.region, partition.dns_suffix);
+    let mut problems = Vec::new();
+    for (file, block) in tf.top_blocks() {
+        let labels: Vec<&str> = block.labels().iter().map(|l| l.as_str()).collect();
+        if block.identifier() != "resource" || labels.first() != Some(&"aws_kms_key") {
+            continue;
+        }
+        let Some(policy) = attr(block.body(), "policy") else {
+            continue;
+        };
+        let frame = if attr(block.body(), "count").is_some() {
+            Frame::count(0)
+        } else {
+            Frame::default()
+        };
+        let text = match scope.eval_in(policy, &frame).and_then(|v| to_string(&v)) {
+            Ok(text) => text,
+            Err(e) => {
                 problems.push(format!(
-                    "{}: its role's policy ({}) does not allow {action} on {on}, but {why}",
-                    policy.function, policy.documents
+                    "aws_kms_key.{} ({file}): its policy does not evaluate: {e}",
+                    labels[1]
+                ));
+                continue;
+            }
+        };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let mut services = Vec::new();
+        collect_services(&json, &mut services);
+        for service in services.iter().filter(|s| s.starts_with("logs.")) {
+            if *service != wanted {
+                problems.push(format!(
+                    "aws_kms_key.{} ({file}): its policy names the principal {service:?} in {} ({}), but \
+                     CloudWatch Logs' principal there is {wanted:?}: use the partition's DNS suffix",
+                    labels[1], partition.name, partition.region
                 ));
             }
         }
     }
     problems
+}
+
+fn collect_services(json: &serde_json::Value, out: &mut Vec<String>) {
+    match json {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                if key == "Service" {
+                    match value {
+                        serde_json::Value::String(s) => out.push(s.clone()),
+                        serde_json::Value::Array(items) => {
+                            out.extend(items.iter().filter_map(|i| i.as_str().map(str::to_owned)))
+                        }
+                        _ => {}
+                    }
+                } else {
+                    collect_services(value, out);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_services(i, out)),
+        _ => {}
+    }
 }
 
 /// IAM-style matching: `*` any run of characters, `?` one character.

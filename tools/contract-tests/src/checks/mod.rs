@@ -3,25 +3,10 @@
 //! Terraform side with its file and the code (or Makefile) side it disagrees
 //! with. Expectations come from the code's constants, so an environment
 //! variable or route added to the code is checked without touching this file.
-
-use std::collections::{BTreeMap, BTreeSet};
-
-use channels::config::{
-    HTTP_ENV, PUBLISH_QUEUE_URL, RX_ENV, TOKEN_AUDIENCE, TOKEN_ISSUER, TOKEN_PUBLIC_KEYS,
-    TOKEN_SIGNING_KEY, WORKER_ENV, WORKER_MAX_CONCURRENCY,
-};
-use channels_aws::schema::{
-    CHANNEL_INDEX, INDEX_HASH_KEY, INDEX_PROJECTED, INDEX_RANGE_KEY, TABLE_HASH_KEY, TTL_ATTRIBUTE,
-};
-use hcl::expr::{BinaryOperator, Operation, UnaryOperator};
-use hcl::{Body, Expression};
-use http_lambda::{OPEN_ROUTES, ROUTES, WORKER_HANDLER};
-
-use crate::terraform::{
-    attr, blocks, calls, normalize, object_entries, object_get, object_keys, reference, string,
-    string_attr, string_list, strings_in, traversal_names, unparen, walk,
-};
-use crate::{Makefile, Terraform};
+//!
+//! Most checks read the parsed files; those about values (policies, URLs,
+//! validations) evaluate them with [`crate::eval`] in a [`deployed`] scope,
+//! where the resources Terraform would create have realistic attributes.
 
 mod env;
 mod iam;
@@ -31,15 +16,27 @@ mod routes;
 mod table;
 mod tokens;
 
+use hcl::{Body, Expression, Map};
+
+use channels::config::{COMMANDS_ENV, HTTP_ENV, PRESENCE_ENV, RX_ENV, WORKER_ENV};
+use http_lambda::{COMMANDS_HANDLER, PRESENCE_HANDLER, WORKER_HANDLER};
+
+use crate::eval::{Frame, Scope, Value};
+use crate::terraform::{attr, blocks, reference, string, traversal_names, unparen};
+use crate::{Makefile, Terraform};
+
 pub use env::{env_problems, handler_problems, log_format_problems};
-pub use iam::{query_index_problems, queue_permission_problems};
+pub use iam::{
+    connection_permission_problems, partition_problems, queue_permission_problems,
+    table_permission_problems,
+};
 pub use packages::{architecture_problems, package_problems};
 pub use queue::{
     event_source_problems, publish_queue_problems, visibility_timeout_problems,
     VISIBILITY_TIMEOUT_FACTOR,
 };
 pub use routes::{payload_format_problems, route_authorization_problems, route_problems};
-pub use table::table_problems;
+pub use table::{table_problems, STREAM_VIEW};
 pub use tokens::{token_env_problems, token_key_problems};
 
 /// A check: the parsed Terraform and Makefile in, the problems out.
@@ -49,10 +46,16 @@ pub type Check = fn(&Terraform, &Makefile) -> Vec<String>;
 pub const CHECKS: &[(&str, Check)] = &[
     ("environment", |tf, _| env_problems(tf)),
     ("log format", |tf, _| log_format_problems(tf)),
+    ("handlers", |tf, _| handler_problems(tf)),
     ("packages", package_problems),
     ("architecture", architecture_problems),
     ("table", |tf, _| table_problems(tf)),
-    ("query index", |tf, _| query_index_problems(tf)),
+    ("table permissions", |tf, _| table_permission_problems(tf)),
+    ("@connections permissions", |tf, _| {
+        connection_permission_problems(tf)
+    }),
+    ("queue permissions", |tf, _| queue_permission_problems(tf)),
+    ("partition", |tf, _| partition_problems(tf)),
     ("routes", |tf, _| route_problems(tf)),
     ("route authorization", |tf, _| {
         route_authorization_problems(tf)
@@ -60,7 +63,6 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("payload format", |tf, _| payload_format_problems(tf)),
     ("token environment", |tf, _| token_env_problems(tf)),
     ("token signing key", |tf, _| token_key_problems(tf)),
-    ("handlers", |tf, _| handler_problems(tf)),
     ("publish queue", |tf, _| {
         publish_queue_problems(tf, channels::job::MAX_RECEIVES)
     }),
@@ -68,7 +70,6 @@ pub const CHECKS: &[(&str, Check)] = &[
         visibility_timeout_problems(tf)
     }),
     ("event source mapping", |tf, _| event_source_problems(tf)),
-    ("queue permissions", |tf, _| queue_permission_problems(tf)),
 ];
 
 /// The problems of every check.
@@ -82,22 +83,29 @@ pub fn all_problems(tf: &Terraform, make: &Makefile) -> Vec<String> {
 /// A Lambda function of `terraform/lambda.tf` and what the code says about it.
 pub(crate) struct Function {
     /// `aws_lambda_function.<name>`
-    name: &'static str,
+    pub(crate) name: &'static str,
     /// The environment variables its binary reads, and where the code says so.
-    env: &'static [&'static str],
-    env_name: &'static str,
+    pub(crate) env: &'static [&'static str],
+    pub(crate) env_name: &'static str,
     /// The `local.<package>` holding its zip, and the Makefile variable that writes it.
-    package: &'static str,
-    make_var: &'static str,
+    pub(crate) package: &'static str,
+    pub(crate) make_var: &'static str,
+    /// The `handler` that starts its binary as this function, and where the
+    /// code says so; "bootstrap" (rx, and the http package's HTTP API
+    /// handler) starts the package's default.
+    pub(crate) handler: &'static str,
+    pub(crate) handler_name: &'static str,
 }
 
-pub(crate) const FUNCTIONS: [Function; 3] = [
+pub(crate) const FUNCTIONS: [Function; 5] = [
     Function {
         name: "rx",
         env: RX_ENV,
         env_name: "channels::config::RX_ENV",
         package: "rx_package",
         make_var: "RX_ZIP",
+        handler: "bootstrap",
+        handler_name: "the rx binary's only handler",
     },
     Function {
         name: "http",
@@ -105,14 +113,38 @@ pub(crate) const FUNCTIONS: [Function; 3] = [
         env_name: "channels::config::HTTP_ENV",
         package: "http_package",
         make_var: "HTTP_ZIP",
+        handler: "bootstrap",
+        handler_name: "the http package's default, the HTTP API handler",
     },
-    // The http binary again, started as the publish queue's worker.
+    // The http binary again, started as the publish queue's worker,
     Function {
         name: "worker",
         env: WORKER_ENV,
         env_name: "channels::config::WORKER_ENV",
         package: "http_package",
         make_var: "HTTP_ZIP",
+        handler: WORKER_HANDLER,
+        handler_name: "http_lambda::WORKER_HANDLER",
+    },
+    // ... as the WebSocket API's command routes,
+    Function {
+        name: "commands",
+        env: COMMANDS_ENV,
+        env_name: "channels::config::COMMANDS_ENV",
+        package: "http_package",
+        make_var: "HTTP_ZIP",
+        handler: COMMANDS_HANDLER,
+        handler_name: "http_lambda::COMMANDS_HANDLER",
+    },
+    // ... and as the table stream's presence events.
+    Function {
+        name: "presence",
+        env: PRESENCE_ENV,
+        env_name: "channels::config::PRESENCE_ENV",
+        package: "http_package",
+        make_var: "HTTP_ZIP",
+        handler: PRESENCE_HANDLER,
+        handler_name: "http_lambda::PRESENCE_HANDLER",
     },
 ];
 
@@ -133,7 +165,8 @@ pub(crate) fn environment<'a>(tf: &'a Terraform, name: &str) -> Result<Environme
         .first()
         .and_then(|environment| attr(environment, "variables"))
         .ok_or_else(|| format!("{place} has no environment.variables"))?;
-    let entries = object_entries(variables).map_err(|e| format!("{place}: {e}"))?;
+    let entries =
+        crate::terraform::object_entries(variables).map_err(|e| format!("{place}: {e}"))?;
     Ok((place, entries))
 }
 
@@ -179,4 +212,194 @@ pub(crate) fn display(expr: Option<&Expression>) -> String {
                 .join(" ")
         },
     )
+}
+
+/// Where a [`deployed`] scope pretends to be.
+#[derive(Clone, Copy, Debug)]
+pub struct Partition {
+    pub name: &'static str,
+    pub region: &'static str,
+    pub dns_suffix: &'static str,
+}
+
+/// The commercial partition.
+pub const AWS: Partition = Partition {
+    name: "aws",
+    region: "us-east-1",
+    dns_suffix: "amazonaws.com",
+};
+
+/// The China partition: other service domains, same service principals
+/// where IAM trust policies are concerned.
+pub const AWS_CN: Partition = Partition {
+    name: "aws-cn",
+    region: "cn-north-1",
+    dns_suffix: "amazonaws.com.cn",
+};
+
+/// The account a [`deployed`] scope pretends to be in.
+pub const ACCOUNT: &str = "123456789012";
+
+/// A scope with the variables at their defaults (`region` set to the
+/// partition's), and the resources Terraform would create given the values
+/// AWS would give them: ARNs, names, URLs and ids of tables, queues, keys,
+/// APIs, functions and roles, for every instance of `count` and `for_each`.
+/// Other resources stay placeholders.
+pub fn deployed(tf: &Terraform, partition: Partition) -> Result<Scope<'_>, String> {
+    let mut scope = Scope::new(tf)?;
+    scope.set("region", Value::String(partition.region.to_owned()))?;
+    fill(tf, &mut scope, partition)?;
+    Ok(scope)
+}
+
+/// Gives every resource of `tf` that AWS would name its attributes in
+/// `scope` (again after a test changed variables that names depend on).
+pub fn fill(tf: &Terraform, scope: &mut Scope<'_>, partition: Partition) -> Result<(), String> {
+    let Partition {
+        name: p,
+        region,
+        dns_suffix,
+    } = partition;
+    let object = |pairs: &[(&str, String)]| {
+        Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
+                .collect::<Map<_, _>>(),
+        )
+    };
+    scope.resource(
+        "data.aws_partition.current",
+        object(&[
+            ("partition", p.to_owned()),
+            ("dns_suffix", dns_suffix.to_owned()),
+        ]),
+    );
+    scope.resource(
+        "data.aws_caller_identity.current",
+        object(&[("account_id", ACCOUNT.to_owned())]),
+    );
+    // First the resources whose names do not depend on other resources.
+    let resources: Vec<(String, String, &Body)> = tf
+        .top_blocks()
+        .filter(|(_, b)| b.identifier() == "resource" && b.labels().len() == 2)
+        .map(|(_, b)| {
+            (
+                b.labels()[0].as_str().to_owned(),
+                b.labels()[1].as_str().to_owned(),
+                b.body(),
+            )
+        })
+        .collect();
+    for (kind, name, body) in &resources {
+        let named_as = |scope: &Scope<'_>, frame: &Frame, fallback: &str| -> String {
+            ["name", "function_name"]
+                .iter()
+                .find_map(|a| attr(body, a))
+                .and_then(|e| scope.eval_in(e, frame).ok())
+                .and_then(|v| crate::eval::to_string(&v).ok())
+                .unwrap_or_else(|| fallback.to_owned())
+        };
+        let instance = |scope: &Scope<'_>, frame: &Frame, key: &str| -> Option<Value> {
+            let real = named_as(scope, frame, &format!("{name}{key}"));
+            Some(match kind.as_str() {
+                "aws_dynamodb_table" => {
+                    let arn = format!("arn:{p}:dynamodb:{region}:{ACCOUNT}:table/{real}");
+                    object(&[
+                        ("name", real.clone()),
+                        ("id", real.clone()),
+                        (
+                            "stream_arn",
+                            format!("{arn}/stream/2026-01-01T00:00:00.000"),
+                        ),
+                        ("arn", arn),
+                    ])
+                }
+                "aws_sqs_queue" => {
+                    let url = format!("https://sqs.{region}.{dns_suffix}/{ACCOUNT}/{real}");
+                    object(&[
+                        ("name", real.clone()),
+                        ("arn", format!("arn:{p}:sqs:{region}:{ACCOUNT}:{real}")),
+                        ("id", url.clone()),
+                        ("url", url),
+                    ])
+                }
+                "aws_kms_key" => {
+                    let id = format!("{name}{key}-0000-1111-2222-333333333333");
+                    object(&[
+                        ("arn", format!("arn:{p}:kms:{region}:{ACCOUNT}:key/{id}")),
+                        ("key_id", id.clone()),
+                        ("id", id),
+                    ])
+                }
+                "aws_apigatewayv2_api" => {
+                    let id = format!("{name}{key}1");
+                    let scheme = match attr(body, "protocol_type").and_then(string).as_deref() {
+                        Some("WEBSOCKET") => "wss",
+                        _ => "https",
+                    };
+                    object(&[
+                        (
+                            "api_endpoint",
+                            format!("{scheme}://{id}.execute-api.{region}.{dns_suffix}"),
+                        ),
+                        (
+                            "execution_arn",
+                            format!("arn:{p}:execute-api:{region}:{ACCOUNT}:{id}"),
+                        ),
+                        ("arn", format!("arn:{p}:apigateway:{region}::/apis/{id}")),
+                        ("id", id),
+                    ])
+                }
+                "aws_lambda_function" => {
+                    let arn = format!("arn:{p}:lambda:{region}:{ACCOUNT}:function:{real}");
+                    object(&[
+                        ("function_name", real.clone()),
+                        ("invoke_arn", format!("arn:{p}:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations")),
+                        ("arn", arn),
+                    ])
+                }
+                "aws_iam_role" => object(&[
+                    ("name", real.clone()),
+                    ("id", real.clone()),
+                    ("arn", format!("arn:{p}:iam::{ACCOUNT}:role/{real}")),
+                ]),
+                "aws_cloudwatch_log_group" => object(&[
+                    ("name", real.clone()),
+                    (
+                        "arn",
+                        format!("arn:{p}:logs:{region}:{ACCOUNT}:log-group:{real}"),
+                    ),
+                ]),
+                _ => return None,
+            })
+        };
+        let value = if let Some(count) = attr(body, "count") {
+            let n = scope.eval(count).and_then(|n| crate::eval::to_number(&n))?;
+            (0..n as usize)
+                .map(|i| instance(scope, &Frame::count(i), &format!("{i}")))
+                .collect::<Option<Vec<_>>>()
+                .map(Value::Array)
+        } else if let Some(for_each) = attr(body, "for_each") {
+            match scope.eval(for_each) {
+                Ok(Value::Object(map)) => map
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let frame = Frame::each(Value::String(k.clone()), v);
+                        instance(scope, &frame, &format!("-{k}")).map(|value| (k, value))
+                    })
+                    .collect::<Option<Map<_, _>>>()
+                    .map(Value::Object),
+                // A for_each this scope cannot resolve (it depends on another
+                // resource): leave the placeholder.
+                _ => None,
+            }
+        } else {
+            instance(scope, &Frame::default(), "")
+        };
+        if let Some(value) = value {
+            scope.resource(&format!("{kind}.{name}"), value);
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,12 @@
 //! The packages and the architecture: Terraform deploys what `make` builds.
 
-use super::*;
+use std::collections::BTreeSet;
+
+use super::{display, function, FUNCTIONS};
+use crate::terraform::{
+    attr, blocks, calls, normalize, reference, string, string_list, strings_in,
+};
+use crate::{Makefile, Terraform};
 
 /// Terraform reads the packages and the architecture file where `make` writes
 /// them, and each function deploys (and redeploys on a change of) its own zip.

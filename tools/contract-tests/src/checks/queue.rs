@@ -1,7 +1,15 @@
 //! The publish queue, its dead-letter queue, its visibility timeout and the
 //! event source mapping that runs the worker.
 
-use super::*;
+use std::collections::BTreeMap;
+
+use channels::config::{PUBLISH_QUEUE_URL, WORKER_MAX_CONCURRENCY};
+use hcl::expr::{BinaryOperator, Operation, UnaryOperator};
+use hcl::{Body, Expression};
+
+use super::{display, environment, function, named, through_locals, FUNCTIONS};
+use crate::terraform::{attr, blocks, calls, object_get, reference, string_list, unparen};
+use crate::Terraform;
 
 /// The `aws_sqs_queue` whose URL a function's `PUBLISH_QUEUE_URL` holds
 /// (`aws_sqs_queue.NAME.url`, or `.id`, which is the URL too), or why none.

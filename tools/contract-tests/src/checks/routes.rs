@@ -1,6 +1,14 @@
 //! The HTTP API: its routes, who may call each, and the event version.
 
-use super::*;
+use std::collections::BTreeSet;
+
+use http_lambda::{OPEN_ROUTES, ROUTES};
+
+use super::display;
+use crate::terraform::{
+    attr, object_entries, object_keys, reference, string, string_attr, unparen, walk,
+};
+use crate::Terraform;
 
 /// `"METHOD /path"`, API Gateway's route key.
 pub(crate) fn route_key((method, path): &(&str, &str)) -> String {

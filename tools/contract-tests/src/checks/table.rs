@@ -136,16 +136,14 @@ pub fn table_problems(tf: &Terraform) -> Vec<String> {
             ));
         }
         Some(index) => {
-            let mut expect = |what: &str,
-                              terraform: Option<String>,
-                              code_name: &str,
-                              code: &str| {
-                if terraform.as_deref() != Some(code) {
-                    problems.push(format!(
+            let mut expect =
+                |what: &str, terraform: Option<String>, code_name: &str, code: &str| {
+                    if terraform.as_deref() != Some(code) {
+                        problems.push(format!(
                         "{place}: the index's {what} is {terraform:?} but {code_name} is {code:?}"
                     ));
-                }
-            };
+                    }
+                };
             expect(
                 "hash_key",
                 string_attr(index, "hash_key"),

@@ -2,7 +2,17 @@
 //! that signs them (and who may sign).
 
 use super::iam::wildcard_match;
-use super::*;
+use std::collections::BTreeSet;
+
+use channels::config::{
+    HTTP_ENV, TOKEN_AUDIENCE, TOKEN_ISSUER, TOKEN_PUBLIC_KEYS, TOKEN_SIGNING_KEY,
+};
+use hcl::expr::{BinaryOperator, Operation};
+use hcl::Expression;
+
+use super::{display, environment, function, named, FUNCTIONS};
+use crate::terraform::{attr, calls, object_get, reference, string, string_attr, unparen, walk};
+use crate::Terraform;
 
 /// Whether `cond` is true exactly with subscriber tokens on:
 /// `var.subscriber_auth == "token"`, or a `local` holding it.

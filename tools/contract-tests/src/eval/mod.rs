@@ -221,6 +221,14 @@ impl<'tf> Scope<'tf> {
         }
     }
 
+    /// The expression written as `text`, evaluated:
+    /// `scope.eval_text("aws_sqs_queue.publish.arn")`.
+    pub fn eval_text(&self, text: &str) -> Result<Value, String> {
+        let body = hcl::parse(&format!("x = {text}\n")).map_err(|e| format!("`{text}`: {e}"))?;
+        let expr = attr(&body, "x").ok_or_else(|| format!("`{text}` is not an expression"))?;
+        self.eval(expr)
+    }
+
     /// `local.NAME`, evaluated once.
     pub fn local(&self, name: &str) -> Result<Value, String> {
         if let Some(known) = self.locals.borrow().get(name) {

@@ -2,6 +2,12 @@
 
 use crate::*;
 
+const RX: &str = "terraform/lambda.tf:aws_lambda_function.rx";
+const HTTP: &str = "terraform/lambda.tf:aws_lambda_function.http";
+const WORKER: &str = "terraform/lambda.tf:aws_lambda_function.worker";
+const COMMANDS: &str = "terraform/lambda.tf:aws_lambda_function.commands";
+const PRESENCE: &str = "terraform/lambda.tf:aws_lambda_function.presence";
+
 #[test]
 fn lambda_environment_is_exactly_what_the_binaries_read() {
     let (tf, _) = parsed(&sources());
@@ -15,7 +21,7 @@ fn functions_log_json() {
 }
 
 #[test]
-fn the_worker_and_http_start_the_right_handler() {
+fn each_function_starts_the_right_handler() {
     let (tf, _) = parsed(&sources());
     report("handlers", &handler_problems(&tf));
 }
@@ -27,28 +33,18 @@ fn env_check_catches_mutations() {
         |tf, _| env_problems(tf),
         &[
             // rx: LAMBDA_TABLE renamed.
-            m(
-                "terraform/lambda.tf",
-                "      LAMBDA_TABLE      = aws_dynamodb_table.channels.name\n",
-                "      TABLE_NAME        = aws_dynamodb_table.channels.name\n",
-                &[
-                    "aws_lambda_function.rx (terraform/lambda.tf)",
-                    "lacks LAMBDA_TABLE, which the rx binary reads (channels::config::RX_ENV)",
-                ],
-            ),
+            m(RX, "      LAMBDA_TABLE          = ", "      TABLE_NAME            = ", &[
+                "aws_lambda_function.rx (terraform/lambda.tf)",
+                "lacks LAMBDA_TABLE, which the rx binary reads (channels::config::RX_ENV)",
+            ]),
             // http: one variable dropped.
-            m(
-                "terraform/lambda.tf",
-                "      PUBLISH_MAX_ATTEMPTS  = tostring(var.publish_max_attempts)\n",
-                "",
-                &[
-                    "aws_lambda_function.http (terraform/lambda.tf)",
-                    "lacks PUBLISH_MAX_ATTEMPTS, which the http binary reads (channels::config::HTTP_ENV)",
-                ],
-            ),
+            m(HTTP, "      PUBLISH_MAX_ATTEMPTS  = tostring(var.publish_max_attempts)\n", "", &[
+                "aws_lambda_function.http (terraform/lambda.tf)",
+                "lacks PUBLISH_MAX_ATTEMPTS, which the http binary reads (channels::config::HTTP_ENV)",
+            ]),
             // http: one variable too many.
             m(
-                "terraform/lambda.tf",
+                HTTP,
                 "      MANAGEMENT_ENDPOINT   = local.management_endpoint\n",
                 "      MANAGEMENT_ENDPOINT   = local.management_endpoint\n      RUST_LOG = \"debug\"\n",
                 &[
@@ -58,38 +54,33 @@ fn env_check_catches_mutations() {
                 ],
             ),
             // rx: a token variable dropped.
-            m(
-                "terraform/lambda.tf",
-                "      TOKEN_ISSUER      = local.tokens_on ? local.http_url : \"\"\n",
-                "",
-                &[
-                    "aws_lambda_function.rx (terraform/lambda.tf)",
-                    "lacks TOKEN_ISSUER, which the rx binary reads (channels::config::RX_ENV)",
-                ],
-            ),
+            m(RX, "      TOKEN_ISSUER          = local.tokens_on ? local.http_url : \"\"\n", "", &[
+                "aws_lambda_function.rx (terraform/lambda.tf)",
+                "lacks TOKEN_ISSUER, which the rx binary reads (channels::config::RX_ENV)",
+            ]),
+            // rx: the verifier's lifetime cap, dropped.
+            m(RX, "      TOKEN_MAX_TTL_SECONDS = local.tokens_on ? tostring(var.token_max_ttl_seconds) : \"\"\n", "", &[
+                "aws_lambda_function.rx (terraform/lambda.tf)",
+                "lacks TOKEN_MAX_TTL_SECONDS",
+            ]),
             // rx: the signing key, which only http reads.
             m(
-                "terraform/lambda.tf",
-                "      TOKEN_ISSUER      = local.tokens_on ? local.http_url : \"\"\n",
-                "      TOKEN_ISSUER      = local.tokens_on ? local.http_url : \"\"\n      TOKEN_SIGNING_KEY = aws_kms_key.tokens[0].arn\n",
+                RX,
+                "      TOKEN_ISSUERS         = local.token_issuers\n",
+                "      TOKEN_ISSUERS         = local.token_issuers\n      TOKEN_SIGNING_KEY     = aws_kms_key.tokens[0].arn\n",
                 &[
                     "aws_lambda_function.rx (terraform/lambda.tf)",
                     "sets TOKEN_SIGNING_KEY, which the rx binary does not read",
                 ],
             ),
             // worker: the number it divides the target rate by, dropped.
-            m(
-                "terraform/lambda.tf",
-                "      WORKER_MAX_CONCURRENCY = tostring(var.worker_max_concurrency)\n",
-                "",
-                &[
-                    "aws_lambda_function.worker (terraform/lambda.tf)",
-                    "lacks WORKER_MAX_CONCURRENCY, which the worker binary reads (channels::config::WORKER_ENV)",
-                ],
-            ),
+            m(WORKER, "      WORKER_MAX_CONCURRENCY = tostring(var.worker_max_concurrency)\n", "", &[
+                "aws_lambda_function.worker (terraform/lambda.tf)",
+                "lacks WORKER_MAX_CONCURRENCY, which the worker binary reads (channels::config::WORKER_ENV)",
+            ]),
             // worker: a token variable, which it does not read.
             m(
-                "terraform/lambda.tf",
+                WORKER,
                 "      PUBLISH_TARGET_RATE    = tostring(var.publish_target_rate)\n",
                 "      PUBLISH_TARGET_RATE    = tostring(var.publish_target_rate)\n      SUBSCRIBER_AUTH        = var.subscriber_auth\n",
                 &[
@@ -99,38 +90,49 @@ fn env_check_catches_mutations() {
                 ],
             ),
             // http: the threshold of asynchronous publishes, dropped.
+            m(HTTP, "      PUBLISH_SYNC_MAX      = tostring(var.publish_sync_max)\n", "", &[
+                "aws_lambda_function.http (terraform/lambda.tf)",
+                "lacks PUBLISH_SYNC_MAX, which the http binary reads",
+            ]),
+            // commands: no history, no identity providers.
+            m(COMMANDS, "      HISTORY_MAX           = tostring(var.history_max)\n", "", &[
+                "aws_lambda_function.commands (terraform/lambda.tf)",
+                "lacks HISTORY_MAX, which the commands binary reads (channels::config::COMMANDS_ENV)",
+            ]),
+            m(COMMANDS, "      TOKEN_ISSUERS         = local.token_issuers\n", "", &[
+                "aws_lambda_function.commands (terraform/lambda.tf)",
+                "lacks TOKEN_ISSUERS",
+            ]),
+            // presence: no patterns.
+            m(PRESENCE, "      PRESENCE_EVENTS      = join(\",\", var.presence_events)\n", "", &[
+                "aws_lambda_function.presence (terraform/lambda.tf)",
+                "lacks PRESENCE_EVENTS, which the presence binary reads (channels::config::PRESENCE_ENV)",
+            ]),
+            // presence: a queue it never sends to.
             m(
-                "terraform/lambda.tf",
-                "      PUBLISH_SYNC_MAX      = tostring(var.publish_sync_max)\n",
-                "",
-                &[
-                    "aws_lambda_function.http (terraform/lambda.tf)",
-                    "lacks PUBLISH_SYNC_MAX, which the http binary reads",
-                ],
+                PRESENCE,
+                "      PRESENCE_EVENTS      = join(\",\", var.presence_events)\n",
+                "      PRESENCE_EVENTS      = join(\",\", var.presence_events)\n      PUBLISH_QUEUE_URL    = aws_sqs_queue.publish.url\n",
+                &["aws_lambda_function.presence (terraform/lambda.tf)", "sets PUBLISH_QUEUE_URL"],
             ),
             // rx: no environment block at all.
-            m(
-                "terraform/lambda.tf",
-                "  environment {\n    variables = {\n      LAMBDA_TABLE      = aws_dynamodb_table.channels.name\n      CHANNEL_SHARDS    = tostring(var.channel_shards)\n      SUBSCRIBER_AUTH   = var.subscriber_auth\n      TOKEN_PUBLIC_KEYS = local.token_public_keys\n      TOKEN_AUDIENCE    = local.tokens_on ? local.websocket_url : \"\"\n      TOKEN_ISSUER      = local.tokens_on ? local.http_url : \"\"\n    }\n  }\n",
-                "",
-                &[
-                    "aws_lambda_function.rx (terraform/lambda.tf) has 0 `environment` blocks",
-                    "RX_ENV",
-                ],
-            ),
+            m(RX, "  environment {\n", "  xenvironment {\n", &[
+                "aws_lambda_function.rx (terraform/lambda.tf) has 0 `environment` blocks",
+                "RX_ENV",
+            ]),
         ],
     );
 }
 
 #[test]
 fn a_repeated_environment_variable_does_not_parse() {
-    // The old hand-written reader reported a key set twice; hcl-rs refuses the
-    // file (Terraform would take the last value silently), naming it.
+    // hcl-rs refuses the file (Terraform would take the last value silently),
+    // naming it.
     let mutated = sources()
         .mutated(
-            "terraform/lambda.tf",
-            "      LAMBDA_TABLE      = aws_dynamodb_table.channels.name\n",
-            "      LAMBDA_TABLE      = aws_dynamodb_table.channels.name\n      LAMBDA_TABLE = \"other\"\n",
+            RX,
+            "      LAMBDA_TABLE          = aws_dynamodb_table.channels.name\n",
+            "      LAMBDA_TABLE          = aws_dynamodb_table.channels.name\n      LAMBDA_TABLE = \"other\"\n",
         )
         .unwrap_or_else(|e| panic!("{e}"));
     let error = mutated
@@ -149,9 +151,9 @@ fn log_format_check_catches_mutations() {
         |tf, _| log_format_problems(tf),
         &[
             m(
-                "terraform/lambda.tf",
-                "    log_format            = \"JSON\"\n    log_group             = aws_cloudwatch_log_group.http.name\n",
-                "    log_format            = \"Text\"\n    log_group             = aws_cloudwatch_log_group.http.name\n",
+                HTTP,
+                "    log_format            = \"JSON\"\n",
+                "    log_format            = \"Text\"\n",
                 &[
                     "aws_lambda_function.http (terraform/lambda.tf)",
                     "log_format is Some(\"Text\")",
@@ -159,18 +161,30 @@ fn log_format_check_catches_mutations() {
                 ],
             ),
             m(
-                "terraform/lambda.tf",
-                "    log_format            = \"JSON\"\n    log_group             = aws_cloudwatch_log_group.rx.name\n",
-                "    log_group             = aws_cloudwatch_log_group.rx.name\n",
-                &["aws_lambda_function.rx (terraform/lambda.tf)", "log_format is None"],
+                RX,
+                "    log_format            = \"JSON\"\n",
+                "",
+                &[
+                    "aws_lambda_function.rx (terraform/lambda.tf)",
+                    "log_format is None",
+                ],
             ),
             m(
-                "terraform/lambda.tf",
-                "    log_format            = \"JSON\"\n    log_group             = aws_cloudwatch_log_group.worker.name\n",
-                "    log_format            = \"Text\"\n    log_group             = aws_cloudwatch_log_group.worker.name\n",
+                WORKER,
+                "    log_format            = \"JSON\"\n",
+                "    log_format            = \"Text\"\n",
                 &[
                     "aws_lambda_function.worker (terraform/lambda.tf)",
                     "log_format is Some(\"Text\")",
+                ],
+            ),
+            m(
+                PRESENCE,
+                "    log_format            = \"JSON\"\n",
+                "",
+                &[
+                    "aws_lambda_function.presence (terraform/lambda.tf)",
+                    "log_format is None",
                 ],
             ),
         ],
@@ -179,42 +193,34 @@ fn log_format_check_catches_mutations() {
 
 #[test]
 fn handler_check_catches_mutations() {
-    const TF: &str = "terraform/lambda.tf";
     assert_caught(
         "handlers",
         |tf, _| handler_problems(tf),
         &[
             // The worker starts as the HTTP API handler.
-            m(
-                TF,
-                "  handler       = \"worker\"\n",
-                "  handler       = \"bootstrap\"\n",
-                &[
-                    "aws_lambda_function.worker (terraform/lambda.tf): handler is Some(\"bootstrap\")",
-                    "http_lambda::WORKER_HANDLER = \"worker\"",
-                ],
-            ),
+            m(WORKER, "  handler       = \"worker\"\n", "  handler       = \"bootstrap\"\n", &[
+                "aws_lambda_function.worker (terraform/lambda.tf): handler is Some(\"bootstrap\")",
+                "http_lambda::WORKER_HANDLER = \"worker\"",
+            ]),
             // http starts as the worker.
-            m(
-                TF,
-                "  handler       = \"bootstrap\"\n  architectures = [local.architecture]\n\n  filename         = local.http_package\n",
-                "  handler       = \"worker\"\n  architectures = [local.architecture]\n\n  filename         = local.http_package\n",
-                &[
-                    "aws_lambda_function.http (terraform/lambda.tf): handler is Some(\"worker\")",
-                    "http_lambda::WORKER_HANDLER",
-                    "not as the HTTP API handler",
-                ],
-            ),
+            m(HTTP, "  handler       = \"bootstrap\"\n", "  handler       = \"worker\"\n", &[
+                "aws_lambda_function.http (terraform/lambda.tf): handler is Some(\"worker\")",
+                "the http package's default, the HTTP API handler = \"bootstrap\"",
+            ]),
+            // commands answer stream records, presence answers frames.
+            m(COMMANDS, "  handler       = \"commands\"\n", "  handler       = \"presence\"\n", &[
+                "aws_lambda_function.commands (terraform/lambda.tf): handler is Some(\"presence\")",
+                "http_lambda::COMMANDS_HANDLER = \"commands\"",
+            ]),
+            m(PRESENCE, "  handler       = \"presence\"\n", "  handler       = \"bootstrap\"\n", &[
+                "aws_lambda_function.presence (terraform/lambda.tf): handler is Some(\"bootstrap\")",
+                "http_lambda::PRESENCE_HANDLER",
+            ]),
             // No worker function at all.
-            m(
-                TF,
-                "resource \"aws_lambda_function\" \"worker\" {",
-                "resource \"aws_lambda_function\" \"consumer\" {",
-                &[
-                    "terraform/*.tf has no `resource \"aws_lambda_function\" \"worker\"` block",
-                    "WORKER_HANDLER",
-                ],
-            ),
+            m(WORKER, "resource \"aws_lambda_function\" \"worker\" {", "resource \"aws_lambda_function\" \"consumer\" {", &[
+                "terraform/*.tf has no `resource \"aws_lambda_function\" \"worker\"` block",
+                "WORKER_HANDLER",
+            ]),
         ],
     );
 }

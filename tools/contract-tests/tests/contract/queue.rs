@@ -43,7 +43,7 @@ fn publish_queue_check_catches_mutations() {
             ),
             // http's queue is not a queue of this configuration.
             m(
-                "terraform/lambda.tf",
+                "terraform/lambda.tf:aws_lambda_function.http",
                 "      PUBLISH_QUEUE_URL     = aws_sqs_queue.publish.url\n",
                 "      PUBLISH_QUEUE_URL     = \"https://sqs.us-east-1.amazonaws.com/123456789012/jobs\"\n",
                 &[
@@ -79,7 +79,7 @@ fn publish_queue_check_catches_mutations() {
             ),
             // The dead-letter queue forgets before the queue does.
             m(
-                "terraform/queue.tf",
+                "terraform/queue.tf:aws_sqs_queue.publish_dlq",
                 "  message_retention_seconds         = 1209600\n",
                 "  message_retention_seconds         = 3600\n",
                 &[

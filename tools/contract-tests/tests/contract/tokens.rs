@@ -16,16 +16,15 @@ fn only_the_http_function_signs_with_the_token_key() {
 
 #[test]
 fn token_env_check_catches_mutations() {
-    const TF: &str = "terraform/lambda.tf";
     assert_caught(
         "token environment",
         |tf, _| token_env_problems(tf),
         &[
             // rx checks tokens against the wrong audience.
             m(
-                TF,
-                "      TOKEN_AUDIENCE    = local.tokens_on ? local.websocket_url : \"\"\n",
-                "      TOKEN_AUDIENCE    = local.tokens_on ? local.http_url : \"\"\n",
+                "terraform/lambda.tf:aws_lambda_function.rx",
+                "      TOKEN_AUDIENCE        = local.tokens_on ? local.websocket_url : \"\"\n",
+                "      TOKEN_AUDIENCE        = local.tokens_on ? local.http_url : \"\"\n",
                 &[
                     "aws_lambda_function.rx (terraform/lambda.tf)",
                     "TOKEN_AUDIENCE = `local.tokens_on ? local.http_url : \"\"`",
@@ -34,7 +33,7 @@ fn token_env_check_catches_mutations() {
             ),
             // http mints with the wrong issuer.
             m(
-                TF,
+                "terraform/lambda.tf:aws_lambda_function.http",
                 "      TOKEN_ISSUER          = local.tokens_on ? local.http_url : \"\"\n",
                 "      TOKEN_ISSUER          = local.tokens_on ? local.websocket_url : \"\"\n",
                 &[
@@ -45,7 +44,7 @@ fn token_env_check_catches_mutations() {
             ),
             // The audience set only when tokens are off.
             m(
-                TF,
+                "terraform/lambda.tf:aws_lambda_function.http",
                 "      TOKEN_AUDIENCE        = local.tokens_on ? local.websocket_url : \"\"\n",
                 "      TOKEN_AUDIENCE        = var.subscriber_auth == \"none\" ? local.websocket_url : \"\"\n",
                 &[
@@ -56,9 +55,9 @@ fn token_env_check_catches_mutations() {
             ),
             // rx gets no public key.
             m(
-                TF,
-                "      TOKEN_PUBLIC_KEYS = local.token_public_keys\n",
-                "      TOKEN_PUBLIC_KEYS = \"\"\n",
+                "terraform/lambda.tf:aws_lambda_function.rx",
+                "      TOKEN_PUBLIC_KEYS     = local.token_public_keys\n",
+                "      TOKEN_PUBLIC_KEYS     = \"\"\n",
                 &[
                     "aws_lambda_function.rx (terraform/lambda.tf)",
                     "TOKEN_PUBLIC_KEYS = `\"\"`",
