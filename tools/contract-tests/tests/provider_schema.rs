@@ -145,10 +145,10 @@ fn the_real_schema_catches_misspellings_and_missing_arguments() {
         // A misspelled resource type, and a misspelled data source type.
         (
             "terraform/websocket.tf",
-            "resource \"aws_apigatewayv2_route_response\" \"websocket_default\"",
-            "resource \"aws_apigatewayv2_routeresponse\" \"websocket_default\"",
+            "resource \"aws_apigatewayv2_route_response\" \"websocket\"",
+            "resource \"aws_apigatewayv2_routeresponse\" \"websocket\"",
             &[
-                "aws_apigatewayv2_routeresponse.websocket_default (terraform/websocket.tf)",
+                "aws_apigatewayv2_routeresponse.websocket (terraform/websocket.tf)",
                 "has no resource type `aws_apigatewayv2_routeresponse`",
                 "did you mean `aws_apigatewayv2_route_response`?",
             ],

@@ -15,6 +15,7 @@ mod queue;
 mod routes;
 mod table;
 mod tokens;
+mod websocket;
 
 use hcl::{Body, Expression, Map};
 
@@ -38,6 +39,7 @@ pub use queue::{
 pub use routes::{payload_format_problems, route_authorization_problems, route_problems};
 pub use table::{table_problems, STREAM_VIEW};
 pub use tokens::{token_env_problems, token_key_problems};
+pub use websocket::{websocket_problems, ROUTE_SELECTION};
 
 /// A check: the parsed Terraform and Makefile in, the problems out.
 pub type Check = fn(&Terraform, &Makefile) -> Vec<String>;
@@ -61,6 +63,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         route_authorization_problems(tf)
     }),
     ("payload format", |tf, _| payload_format_problems(tf)),
+    ("websocket", |tf, _| websocket_problems(tf)),
     ("token environment", |tf, _| token_env_problems(tf)),
     ("token signing key", |tf, _| token_key_problems(tf)),
     ("publish queue", |tf, _| {

@@ -9,7 +9,8 @@ use contract_tests::checks::{
     event_source_problems, handler_problems, log_format_problems, package_problems,
     partition_problems, payload_format_problems, publish_queue_problems, queue_permission_problems,
     route_authorization_problems, route_problems, table_permission_problems, table_problems,
-    token_env_problems, token_key_problems, visibility_timeout_problems, Check, CHECKS,
+    token_env_problems, token_key_problems, visibility_timeout_problems, websocket_problems, Check,
+    CHECKS,
 };
 use contract_tests::{Makefile, Sources, Terraform};
 
@@ -20,6 +21,7 @@ mod queue;
 mod routes;
 mod table;
 mod tokens;
+mod websocket;
 
 fn sources() -> Sources {
     Sources::load().unwrap_or_else(|e| panic!("{e}"))
@@ -125,7 +127,7 @@ fn every_terraform_file_parses() {
 fn all_checks_pass_on_the_real_tree() {
     let (tf, make) = parsed(&sources());
     report("all", &all_problems(&tf, &make));
-    assert_eq!(CHECKS.len(), 18);
+    assert_eq!(CHECKS.len(), 19);
 }
 
 #[test]
