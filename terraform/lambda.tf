@@ -394,3 +394,56 @@ resource "aws_lambda_event_source_mapping" "worker" {
     maximum_concurrency = var.worker_max_concurrency
   }
 }
+
+# The table's stream runs the presence function for membership items only
+# (schema.rs: `sk` = "sub#{channel}", inserted by a subscribe or $connect,
+# removed by an unsubscribe, $disconnect, a 410 clean-up or TTL) of the
+# channels var.presence_events names: an exact name matches `sub#<name>`, a
+# prefix `room-*` every `sub#room-…`, `*` every membership. Lambda drops the
+# other records before invoking (no charge for them). No pattern, no mapping.
+locals {
+  presence_filter = {
+    eventName = ["INSERT", "REMOVE"]
+    dynamodb = {
+      Keys = {
+        sk = {
+          S = concat(
+            [for pattern in var.presence_events : "sub#${pattern}" if !endswith(pattern, "*")],
+            [for pattern in var.presence_events : { prefix = "sub#${trimsuffix(pattern, "*")}" } if endswith(pattern, "*")],
+          )
+        }
+      }
+    }
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "presence" {
+  count = length(var.presence_events) > 0 ? 1 : 0
+
+  event_source_arn = aws_dynamodb_table.channels.stream_arn
+  function_name    = aws_lambda_function.presence.arn
+  # Events from now on: a join or leave of the past is of no use to anyone.
+  starting_position                  = "LATEST"
+  batch_size                         = var.presence_batch_size
+  maximum_batching_window_in_seconds = var.presence_batching_window_seconds
+  # A failing batch is split in two until the record that fails is alone,
+  # retried a bounded number of times and for a bounded time, then recorded
+  # in the presence dead-letter queue; the shard moves on either way.
+  bisect_batch_on_function_error = true
+  maximum_retry_attempts         = var.presence_max_retry_attempts
+  maximum_record_age_in_seconds  = var.presence_max_record_age_seconds
+  # The function answers the records to retry (batchItemFailures).
+  function_response_types = ["ReportBatchItemFailures"]
+
+  destination_config {
+    on_failure {
+      destination_arn = aws_sqs_queue.presence_dlq.arn
+    }
+  }
+
+  filter_criteria {
+    filter {
+      pattern = jsonencode(local.presence_filter)
+    }
+  }
+}

@@ -315,6 +315,50 @@ variable "presence_events" {
   }
 }
 
+variable "presence_batch_size" {
+  type        = number
+  description = "Stream records (membership changes, after the filter) one presence invocation receives at most."
+  default     = 100
+
+  validation {
+    condition     = var.presence_batch_size >= 1 && var.presence_batch_size <= 10000 && floor(var.presence_batch_size) == var.presence_batch_size
+    error_message = "presence_batch_size must be a whole number between 1 and 10000 (Lambda's limit for a DynamoDB stream)."
+  }
+}
+
+variable "presence_batching_window_seconds" {
+  type        = number
+  description = "Seconds Lambda may wait to fill a presence batch: fewer invocations when many join at once, later events. 0 invokes as soon as records arrive."
+  default     = 0
+
+  validation {
+    condition     = var.presence_batching_window_seconds >= 0 && var.presence_batching_window_seconds <= 300 && floor(var.presence_batching_window_seconds) == var.presence_batching_window_seconds
+    error_message = "presence_batching_window_seconds must be a whole number of seconds between 0 and 300."
+  }
+}
+
+variable "presence_max_retry_attempts" {
+  type        = number
+  description = "Retries of a failing presence batch (split in two each time) before it is recorded in the presence dead-letter queue and the shard moves on. Bounded: a stream shard waits while its batch is retried."
+  default     = 2
+
+  validation {
+    condition     = var.presence_max_retry_attempts >= 0 && var.presence_max_retry_attempts <= 10 && floor(var.presence_max_retry_attempts) == var.presence_max_retry_attempts
+    error_message = "presence_max_retry_attempts must be a whole number between 0 and 10 (-1, forever, would stall the shard behind one bad record)."
+  }
+}
+
+variable "presence_max_record_age_seconds" {
+  type        = number
+  description = "Age past which a membership change is no longer turned into an event (it goes to the presence dead-letter queue): a join announced minutes late misleads more than it helps."
+  default     = 300
+
+  validation {
+    condition     = var.presence_max_record_age_seconds >= 60 && var.presence_max_record_age_seconds <= 3600 && floor(var.presence_max_record_age_seconds) == var.presence_max_record_age_seconds
+    error_message = "presence_max_record_age_seconds must be a whole number of seconds between 60 and 3600 (-1, forever, is refused)."
+  }
+}
+
 variable "history_ttl_seconds" {
   type        = number
   description = "HISTORY_TTL_SECONDS: how long each channel's messages are kept for recovery (subscribe with since, GET /channels/{channel}/messages). The default 600 covers a reconnect after API Gateway's 10-minute idle cut. 0 turns history off (offsets are still taken)."

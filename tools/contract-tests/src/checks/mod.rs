@@ -13,6 +13,7 @@ mod iam;
 mod packages;
 mod queue;
 mod routes;
+mod stream;
 mod table;
 mod tokens;
 mod websocket;
@@ -37,6 +38,7 @@ pub use queue::{
     VISIBILITY_TIMEOUT_FACTOR,
 };
 pub use routes::{payload_format_problems, route_authorization_problems, route_problems};
+pub use stream::{filter_matches, presence_stream_problems, PATTERN_CASES};
 pub use table::{table_problems, STREAM_VIEW};
 pub use tokens::{token_env_problems, token_key_problems};
 pub use websocket::{websocket_problems, ROUTE_SELECTION};
@@ -73,6 +75,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         visibility_timeout_problems(tf)
     }),
     ("event source mapping", |tf, _| event_source_problems(tf)),
+    ("presence stream", |tf, _| presence_stream_problems(tf)),
 ];
 
 /// The problems of every check.

@@ -182,7 +182,7 @@ fn visibility_timeout_check_accepts_equivalent_forms() {
 
 #[test]
 fn event_source_check_catches_mutations() {
-    const TF: &str = "terraform/lambda.tf";
+    const TF: &str = "terraform/lambda.tf:aws_lambda_event_source_mapping.worker";
     const PLACE: &str = "aws_lambda_event_source_mapping.worker (terraform/lambda.tf)";
     assert_caught(
         "event source mapping",
@@ -229,7 +229,7 @@ fn event_source_check_catches_mutations() {
                 ],
             ),
             m(
-                TF,
+                "terraform/lambda.tf",
                 "      WORKER_MAX_CONCURRENCY = tostring(var.worker_max_concurrency)\n",
                 "      WORKER_MAX_CONCURRENCY = tostring(var.worker_max_concurrency * 2)\n",
                 &[PLACE, "the same `var.worker_max_concurrency * 2`"],
@@ -243,7 +243,7 @@ fn event_source_check_catches_mutations() {
             ),
             // The divisor not written as tostring(...).
             m(
-                TF,
+                "terraform/lambda.tf",
                 "      WORKER_MAX_CONCURRENCY = tostring(var.worker_max_concurrency)\n",
                 "      WORKER_MAX_CONCURRENCY = \"8\"\n",
                 &[
