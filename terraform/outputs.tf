@@ -13,7 +13,8 @@ locals {
     "--user $AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY",
     "$${AWS_SESSION_TOKEN:+-Hx-amz-security-token:$AWS_SESSION_TOKEN}",
   ])
-  curl_auth = var.publish_authorization == "AWS_IAM" ? " ${local.sigv4_options}" : ""
+  curl_auth       = var.publish_authorization == "AWS_IAM" ? " ${local.sigv4_options}" : ""
+  token_curl_auth = local.token_authorization == "AWS_IAM" ? " ${local.sigv4_options}" : ""
 
   # POST /tokens answers {"token":"<JWT>","expiresAt":…,"channels":[…]}, token
   # first: the first comma-separated field is {"token":"<JWT>", its second
@@ -22,7 +23,7 @@ locals {
   # error into an empty token (and a message on stderr) rather than a token
   # made of the error's words.
   mint_default_token = join(" | ", [
-    "curl -fsS -XPOST -d channels=default${local.curl_auth} ${local.http_url}/tokens",
+    "curl -fsS -XPOST -d channels=default${local.token_curl_auth} ${local.http_url}/tokens",
     "cut -d, -f1",
     "cut -d: -f2",
     "tr -dc A-Za-z0-9._-",
@@ -44,7 +45,7 @@ output "curl" {
 
 output "token" {
   description = "Mint a subscriber token (POST /tokens, form-encoded or JSON {\"channels\",\"ttlSeconds\",\"subject\"}): channels is a comma-separated list, ttlSeconds at most token_max_ttl_seconds. The answer is {\"token\",\"expiresAt\",\"channels\"}; connect with wss://.../STAGE?channel=NAME&token=TOKEN. null with subscriber_auth = \"none\"."
-  value       = local.tokens_on ? "curl -XPOST -d channels=default -d ttlSeconds=3600${local.curl_auth} ${local.http_url}/tokens" : null
+  value       = local.tokens_on ? "curl -XPOST -d channels=default -d ttlSeconds=3600${local.token_curl_auth} ${local.http_url}/tokens" : null
 }
 
 output "jwks_url" {

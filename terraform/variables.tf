@@ -446,12 +446,53 @@ variable "token_issuers" {
 
 variable "publish_authorization" {
   type        = string
-  description = "Authorization of the HTTP API routes that publish, count and mint subscriber tokens (all but GET /.well-known/jwks.json, which is always open): AWS_IAM requires SigV4-signed requests with execute-api:Invoke; NONE opens them to the internet, so anyone may publish and, with subscriber_auth = \"token\", mint tokens."
+  description = "Authorization of the HTTP API routes that publish, count and read history and presence (all but GET /.well-known/jwks.json, which is always open, and POST /tokens, which token_authorization sets): AWS_IAM requires SigV4-signed requests with execute-api:Invoke; NONE opens them to the internet, so that anyone may publish."
   default     = "AWS_IAM"
 
   validation {
     condition     = contains(["AWS_IAM", "NONE"], var.publish_authorization)
     error_message = "publish_authorization must be AWS_IAM or NONE."
+  }
+
+  validation {
+    condition     = var.publish_authorization == "AWS_IAM" || var.subscriber_auth == "none" || var.token_authorization == "AWS_IAM"
+    error_message = "publish_authorization = NONE with subscriber_auth = token would open POST /tokens to the internet (token_authorization = null follows publish_authorization): anyone could mint a token for any channel. Keep minting behind IAM with token_authorization = \"AWS_IAM\" (its default), or set subscriber_auth = \"none\"."
+  }
+}
+
+variable "token_authorization" {
+  type        = string
+  description = "Authorization of POST /tokens, which mints subscriber tokens: AWS_IAM (the default) requires SigV4-signed requests with execute-api:Invoke (the token_invoke_arn output); null follows publish_authorization. It cannot be NONE while subscriber_auth = \"token\": open minting would undo the tokens."
+  default     = "AWS_IAM"
+
+  validation {
+    condition     = var.token_authorization == null ? true : contains(["AWS_IAM", "NONE"], var.token_authorization)
+    error_message = "token_authorization must be AWS_IAM, NONE or null (null: as publish_authorization)."
+  }
+
+  validation {
+    condition     = var.subscriber_auth == "none" || var.token_authorization != "NONE"
+    error_message = "token_authorization = NONE with subscriber_auth = token lets anyone mint a token for any channel: tokens would protect nothing. Use AWS_IAM, or subscriber_auth = \"none\"."
+  }
+}
+
+variable "cors_allowed_origins" {
+  type        = list(string)
+  description = "Origins (scheme://host[:port]) whose browser pages may call the HTTP API: API Gateway answers their CORS preflight requests and adds the CORS headers. Empty (the default): no CORS, browsers on other origins are refused. IAM still applies to every route but the JWKS."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      for origin in var.cors_allowed_origins :
+      can(regex("^https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$", origin)) || can(regex("^http://(localhost|127\\.0\\.0\\.1|\\[::1\\])(:[0-9]{1,5})?$", origin))
+    ])
+    error_message = "Each of cors_allowed_origins must be an origin, https://host or https://host:port in lower case without a path (http only for localhost, 127.0.0.1 or [::1]); * is refused: list the origins."
+  }
+
+  validation {
+    condition     = length(var.cors_allowed_origins) <= 20 && length(distinct(var.cors_allowed_origins)) == length(var.cors_allowed_origins)
+    error_message = "cors_allowed_origins holds at most 20 origins, each once."
   }
 }
 

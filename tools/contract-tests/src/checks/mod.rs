@@ -37,7 +37,10 @@ pub use queue::{
     event_source_problems, publish_queue_problems, visibility_timeout_problems,
     VISIBILITY_TIMEOUT_FACTOR,
 };
-pub use routes::{payload_format_problems, route_authorization_problems, route_problems};
+pub use routes::{
+    cors_problems, payload_format_problems, route_authorization_problems, route_problems,
+    AUTHORIZATION_CASES, CORS_HEADERS,
+};
 pub use stream::{filter_matches, presence_stream_problems, PATTERN_CASES};
 pub use table::{table_problems, STREAM_VIEW};
 pub use tokens::{token_env_problems, token_key_problems};
@@ -65,6 +68,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         route_authorization_problems(tf)
     }),
     ("payload format", |tf, _| payload_format_problems(tf)),
+    ("cors", |tf, _| cors_problems(tf)),
     ("websocket", |tf, _| websocket_problems(tf)),
     ("token environment", |tf, _| token_env_problems(tf)),
     ("token signing key", |tf, _| token_key_problems(tf)),

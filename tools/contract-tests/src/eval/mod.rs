@@ -79,6 +79,13 @@ impl Frame {
         }
     }
 
+    /// One name bound to `value` (a `dynamic` block's iterator).
+    pub fn named(name: &str, value: Value) -> Self {
+        Self {
+            names: vec![(name.to_owned(), value)],
+        }
+    }
+
     fn with(&self, bound: impl IntoIterator<Item = (String, Value)>) -> Self {
         let mut names = self.names.clone();
         names.extend(bound);
