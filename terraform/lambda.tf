@@ -11,7 +11,8 @@
 #
 # Subscriber tokens: rx, http and commands verify them with the same
 # TOKEN_PUBLIC_KEYS (the KMS signing key's public key, read at deploy time,
-# then earlier keys), TOKEN_AUDIENCE and TOKEN_ISSUER; rx and commands also
+# then earlier keys), TOKEN_AUDIENCE and TOKEN_ISSUER (the deployment's fixed
+# identity, tokens.tf: not its URLs, which a custom domain changes); rx and commands also
 # accept the identity providers of TOKEN_ISSUERS, and all three cap a token's
 # lifetime at TOKEN_MAX_TTL_SECONDS. With subscriber_auth = "none" the TOKEN_*
 # values are empty strings, which the binaries ignore then; the keys stay, so
@@ -67,8 +68,8 @@ resource "aws_lambda_function" "rx" {
       CHANNEL_SHARDS        = tostring(var.channel_shards)
       SUBSCRIBER_AUTH       = var.subscriber_auth
       TOKEN_PUBLIC_KEYS     = local.token_public_keys
-      TOKEN_AUDIENCE        = local.tokens_on ? local.websocket_url : ""
-      TOKEN_ISSUER          = local.tokens_on ? local.http_url : ""
+      TOKEN_AUDIENCE        = local.tokens_on ? local.token_audience : ""
+      TOKEN_ISSUER          = local.tokens_on ? local.token_issuer : ""
       TOKEN_ISSUERS         = local.token_issuers
       TOKEN_MAX_TTL_SECONDS = local.tokens_on ? tostring(var.token_max_ttl_seconds) : ""
     }
@@ -134,8 +135,8 @@ resource "aws_lambda_function" "http" {
       PUBLISH_SYNC_MAX      = tostring(var.publish_sync_max)
       SUBSCRIBER_AUTH       = var.subscriber_auth
       TOKEN_PUBLIC_KEYS     = local.token_public_keys
-      TOKEN_AUDIENCE        = local.tokens_on ? local.websocket_url : ""
-      TOKEN_ISSUER          = local.tokens_on ? local.http_url : ""
+      TOKEN_AUDIENCE        = local.tokens_on ? local.token_audience : ""
+      TOKEN_ISSUER          = local.tokens_on ? local.token_issuer : ""
       TOKEN_SIGNING_KEY     = local.tokens_on ? aws_kms_key.tokens[0].arn : ""
       TOKEN_MAX_TTL_SECONDS = local.tokens_on ? tostring(var.token_max_ttl_seconds) : ""
       HISTORY_TTL_SECONDS   = tostring(var.history_ttl_seconds)
@@ -264,8 +265,8 @@ resource "aws_lambda_function" "commands" {
       PUBLISH_SYNC_MAX      = tostring(var.publish_sync_max)
       SUBSCRIBER_AUTH       = var.subscriber_auth
       TOKEN_PUBLIC_KEYS     = local.token_public_keys
-      TOKEN_AUDIENCE        = local.tokens_on ? local.websocket_url : ""
-      TOKEN_ISSUER          = local.tokens_on ? local.http_url : ""
+      TOKEN_AUDIENCE        = local.tokens_on ? local.token_audience : ""
+      TOKEN_ISSUER          = local.tokens_on ? local.token_issuer : ""
       TOKEN_ISSUERS         = local.token_issuers
       TOKEN_MAX_TTL_SECONDS = local.tokens_on ? tostring(var.token_max_ttl_seconds) : ""
       HISTORY_TTL_SECONDS   = tostring(var.history_ttl_seconds)

@@ -16,7 +16,7 @@ locals {
   architecture = coalesce(var.architecture, local.built_arch, "arm64")
 
   # Subscriber tokens (var.subscriber_auth): the signing key, its public key
-  # and the token routes' outputs exist only then (kms.tf, lambda.tf).
+  # and the token routes' outputs exist only then (tokens.tf, lambda.tf).
   tokens_on = var.subscriber_auth == "token"
 
   # TOKEN_PUBLIC_KEYS of rx, http and commands: the signing key's public key
@@ -58,6 +58,10 @@ locals {
   # The stage URLs on the APIs' own (execute-api) endpoints.
   websocket_stage_url = "${aws_apigatewayv2_api.websocket.api_endpoint}/${var.stage_name}"
   http_stage_url      = "${aws_apigatewayv2_api.http.api_endpoint}/${var.stage_name}"
+
+  # aud and iss of this deployment's tokens: fixed identifiers (tokens.tf).
+  token_audience = terraform_data.token_identity.output.audience
+  token_issuer   = terraform_data.token_identity.output.issuer
 
   # The URLs clients use.
   websocket_url = local.websocket_stage_url

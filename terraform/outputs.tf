@@ -58,6 +58,16 @@ output "subscriber_auth" {
   value       = var.subscriber_auth
 }
 
+output "token_audience" {
+  description = "The aud of every token this deployment mints and accepts (TOKEN_AUDIENCE): a fixed identifier of the deployment (the WebSocket stage's execute-api URL at its first apply), not its current URL; a token minted elsewhere must carry it. null with subscriber_auth = \"none\"."
+  value       = local.tokens_on ? local.token_audience : null
+}
+
+output "token_issuer" {
+  description = "The iss of every token this deployment mints (TOKEN_ISSUER): a fixed identifier, like token_audience. null with subscriber_auth = \"none\"."
+  value       = local.tokens_on ? local.token_issuer : null
+}
+
 output "token_public_key" {
   description = "Public key of the token signing key (base64 DER). Keep it in token_previous_public_keys when replacing the key, until its tokens expire. null with subscriber_auth = \"none\"."
   value       = local.tokens_on ? data.aws_kms_public_key.tokens[0].public_key : null

@@ -520,7 +520,7 @@ variable "token_max_ttl_seconds" {
 
 variable "token_previous_public_keys" {
   type        = list(string)
-  description = "Public keys of earlier token signing keys that rx still accepts (and the JWKS still lists) after the signing key was replaced, e.g. with `terraform apply -replace='aws_kms_key.tokens[0]'`: each the base64 DER `public_key` of data.aws_kms_public_key, as the `token_public_key` output showed it. Drop them once the tokens they signed have expired (token_max_ttl_seconds)."
+  description = "Public keys of earlier token signing keys that rx and commands still accept (and the JWKS still lists) after the signing key was replaced, e.g. with `terraform apply -replace='aws_kms_key.tokens[0]'`: each the base64 DER `public_key` of data.aws_kms_public_key, as the `token_public_key` output showed it. Drop them once the tokens they signed have expired (token_max_ttl_seconds). At most 10."
   default     = []
 
   validation {
@@ -529,6 +529,11 @@ variable "token_previous_public_keys" {
       can(regex("^MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE[A-Za-z0-9+/]{86}==$", key))
     ])
     error_message = "token_previous_public_keys must hold P-256 public keys as base64 DER SubjectPublicKeyInfo (124 characters starting MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE), as KMS GetPublicKey returns them."
+  }
+
+  validation {
+    condition     = length(var.token_previous_public_keys) <= 10
+    error_message = "token_previous_public_keys holds at most 10 keys: each takes 125 of the 4 KB Lambda allows a function's environment (TOKEN_PUBLIC_KEYS), and a key is needed only until the tokens it signed expire (at most token_max_ttl_seconds, a week)."
   }
 }
 

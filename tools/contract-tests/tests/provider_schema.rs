@@ -385,6 +385,30 @@ provider "google" {}
 }
 
 #[test]
+fn terraform_data_is_checked_against_the_built_in_provider() {
+    let problems = fixture_problems(
+        r#"
+resource "terraform_data" "ok" {
+  input = { a = 1 }
+  lifecycle {
+    ignore_changes = [input]
+  }
+}
+resource "terraform_data" "typo" {
+  inputs = 1
+}
+"#,
+    );
+    assert_eq!(
+        problems,
+        vec![
+            "terraform_data.typo (terraform/test.tf): terraform.io/builtin/terraform built in has no argument `inputs` for terraform_data (did you mean `input`?)"
+                .to_owned()
+        ]
+    );
+}
+
+#[test]
 fn a_schema_file_of_another_shape_is_refused() {
     let error = ProviderSchema::from_json(r#"{"resource": {}}"#).expect_err("must fail");
     assert!(error.contains("not a distilled provider schema"), "{error}");

@@ -27,7 +27,10 @@ use crate::eval::{Frame, Scope, Value};
 use crate::terraform::{attr, blocks, reference, string, traversal_names, unparen};
 use crate::{Makefile, Terraform};
 
-pub use env::{env_problems, handler_problems, log_format_problems};
+pub use env::{
+    env_problems, environment_size_problems, environment_sizes, handler_problems,
+    log_format_problems, ENVIRONMENT_LIMIT,
+};
 pub use iam::{
     connection_permission_problems, partition_problems, queue_permission_problems,
     table_permission_problems,
@@ -43,7 +46,7 @@ pub use routes::{
 };
 pub use stream::{filter_matches, presence_stream_problems, PATTERN_CASES};
 pub use table::{table_problems, STREAM_VIEW};
-pub use tokens::{token_env_problems, token_key_problems};
+pub use tokens::{token_env_problems, token_key_problems, PREVIOUS_KEY};
 pub use websocket::{websocket_problems, ROUTE_SELECTION};
 
 /// A check: the parsed Terraform and Makefile in, the problems out.
@@ -54,6 +57,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("environment", |tf, _| env_problems(tf)),
     ("log format", |tf, _| log_format_problems(tf)),
     ("handlers", |tf, _| handler_problems(tf)),
+    ("environment size", |tf, _| environment_size_problems(tf)),
     ("packages", package_problems),
     ("architecture", architecture_problems),
     ("table", |tf, _| table_problems(tf)),

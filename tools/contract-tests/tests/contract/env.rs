@@ -54,7 +54,7 @@ fn env_check_catches_mutations() {
                 ],
             ),
             // rx: a token variable dropped.
-            m(RX, "      TOKEN_ISSUER          = local.tokens_on ? local.http_url : \"\"\n", "", &[
+            m(RX, "      TOKEN_ISSUER          = local.tokens_on ? local.token_issuer : \"\"\n", "", &[
                 "aws_lambda_function.rx (terraform/lambda.tf)",
                 "lacks TOKEN_ISSUER, which the rx binary reads (channels::config::RX_ENV)",
             ]),
@@ -221,6 +221,38 @@ fn handler_check_catches_mutations() {
                 "terraform/*.tf has no `resource \"aws_lambda_function\" \"worker\"` block",
                 "WORKER_HANDLER",
             ]),
+        ],
+    );
+}
+
+#[test]
+fn environments_fit_in_4_kb_at_the_largest_accepted_values() {
+    let (tf, _) = parsed(&sources());
+    report("environment size", &environment_size_problems(&tf));
+    let sizes = environment_sizes(&tf).unwrap_or_else(|p| panic!("{p:#?}"));
+    // The numbers, for the record (cargo test -- --nocapture).
+    for (place, size) in &sizes {
+        println!("environment size: {place}: {size} of {ENVIRONMENT_LIMIT} bytes");
+    }
+    assert_eq!(sizes.len(), 5);
+}
+
+#[test]
+fn environment_size_check_catches_mutations() {
+    assert_caught(
+        "environment size",
+        |tf, _| environment_size_problems(tf),
+        &[
+            // No bound on earlier keys: 30 of them pass Lambda's limit.
+            m(
+                "terraform/variables.tf",
+                "    condition     = length(var.token_previous_public_keys) <= 10\n",
+                "    condition     = length(var.token_previous_public_keys) <= 30\n",
+                &[
+                    "aws_lambda_function.commands (terraform/lambda.tf): its environment takes",
+                    "over Lambda's 4096",
+                ],
+            ),
         ],
     );
 }
