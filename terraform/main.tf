@@ -55,7 +55,8 @@ locals {
     http_access      = "/aws/apigateway/${var.name}-http/${var.stage_name}"
   })
 
-  # The stage URLs on the APIs' own (execute-api) endpoints.
+  # The stage URLs on the APIs' own (execute-api) endpoints, which always
+  # answer: the default endpoint is never disabled (domains.tf).
   websocket_stage_url = "${aws_apigatewayv2_api.websocket.api_endpoint}/${var.stage_name}"
   http_stage_url      = "${aws_apigatewayv2_api.http.api_endpoint}/${var.stage_name}"
 
@@ -63,9 +64,10 @@ locals {
   token_audience = terraform_data.token_identity.output.audience
   token_issuer   = terraform_data.token_identity.output.issuer
 
-  # The URLs clients use.
-  websocket_url = local.websocket_stage_url
-  http_url      = local.http_stage_url
+  # The URLs clients use: the custom domains when set (domains.tf), which
+  # map to the stage at their root.
+  websocket_url = var.websocket_domain != null ? "wss://${var.websocket_domain}" : local.websocket_stage_url
+  http_url      = var.http_domain != null ? "https://${var.http_domain}" : local.http_stage_url
 
   # The WebSocket stage's @connections endpoint (https, same host and stage),
   # always on execute-api: a custom domain does not serve @connections.

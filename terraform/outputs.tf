@@ -79,17 +79,35 @@ output "token_signing_key_arn" {
 }
 
 output "websocket_url" {
-  description = "WebSocket stage URL."
+  description = "WebSocket URL clients connect to: wss://<websocket_domain> when set, else the stage's execute-api URL."
   value       = local.websocket_url
 }
 
 output "http_url" {
-  description = "HTTP publish API stage URL."
+  description = "HTTP API URL: https://<http_domain> when set, else the stage's execute-api URL."
   value       = local.http_url
 }
 
+output "websocket_stage_url" {
+  description = "The WebSocket stage on its execute-api endpoint, which answers with or without a custom domain."
+  value       = local.websocket_stage_url
+}
+
+output "http_stage_url" {
+  description = "The HTTP stage on its execute-api endpoint, which answers with or without a custom domain."
+  value       = local.http_stage_url
+}
+
+output "custom_domain_targets" {
+  description = "For each custom domain, the Regional endpoint its DNS name must point to (an alias A record, or a CNAME), which Terraform does itself with route53_zone_id. Empty without custom domains."
+  value = {
+    for api, domain in aws_apigatewayv2_domain_name.api :
+    domain.domain_name => domain.domain_name_configuration[0].target_domain_name
+  }
+}
+
 output "management_endpoint" {
-  description = "The WebSocket stage's @connections endpoint (MANAGEMENT_ENDPOINT of the http function and the worker)."
+  description = "The WebSocket stage's @connections endpoint (MANAGEMENT_ENDPOINT of the functions that deliver): always the execute-api URL, which a custom domain does not replace."
   value       = local.management_endpoint
 }
 

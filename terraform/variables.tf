@@ -34,6 +34,86 @@ variable "stage_name" {
   }
 }
 
+variable "websocket_domain" {
+  type        = string
+  description = "Custom domain of the WebSocket API (ws.example.com): clients connect to wss://<it>?channel=NAME. A Regional endpoint, TLS 1.2, with websocket_certificate_arn or a certificate requested and DNS-validated in route53_zone_id. null (the default): only the execute-api URL. Must differ from http_domain."
+  default     = null
+
+  validation {
+    condition     = var.websocket_domain == null ? true : (can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.websocket_domain)) && length(var.websocket_domain) <= 253)
+    error_message = "websocket_domain must be a DNS name in lower case (ws.example.com), without scheme, path or wildcard, or null."
+  }
+
+  validation {
+    condition     = var.websocket_domain == null || var.websocket_certificate_arn != null || var.route53_zone_id != null
+    error_message = "websocket_domain needs a certificate: websocket_certificate_arn (an ACM certificate in this Region), or route53_zone_id (the hosted zone of the name, where Terraform validates a new one)."
+  }
+}
+
+variable "http_domain" {
+  type        = string
+  description = "Custom domain of the HTTP API (api.example.com): publish, count, history, presence and tokens at https://<it>/. A Regional endpoint, TLS 1.2, with http_certificate_arn or a certificate requested and DNS-validated in route53_zone_id. null (the default): only the execute-api URL. Must differ from websocket_domain."
+  default     = null
+
+  validation {
+    condition     = var.http_domain == null ? true : (can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.http_domain)) && length(var.http_domain) <= 253)
+    error_message = "http_domain must be a DNS name in lower case (api.example.com), without scheme, path or wildcard, or null."
+  }
+
+  validation {
+    condition     = var.http_domain == null || var.http_domain != var.websocket_domain
+    error_message = "http_domain and websocket_domain must differ: one API Gateway custom domain cannot serve both a WebSocket and an HTTP API."
+  }
+
+  validation {
+    condition     = var.http_domain == null || var.http_certificate_arn != null || var.route53_zone_id != null
+    error_message = "http_domain needs a certificate: http_certificate_arn (an ACM certificate in this Region), or route53_zone_id (the hosted zone of the name, where Terraform validates a new one)."
+  }
+}
+
+variable "websocket_certificate_arn" {
+  type        = string
+  description = "ACM certificate for websocket_domain, in this Region (custom domains of Regional endpoints use the API's Region). null: Terraform requests one and validates it by DNS in route53_zone_id."
+  default     = null
+
+  validation {
+    condition     = var.websocket_certificate_arn == null ? true : can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$", var.websocket_certificate_arn))
+    error_message = "websocket_certificate_arn must be an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID), or null."
+  }
+
+  validation {
+    condition     = var.websocket_certificate_arn == null ? true : split(":", var.websocket_certificate_arn)[3] == var.region && var.websocket_domain != null
+    error_message = "websocket_certificate_arn must be in the deployment's region (a Regional custom domain cannot use a certificate of another Region), and goes with websocket_domain."
+  }
+}
+
+variable "http_certificate_arn" {
+  type        = string
+  description = "ACM certificate for http_domain, in this Region. null: Terraform requests one and validates it by DNS in route53_zone_id."
+  default     = null
+
+  validation {
+    condition     = var.http_certificate_arn == null ? true : can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$", var.http_certificate_arn))
+    error_message = "http_certificate_arn must be an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID), or null."
+  }
+
+  validation {
+    condition     = var.http_certificate_arn == null ? true : split(":", var.http_certificate_arn)[3] == var.region && var.http_domain != null
+    error_message = "http_certificate_arn must be in the deployment's region (a Regional custom domain cannot use a certificate of another Region), and goes with http_domain."
+  }
+}
+
+variable "route53_zone_id" {
+  type        = string
+  description = "Route 53 hosted zone of the custom domains: Terraform validates the certificates it requests there and points each domain at its API with an alias record. null: no DNS record is made; create them from the custom_domain_targets output (and give the certificate ARNs)."
+  default     = null
+
+  validation {
+    condition     = var.route53_zone_id == null ? true : can(regex("^Z[A-Z0-9]{1,31}$", var.route53_zone_id))
+    error_message = "route53_zone_id must be a Route 53 hosted zone id (Z followed by letters and digits), or null."
+  }
+}
+
 variable "package_dir" {
   type        = string
   description = "Directory holding rx.zip, http.zip and ARCH as written by `make`. null means the repository's build/ directory."

@@ -8,6 +8,7 @@
 //! validations) evaluate them with [`crate::eval`] in a [`deployed`] scope,
 //! where the resources Terraform would create have realistic attributes.
 
+mod domains;
 mod env;
 mod iam;
 mod packages;
@@ -27,6 +28,10 @@ use crate::eval::{Frame, Scope, Value};
 use crate::terraform::{attr, blocks, reference, string, traversal_names, unparen};
 use crate::{Makefile, Terraform};
 
+pub use domains::{
+    domain_problems, rendered, Domains, HTTP_CERTIFICATE, HTTP_DOMAIN, WEBSOCKET_CERTIFICATE,
+    WEBSOCKET_DOMAIN, ZONE,
+};
 pub use env::{
     env_problems, environment_size_problems, environment_sizes, handler_problems,
     log_format_problems, ENVIRONMENT_LIMIT,
@@ -73,6 +78,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("payload format", |tf, _| payload_format_problems(tf)),
     ("cors", |tf, _| cors_problems(tf)),
+    ("custom domains", |tf, _| domain_problems(tf)),
     ("websocket", |tf, _| websocket_problems(tf)),
     ("token environment", |tf, _| token_env_problems(tf)),
     ("token signing key", |tf, _| token_key_problems(tf)),
@@ -315,7 +321,9 @@ pub fn fill(tf: &Terraform, scope: &mut Scope<'_>, partition: Partition) -> Resu
                 .unwrap_or_else(|| fallback.to_owned())
         };
         let instance = |scope: &Scope<'_>, frame: &Frame, key: &str| -> Option<Value> {
-            let real = named_as(scope, frame, &format!("{name}{key}"));
+            // The key as it may stand in a name or an id: letters and digits.
+            let plain: String = key.chars().filter(char::is_ascii_alphanumeric).collect();
+            let real = named_as(scope, frame, &format!("{name}{plain}"));
             Some(match kind.as_str() {
                 "aws_dynamodb_table" => {
                     let arn = format!("arn:{p}:dynamodb:{region}:{ACCOUNT}:table/{real}");
@@ -339,7 +347,7 @@ pub fn fill(tf: &Terraform, scope: &mut Scope<'_>, partition: Partition) -> Resu
                     ])
                 }
                 "aws_kms_key" => {
-                    let id = format!("{name}{key}-0000-1111-2222-333333333333");
+                    let id = format!("{name}{plain}-0000-1111-2222-333333333333");
                     object(&[
                         ("arn", format!("arn:{p}:kms:{region}:{ACCOUNT}:key/{id}")),
                         ("key_id", id.clone()),
@@ -347,7 +355,7 @@ pub fn fill(tf: &Terraform, scope: &mut Scope<'_>, partition: Partition) -> Resu
                     ])
                 }
                 "aws_apigatewayv2_api" => {
-                    let id = format!("{name}{key}1");
+                    let id = format!("{name}{plain}1");
                     let scheme = match attr(body, "protocol_type").and_then(string).as_deref() {
                         Some("WEBSOCKET") => "wss",
                         _ => "https",
@@ -385,13 +393,16 @@ pub fn fill(tf: &Terraform, scope: &mut Scope<'_>, partition: Partition) -> Resu
                         format!("arn:{p}:logs:{region}:{ACCOUNT}:log-group:{real}"),
                     ),
                 ]),
+                // Any other type: what Terraform knows only after the apply,
+                // per instance (so that a `for` over the instances works).
+                _ if !key.is_empty() => crate::eval::placeholder(&format!("{kind}.{name}{key}")),
                 _ => return None,
             })
         };
         let value = if let Some(count) = attr(body, "count") {
             let n = scope.eval(count).and_then(|n| crate::eval::to_number(&n))?;
             (0..n as usize)
-                .map(|i| instance(scope, &Frame::count(i), &format!("{i}")))
+                .map(|i| instance(scope, &Frame::count(i), &format!("[{i}]")))
                 .collect::<Option<Vec<_>>>()
                 .map(Value::Array)
         } else if let Some(for_each) = attr(body, "for_each") {
@@ -400,7 +411,7 @@ pub fn fill(tf: &Terraform, scope: &mut Scope<'_>, partition: Partition) -> Resu
                     .into_iter()
                     .map(|(k, v)| {
                         let frame = Frame::each(Value::String(k.clone()), v);
-                        instance(scope, &frame, &format!("-{k}")).map(|value| (k, value))
+                        instance(scope, &frame, &format!("[{k:?}]")).map(|value| (k, value))
                     })
                     .collect::<Option<Map<_, _>>>()
                     .map(Value::Object),

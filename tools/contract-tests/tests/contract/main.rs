@@ -8,6 +8,7 @@
 use contract_tests::checks::*;
 use contract_tests::{Makefile, Sources, Terraform};
 
+mod domains;
 mod env;
 mod iam;
 mod packages;
@@ -122,7 +123,7 @@ fn every_terraform_file_parses() {
 fn all_checks_pass_on_the_real_tree() {
     let (tf, make) = parsed(&sources());
     report("all", &all_problems(&tf, &make));
-    assert_eq!(CHECKS.len(), 22);
+    assert_eq!(CHECKS.len(), 23);
 }
 
 #[test]
