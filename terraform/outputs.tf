@@ -112,12 +112,17 @@ output "management_endpoint" {
 }
 
 output "publish_authorization" {
-  description = "Authorization of the HTTP routes that publish, count and mint tokens: AWS_IAM or NONE (the JWKS route is always open)."
+  description = "Authorization of the HTTP routes that publish, count and read history and presence: AWS_IAM or NONE (the JWKS route is always open)."
   value       = var.publish_authorization
 }
 
+output "token_authorization" {
+  description = "Authorization of POST /tokens: AWS_IAM unless subscriber tokens are off (it cannot be NONE while they are on)."
+  value       = local.token_authorization
+}
+
 output "publish_invoke_arn" {
-  description = "Resource for an IAM policy that lets a caller publish, count and mint tokens: execute-api:Invoke on this ARN."
+  description = "Resource for an IAM policy that lets a caller use every route of the HTTP API (publish, count, history, presence, mint tokens): execute-api:Invoke on this ARN."
   value       = "${aws_apigatewayv2_api.http.execution_arn}/${var.stage_name}/*"
 }
 

@@ -210,7 +210,7 @@ fn worst_case(tf: &Terraform) -> Result<Scope<'_>, String> {
     Ok(scope)
 }
 
-/// Each function's environment in the worst case (see [`worst_case`]):
+/// Each function's environment in the worst case the validations accept:
 /// its label and the size of its variables' JSON, or the problems that
 /// keep it from being sized.
 pub fn environment_sizes(tf: &Terraform) -> Result<Vec<(String, usize)>, Vec<String>> {

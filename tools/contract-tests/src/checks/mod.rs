@@ -39,7 +39,7 @@ pub use env::{
 };
 pub use iam::{
     connection_permission_problems, partition_problems, queue_permission_problems,
-    table_permission_problems,
+    table_permission_problems, DYNAMODB_ACTIONS,
 };
 pub use packages::{architecture_problems, package_problems};
 pub use queue::{

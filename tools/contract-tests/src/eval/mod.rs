@@ -2,7 +2,7 @@
 //! uses, evaluated without Terraform: variables (at their defaults or at
 //! values a test sets, converted to their declared types), locals, the
 //! operators, conditionals, `for` expressions, splats, templates and the
-//! built-in functions of [`functions`].
+//! built-in functions (`eval/functions.rs`).
 //!
 //! What Terraform knows only at apply time, a resource's or data source's
 //! attribute, evaluates to a placeholder string naming it, `⟨aws_sqs_queue.publish.url⟩`,
