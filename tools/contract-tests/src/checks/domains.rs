@@ -11,7 +11,7 @@ use channels::config::{MANAGEMENT_ENDPOINT, TOKEN_AUDIENCE, TOKEN_ISSUER};
 use hcl::Body;
 
 use super::tokens::evaluated_environment;
-use super::{deployed, fill, AWS, FUNCTIONS};
+use super::{deployed, fill, instances, AWS, FUNCTIONS};
 use crate::eval::{to_string, Frame, Scope, Value};
 use crate::terraform::{attr, blocks};
 use crate::Terraform;
@@ -73,57 +73,6 @@ pub fn rendered(tf: &Terraform, domains: Domains) -> Result<(Scope<'_>, Vec<Stri
         refused.extend(scope.refusals(name)?);
     }
     Ok((scope, refused))
-}
-
-/// Every instance of the resources of type `kind`: (address, body, frame).
-pub(crate) fn instances<'a>(
-    tf: &'a Terraform,
-    scope: &Scope<'_>,
-    kind: &str,
-) -> Vec<(String, &'a Body, Frame)> {
-    let mut out = Vec::new();
-    for (_, block) in tf.top_blocks() {
-        let labels: Vec<&str> = block.labels().iter().map(|l| l.as_str()).collect();
-        if block.identifier() != "resource" || labels.first() != Some(&kind) {
-            continue;
-        }
-        let body = block.body();
-        let address = format!("{kind}.{}", labels.get(1).unwrap_or(&"?"));
-        if let Some(count) = attr(body, "count") {
-            let n = scope
-                .eval(count)
-                .ok()
-                .and_then(|n| crate::eval::to_number(&n).ok())
-                .unwrap_or(0.0);
-            out.extend((0..n as usize).map(|i| (format!("{address}[{i}]"), body, Frame::count(i))));
-        } else if let Some(for_each) = attr(body, "for_each") {
-            match scope.eval(for_each) {
-                Ok(Value::Object(map)) => out.extend(map.into_iter().map(|(k, v)| {
-                    (
-                        format!("{address}[{k:?}]"),
-                        body,
-                        Frame::each(Value::String(k), v),
-                    )
-                })),
-                Ok(Value::Array(items)) => out.extend(items.into_iter().map(|v| {
-                    let k = to_string(&v).unwrap_or_default();
-                    (
-                        format!("{address}[{k:?}]"),
-                        body,
-                        Frame::each(Value::String(k), v),
-                    )
-                })),
-                other => out.push((
-                    format!("{address} (for_each: {other:?})"),
-                    body,
-                    Frame::default(),
-                )),
-            }
-        } else {
-            out.push((address, body, Frame::default()));
-        }
-    }
-    out
 }
 
 /// An attribute of an instance (or of a nested block, `a.b`), evaluated to a string.

@@ -423,17 +423,7 @@ pub fn connection_permission_problems(tf: &Terraform) -> Vec<String> {
     };
     // A connection of this deployment's WebSocket stage, written from the
     // API's execution ARN and the stage, as API Gateway authorizes a POST.
-    let api = tf
-        .top_blocks()
-        .filter(|(_, b)| {
-            b.identifier() == "resource"
-                && b.labels().first().map(|l| l.as_str()) == Some("aws_apigatewayv2_api")
-                && attr(b.body(), "protocol_type")
-                    .and_then(crate::terraform::string)
-                    .as_deref()
-                    == Some("WEBSOCKET")
-        })
-        .find_map(|(_, b)| b.labels().get(1).map(|l| l.as_str().to_owned()));
+    let api = super::api(tf, "WEBSOCKET").map(|(_, name, _)| name);
     let Some(api) = api else {
         return vec![
             "terraform/*.tf has no aws_apigatewayv2_api with protocol_type = \"WEBSOCKET\""

@@ -238,6 +238,74 @@ pub(crate) fn display(expr: Option<&Expression>) -> String {
     )
 }
 
+/// The `aws_apigatewayv2_api` of `protocol` ("WEBSOCKET", "HTTP"): its
+/// file, name and body.
+pub(crate) fn api<'a>(tf: &'a Terraform, protocol: &str) -> Option<(&'a str, String, &'a Body)> {
+    tf.top_blocks().find_map(|(file, b)| {
+        let is_api = b.identifier() == "resource"
+            && b.labels().first().map(|l| l.as_str()) == Some("aws_apigatewayv2_api")
+            && attr(b.body(), "protocol_type").and_then(string).as_deref() == Some(protocol);
+        is_api.then(|| {
+            (
+                file,
+                b.labels().get(1).map_or("?", |l| l.as_str()).to_owned(),
+                b.body(),
+            )
+        })
+    })
+}
+
+/// Every instance of the resources of type `kind`: (address, body, frame).
+pub(crate) fn instances<'a>(
+    tf: &'a Terraform,
+    scope: &Scope<'_>,
+    kind: &str,
+) -> Vec<(String, &'a Body, Frame)> {
+    let mut out = Vec::new();
+    for (_, block) in tf.top_blocks() {
+        let labels: Vec<&str> = block.labels().iter().map(|l| l.as_str()).collect();
+        if block.identifier() != "resource" || labels.first() != Some(&kind) {
+            continue;
+        }
+        let body = block.body();
+        let address = format!("{kind}.{}", labels.get(1).unwrap_or(&"?"));
+        if let Some(count) = attr(body, "count") {
+            let n = scope
+                .eval(count)
+                .ok()
+                .and_then(|n| crate::eval::to_number(&n).ok())
+                .unwrap_or(0.0);
+            out.extend((0..n as usize).map(|i| (format!("{address}[{i}]"), body, Frame::count(i))));
+        } else if let Some(for_each) = attr(body, "for_each") {
+            match scope.eval(for_each) {
+                Ok(Value::Object(map)) => out.extend(map.into_iter().map(|(k, v)| {
+                    (
+                        format!("{address}[{k:?}]"),
+                        body,
+                        Frame::each(Value::String(k), v),
+                    )
+                })),
+                Ok(Value::Array(items)) => out.extend(items.into_iter().map(|v| {
+                    let k = crate::eval::to_string(&v).unwrap_or_default();
+                    (
+                        format!("{address}[{k:?}]"),
+                        body,
+                        Frame::each(Value::String(k), v),
+                    )
+                })),
+                other => out.push((
+                    format!("{address} (for_each: {other:?})"),
+                    body,
+                    Frame::default(),
+                )),
+            }
+        } else {
+            out.push((address, body, Frame::default()));
+        }
+    }
+    out
+}
+
 /// Where a [`deployed`] scope pretends to be.
 #[derive(Clone, Copy, Debug)]
 pub struct Partition {

@@ -306,13 +306,7 @@ fn identity_problems(
 
 /// The stage URL of the API of `protocol` on its own endpoint.
 fn stage_url(tf: &Terraform, scope: &Scope<'_>, protocol: &str) -> Option<String> {
-    let api = tf.top_blocks().find_map(|(_, b)| {
-        (b.identifier() == "resource"
-            && b.labels().first().map(|l| l.as_str()) == Some("aws_apigatewayv2_api")
-            && string_attr(b.body(), "protocol_type").as_deref() == Some(protocol))
-        .then(|| b.labels().get(1).map(|l| l.as_str().to_owned()))
-        .flatten()
-    })?;
+    let (_, api, _) = super::api(tf, protocol)?;
     scope
         .eval_text(&format!(
             "\"${{aws_apigatewayv2_api.{api}.api_endpoint}}/${{var.stage_name}}\""

@@ -30,57 +30,22 @@ fn placeholder_resource(text: &str) -> Option<(String, String)> {
     Some((kind, name))
 }
 
-/// The instances of every `resource "KIND" ...` of the API named `api`:
-/// (address, body, frame of the instance).
-fn instances<'a>(
+/// The instances of every `resource "KIND" ...` of the API named `api`
+/// (its `api_id`): (address, body, frame of the instance).
+fn of_api<'a>(
     tf: &'a Terraform,
     scope: &Scope<'_>,
     kind: &str,
     api: &str,
 ) -> Vec<(String, &'a Body, Frame)> {
-    let mut out = Vec::new();
-    for (_, block) in tf.top_blocks() {
-        let labels: Vec<&str> = block.labels().iter().map(|l| l.as_str()).collect();
-        if block.identifier() != "resource" || labels.first() != Some(&kind) {
-            continue;
-        }
-        let body = block.body();
-        let of_api = attr(body, "api_id")
-            .and_then(traversal_names)
-            .is_some_and(|names| names.get(1).map(String::as_str) == Some(api));
-        if !of_api {
-            continue;
-        }
-        let address = format!("{kind}.{}", labels.get(1).unwrap_or(&"?"));
-        match attr(body, "for_each").map(|f| scope.eval(f)) {
-            None => out.push((address, body, Frame::default())),
-            Some(Ok(Value::Object(map))) => {
-                for (key, value) in map {
-                    out.push((
-                        format!("{address}[{key:?}]"),
-                        body,
-                        Frame::each(Value::String(key), value),
-                    ));
-                }
-            }
-            Some(Ok(Value::Array(items))) => {
-                for item in items {
-                    let key = to_string(&item).unwrap_or_default();
-                    out.push((
-                        format!("{address}[{key:?}]"),
-                        body,
-                        Frame::each(Value::String(key), item),
-                    ));
-                }
-            }
-            Some(other) => out.push((
-                format!("{address} (for_each = {other:?})"),
-                body,
-                Frame::default(),
-            )),
-        }
-    }
-    out
+    super::instances(tf, scope, kind)
+        .into_iter()
+        .filter(|(_, body, _)| {
+            attr(body, "api_id")
+                .and_then(traversal_names)
+                .is_some_and(|names| names.get(1).map(String::as_str) == Some(api))
+        })
+        .collect()
 }
 
 /// A string attribute of an instance, evaluated; None when unset.
@@ -143,25 +108,7 @@ pub fn websocket_problems(tf: &Terraform) -> Vec<String> {
         Ok(scope) => scope,
         Err(e) => return vec![e],
     };
-    let api = tf
-        .top_blocks()
-        .filter(|(_, b)| {
-            b.identifier() == "resource"
-                && b.labels().first().map(|l| l.as_str()) == Some("aws_apigatewayv2_api")
-        })
-        .find(|(_, b)| {
-            attr(b.body(), "protocol_type")
-                .and_then(crate::terraform::string)
-                .as_deref()
-                == Some("WEBSOCKET")
-        })
-        .map(|(file, b)| {
-            (
-                file,
-                b.labels().get(1).map_or("?", |l| l.as_str()).to_owned(),
-                b.body(),
-            )
-        });
+    let api = super::api(tf, "WEBSOCKET");
     let Some((file, api, api_body)) = api else {
         return vec!["terraform/*.tf has no aws_apigatewayv2_api with protocol_type = \"WEBSOCKET\", but rx and the commands function serve one".to_owned()];
     };
@@ -176,7 +123,7 @@ pub fn websocket_problems(tf: &Terraform) -> Vec<String> {
     }
 
     let mut integrations: BTreeMap<String, Integration> = BTreeMap::new();
-    for (address, body, frame) in instances(tf, &scope, "aws_apigatewayv2_integration", &api) {
+    for (address, body, frame) in of_api(tf, &scope, "aws_apigatewayv2_integration", &api) {
         let name = address
             .trim_start_matches("aws_apigatewayv2_integration.")
             .to_owned();
@@ -193,7 +140,7 @@ pub fn websocket_problems(tf: &Terraform) -> Vec<String> {
         integrations.insert(name, integration);
     }
     let mut answers: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (_, body, frame) in instances(tf, &scope, "aws_apigatewayv2_integration_response", &api) {
+    for (_, body, frame) in of_api(tf, &scope, "aws_apigatewayv2_integration_response", &api) {
         let Some(integration) = text(&scope, body, &frame, "integration_id")
             .ok()
             .flatten()
@@ -219,7 +166,7 @@ pub fn websocket_problems(tf: &Terraform) -> Vec<String> {
 
     // Routes: key => (address, integration name, two-way).
     let mut routes: BTreeMap<String, (String, Option<String>, bool)> = BTreeMap::new();
-    for (address, body, frame) in instances(tf, &scope, "aws_apigatewayv2_route", &api) {
+    for (address, body, frame) in of_api(tf, &scope, "aws_apigatewayv2_route", &api) {
         let key = text(&scope, body, &frame, "route_key")
             .ok()
             .flatten()
@@ -239,7 +186,7 @@ pub fn websocket_problems(tf: &Terraform) -> Vec<String> {
         routes.insert(key, (address, integration, two_way));
     }
     let mut responded = BTreeSet::new();
-    for (_, body, frame) in instances(tf, &scope, "aws_apigatewayv2_route_response", &api) {
+    for (_, body, frame) in of_api(tf, &scope, "aws_apigatewayv2_route_response", &api) {
         let route = text(&scope, body, &frame, "route_id")
             .ok()
             .flatten()
