@@ -52,6 +52,13 @@ fn table_permission_check_catches_mutations() {
                 "statement ChannelMembersAndConnectionItemsQuery",
                 "allows dynamodb:Query on arn:aws:dynamodb:us-east-1:123456789012:table/lambda-rust-websocket-channels/index/other-index",
             ]),
+            // Query on the whole table only, not on the index.
+            m(
+                IAM,
+                "    resources = [aws_dynamodb_table.channels.arn, \"${aws_dynamodb_table.channels.arn}/index/channel-shard-index\"]\n",
+                "    resources = [aws_dynamodb_table.channels.arn]\n",
+                &["aws_lambda_function.worker (terraform/lambda.tf)", "does not allow dynamodb:Query on the channel index"],
+            ),
             // Every index of the table.
             m(IAM, INDEX, "\"${aws_dynamodb_table.channels.arn}/index/*\"", &[
                 "aws_lambda_function.presence (terraform/lambda.tf)",
