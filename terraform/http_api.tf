@@ -1,27 +1,53 @@
-# HTTP API: publish, count, mint subscriber tokens and publish their
-# verification keys, all served by the http function. The route keys are
-# http_lambda::ROUTES plus $default (so unknown paths and methods get the
-# handler's JSON 404/405), each with its authorization: NONE exactly for
-# http_lambda::OPEN_ROUTES (the JWKS, which verifiers fetch anonymously), the
-# publish authorization (AWS_IAM by default) for every other route, $default
-# included. Both checked by tools/contract-tests/tests/terraform_contract.rs.
+# HTTP API: publish, count, history, presence, mint subscriber tokens and
+# publish their verification keys, all served by the http function. The route
+# keys are http_lambda::ROUTES plus $default (so unknown paths and methods get
+# the handler's JSON 404/405), each with its authorization: NONE exactly for
+# http_lambda::OPEN_ROUTES (the JWKS, which verifiers fetch anonymously),
+# POST /tokens its own (var.token_authorization, AWS_IAM by default, never
+# NONE while subscriber tokens are on), and var.publish_authorization
+# (AWS_IAM by default) for every other route, $default included. Checked by
+# the contract tests (tools/contract-tests) for every combination the
+# variables' validations accept.
 
 locals {
+  # Who may mint: its own setting, else the publish authorization.
+  token_authorization = coalesce(var.token_authorization, var.publish_authorization)
+
   # Route key => authorization_type.
   http_routes = {
-    "POST /"                     = var.publish_authorization
-    "POST /channels/{channel}"   = var.publish_authorization
-    "GET /channels/{channel}"    = var.publish_authorization
-    "POST /tokens"               = var.publish_authorization
-    "GET /.well-known/jwks.json" = "NONE"
-    "$default"                   = var.publish_authorization
+    "POST /"                           = var.publish_authorization
+    "POST /channels/{channel}"         = var.publish_authorization
+    "GET /channels/{channel}"          = var.publish_authorization
+    "GET /channels/{channel}/messages" = var.publish_authorization
+    "GET /channels/{channel}/presence" = var.publish_authorization
+    "POST /tokens"                     = local.token_authorization
+    "GET /.well-known/jwks.json"       = "NONE"
+    "$default"                         = var.publish_authorization
   }
 }
 
 resource "aws_apigatewayv2_api" "http" {
   name          = "${var.name}-http"
-  description   = "Publish to a channel (POST / and POST /channels/{channel}), count it (GET /channels/{channel}), mint subscriber tokens (POST /tokens) and serve their verification keys (GET /.well-known/jwks.json)"
+  description   = "Publish to a channel (POST / and POST /channels/{channel}), count it (GET /channels/{channel}), read its history and presence (GET /channels/{channel}/messages, /presence), mint subscriber tokens (POST /tokens) and serve their verification keys (GET /.well-known/jwks.json)"
   protocol_type = "HTTP"
+
+  # Browsers on the origins of var.cors_allowed_origins may call the API:
+  # API Gateway answers their preflight requests itself (the http function
+  # never sees an OPTIONS) and adds the CORS headers to every answer. The
+  # headers are those of a SigV4-signed request (a browser signs with, say,
+  # Cognito identity pool credentials) and of a publish (Idempotency-Key).
+  # No CORS configuration at all while the list is empty (the default).
+  dynamic "cors_configuration" {
+    for_each = length(var.cors_allowed_origins) > 0 ? [var.cors_allowed_origins] : []
+
+    content {
+      allow_origins     = cors_configuration.value
+      allow_methods     = ["GET", "POST"]
+      allow_headers     = ["authorization", "content-type", "idempotency-key", "x-amz-content-sha256", "x-amz-date", "x-amz-security-token"]
+      allow_credentials = false
+      max_age           = 3600
+    }
+  }
 }
 
 resource "aws_apigatewayv2_integration" "http" {
@@ -34,7 +60,7 @@ resource "aws_apigatewayv2_integration" "http" {
 }
 
 resource "aws_apigatewayv2_route" "http" {
-  #checkov:skip=CKV_AWS_309:Only GET /.well-known/jwks.json is NONE, by design: it serves the public keys that verify subscriber tokens, to anyone (RFC 7517); every other route takes var.publish_authorization (AWS_IAM by default), route by route, as tools/contract-tests/tests/terraform_contract.rs checks against http_lambda::OPEN_ROUTES.
+  #checkov:skip=CKV_AWS_309:Only GET /.well-known/jwks.json is NONE, by design: it serves the public keys that verify subscriber tokens, to anyone (RFC 7517); POST /tokens takes var.token_authorization (AWS_IAM by default, never NONE with subscriber tokens on) and every other route var.publish_authorization (AWS_IAM by default), route by route, as tools/contract-tests checks against http_lambda::OPEN_ROUTES.
   for_each = local.http_routes
 
   api_id    = aws_apigatewayv2_api.http.id

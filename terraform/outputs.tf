@@ -13,7 +13,8 @@ locals {
     "--user $AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY",
     "$${AWS_SESSION_TOKEN:+-Hx-amz-security-token:$AWS_SESSION_TOKEN}",
   ])
-  curl_auth = var.publish_authorization == "AWS_IAM" ? " ${local.sigv4_options}" : ""
+  curl_auth       = var.publish_authorization == "AWS_IAM" ? " ${local.sigv4_options}" : ""
+  token_curl_auth = local.token_authorization == "AWS_IAM" ? " ${local.sigv4_options}" : ""
 
   # POST /tokens answers {"token":"<JWT>","expiresAt":…,"channels":[…]}, token
   # first: the first comma-separated field is {"token":"<JWT>", its second
@@ -22,7 +23,7 @@ locals {
   # error into an empty token (and a message on stderr) rather than a token
   # made of the error's words.
   mint_default_token = join(" | ", [
-    "curl -fsS -XPOST -d channels=default${local.curl_auth} ${local.http_url}/tokens",
+    "curl -fsS -XPOST -d channels=default${local.token_curl_auth} ${local.http_url}/tokens",
     "cut -d, -f1",
     "cut -d: -f2",
     "tr -dc A-Za-z0-9._-",
@@ -44,7 +45,7 @@ output "curl" {
 
 output "token" {
   description = "Mint a subscriber token (POST /tokens, form-encoded or JSON {\"channels\",\"ttlSeconds\",\"subject\"}): channels is a comma-separated list, ttlSeconds at most token_max_ttl_seconds. The answer is {\"token\",\"expiresAt\",\"channels\"}; connect with wss://.../STAGE?channel=NAME&token=TOKEN. null with subscriber_auth = \"none\"."
-  value       = local.tokens_on ? "curl -XPOST -d channels=default -d ttlSeconds=3600${local.curl_auth} ${local.http_url}/tokens" : null
+  value       = local.tokens_on ? "curl -XPOST -d channels=default -d ttlSeconds=3600${local.token_curl_auth} ${local.http_url}/tokens" : null
 }
 
 output "jwks_url" {
@@ -55,6 +56,16 @@ output "jwks_url" {
 output "subscriber_auth" {
   description = "Who may listen: token (a token from POST /tokens on $connect) or none (anyone with the URL)."
   value       = var.subscriber_auth
+}
+
+output "token_audience" {
+  description = "The aud of every token this deployment mints and accepts (TOKEN_AUDIENCE): a fixed identifier of the deployment (the WebSocket stage's execute-api URL at its first apply), not its current URL; a token minted elsewhere must carry it. null with subscriber_auth = \"none\"."
+  value       = local.tokens_on ? local.token_audience : null
+}
+
+output "token_issuer" {
+  description = "The iss of every token this deployment mints (TOKEN_ISSUER): a fixed identifier, like token_audience. null with subscriber_auth = \"none\"."
+  value       = local.tokens_on ? local.token_issuer : null
 }
 
 output "token_public_key" {
@@ -68,27 +79,50 @@ output "token_signing_key_arn" {
 }
 
 output "websocket_url" {
-  description = "WebSocket stage URL."
+  description = "WebSocket URL clients connect to: wss://<websocket_domain> when set, else the stage's execute-api URL."
   value       = local.websocket_url
 }
 
 output "http_url" {
-  description = "HTTP publish API stage URL."
+  description = "HTTP API URL: https://<http_domain> when set, else the stage's execute-api URL."
   value       = local.http_url
 }
 
+output "websocket_stage_url" {
+  description = "The WebSocket stage on its execute-api endpoint, which answers with or without a custom domain."
+  value       = local.websocket_stage_url
+}
+
+output "http_stage_url" {
+  description = "The HTTP stage on its execute-api endpoint, which answers with or without a custom domain."
+  value       = local.http_stage_url
+}
+
+output "custom_domain_targets" {
+  description = "For each custom domain, the Regional endpoint its DNS name must point to (an alias A record, or a CNAME), which Terraform does itself with route53_zone_id. Empty without custom domains."
+  value = {
+    for api, domain in aws_apigatewayv2_domain_name.api :
+    domain.domain_name => domain.domain_name_configuration[0].target_domain_name
+  }
+}
+
 output "management_endpoint" {
-  description = "The WebSocket stage's @connections endpoint (MANAGEMENT_ENDPOINT of the http function and the worker)."
+  description = "The WebSocket stage's @connections endpoint (MANAGEMENT_ENDPOINT of the functions that deliver): always the execute-api URL, which a custom domain does not replace."
   value       = local.management_endpoint
 }
 
 output "publish_authorization" {
-  description = "Authorization of the HTTP routes that publish, count and mint tokens: AWS_IAM or NONE (the JWKS route is always open)."
+  description = "Authorization of the HTTP routes that publish, count and read history and presence: AWS_IAM or NONE (the JWKS route is always open)."
   value       = var.publish_authorization
 }
 
+output "token_authorization" {
+  description = "Authorization of POST /tokens: AWS_IAM unless subscriber tokens are off (it cannot be NONE while they are on)."
+  value       = local.token_authorization
+}
+
 output "publish_invoke_arn" {
-  description = "Resource for an IAM policy that lets a caller publish, count and mint tokens: execute-api:Invoke on this ARN."
+  description = "Resource for an IAM policy that lets a caller use every route of the HTTP API (publish, count, history, presence, mint tokens): execute-api:Invoke on this ARN."
   value       = "${aws_apigatewayv2_api.http.execution_arn}/${var.stage_name}/*"
 }
 
@@ -98,8 +132,8 @@ output "token_invoke_arn" {
 }
 
 output "table_name" {
-  description = "DynamoDB table of live connections."
-  value       = aws_dynamodb_table.connections.name
+  description = "DynamoDB table of connections, channel memberships, offsets and history (crates/channels-aws/src/schema.rs)."
+  value       = aws_dynamodb_table.channels.name
 }
 
 output "rx_function_name" {
@@ -117,6 +151,26 @@ output "worker_function_name" {
   value       = aws_lambda_function.worker.function_name
 }
 
+output "commands_function_name" {
+  description = "Lambda function behind the WebSocket API's command routes (subscribe, unsubscribe, publish, presence): the http package, handler \"commands\"."
+  value       = aws_lambda_function.commands.function_name
+}
+
+output "presence_function_name" {
+  description = "Lambda function that turns the table's stream into join and leave events for the channels of presence_events (the http package, handler \"presence\"); idle while presence_events is empty."
+  value       = aws_lambda_function.presence.function_name
+}
+
+output "presence_dlq_url" {
+  description = "SQS queue where the stream's event source mapping records the batches of membership changes the presence function kept failing on (shard and sequence numbers, not the records)."
+  value       = aws_sqs_queue.presence_dlq.url
+}
+
+output "presence_dlq_alarm_name" {
+  description = "CloudWatch alarm that is in ALARM while the presence dead-letter queue holds a record (no notification is configured)."
+  value       = aws_cloudwatch_metric_alarm.dead_letters["presence_dlq"].alarm_name
+}
+
 output "publish_queue_url" {
   description = "SQS queue of shard jobs: the http function sends one per shard of a publish bigger than publish_sync_max (answered 202), the workers consume them."
   value       = aws_sqs_queue.publish.url
@@ -129,7 +183,7 @@ output "publish_dlq_url" {
 
 output "publish_dlq_alarm_name" {
   description = "CloudWatch alarm that is in ALARM while the dead-letter queue holds a job (no notification is configured)."
-  value       = aws_cloudwatch_metric_alarm.publish_dlq.alarm_name
+  value       = aws_cloudwatch_metric_alarm.dead_letters["publish_dlq"].alarm_name
 }
 
 output "log_groups" {

@@ -1,19 +1,24 @@
 # The publish queue: a publish to a channel bigger than var.publish_sync_max is
-# answered 202 by the http function, which sends one message per shard here (a
-# JSON shard job, up to ~172 KiB for a 128 KiB message). The worker function
-# (lambda.tf) consumes it through an event source mapping, and hands the rest
-# of a shard it could not finish before its deadline back as a new message.
-# What keeps failing lands in the dead-letter queue, and an alarm says so.
+# answered 202 by the http function (or the commands function, for a socket
+# publish), which sends one message per shard here (a JSON shard job, up to
+# ~172 KiB for a 128 KiB message). The worker function (lambda.tf) consumes it
+# through an event source mapping, and hands the rest of a shard it could not
+# finish before its deadline back as a new message. What keeps failing lands
+# in the dead-letter queue, and an alarm says so.
 #
-# Both queues are encrypted with the CMK of kms.tf. SQS uses the key with the
-# permissions of whoever calls it (iam.tf: http and the worker send, with
-# kms:GenerateDataKey and kms:Decrypt through SQS; the worker's event source
-# mapping receives, with kms:Decrypt), which the key policy delegates to IAM:
-# it needs no statement for SQS.
+# The presence dead-letter queue: where the stream's event source mapping
+# (lambda.tf) records a batch of membership changes that kept failing.
+#
+# Every queue is encrypted with the CMK of kms.tf. SQS uses the key with the
+# permissions of whoever calls it (iam.tf: senders with kms:GenerateDataKey
+# and kms:Decrypt through SQS; the worker's event source mapping receives,
+# with kms:Decrypt), which the key policy delegates to IAM: it needs no
+# statement for SQS.
 
 locals {
   publish_queue_name = "${var.name}-publish"
   publish_dlq_name   = "${var.name}-publish-dlq"
+  presence_dlq_name  = "${var.name}-presence-dlq"
 
   # How often SQS hands a job to a worker before moving it to the dead-letter
   # queue. A job fails as a whole only when nothing of it could be delivered
@@ -22,7 +27,7 @@ locals {
   # a visibility timeout apart ride out a throttled table or queue, or a brief
   # outage, without keeping a broken job for hours. The local gateway retries
   # five times too (tools/local-gateway: MAX_RECEIVES; checked by
-  # tools/contract-tests/tests/terraform_contract.rs).
+  # tools/contract-tests).
   publish_max_receives = 5
 }
 
@@ -68,20 +73,40 @@ resource "aws_sqs_queue" "publish" {
   })
 }
 
-# Both queues refuse requests that do not come over TLS, whoever makes them.
+# The presence events' dead letters: what Lambda sends here for a batch of
+# stream records it gave up on (after var.presence_max_retry_attempts retries
+# or var.presence_max_record_age_seconds) is a description of the batch (the
+# stream's shard and the sequence numbers of its first and last record), not
+# the records: the stream keeps them 24 hours. Their subscribers missed a join
+# or leave event; presence itself (the action and GET .../presence) stays
+# exact, since it reads the memberships. Its own queue rather than the publish
+# dead-letter queue, whose jobs are redriven into the publish queue.
+resource "aws_sqs_queue" "presence_dlq" {
+  name                              = local.presence_dlq_name
+  message_retention_seconds         = 1209600
+  kms_master_key_id                 = aws_kms_key.this.arn
+  kms_data_key_reuse_period_seconds = 300
+}
+
+# Every queue refuses requests that do not come over TLS, whoever makes them.
 # Everything else is up to IAM (iam.tf): the queues trust nobody outside the
 # account, and inside it only principals whose IAM policies allow it.
-data "aws_iam_policy_document" "publish_queue" {
-  for_each = {
-    publish     = aws_sqs_queue.publish.arn
-    publish_dlq = aws_sqs_queue.publish_dlq.arn
+locals {
+  queues = {
+    publish      = aws_sqs_queue.publish
+    publish_dlq  = aws_sqs_queue.publish_dlq
+    presence_dlq = aws_sqs_queue.presence_dlq
   }
+}
+
+data "aws_iam_policy_document" "queue_tls_only" {
+  for_each = local.queues
 
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["sqs:*"]
-    resources = [each.value]
+    resources = [each.value.arn]
 
     principals {
       type        = "*"
@@ -96,30 +121,52 @@ data "aws_iam_policy_document" "publish_queue" {
   }
 }
 
-resource "aws_sqs_queue_policy" "publish" {
-  queue_url = aws_sqs_queue.publish.id
-  policy    = data.aws_iam_policy_document.publish_queue["publish"].json
+resource "aws_sqs_queue_policy" "queue" {
+  for_each = local.queues
+
+  queue_url = each.value.id
+  policy    = data.aws_iam_policy_document.queue_tls_only[each.key].json
 }
 
-resource "aws_sqs_queue_policy" "publish_dlq" {
-  queue_url = aws_sqs_queue.publish_dlq.id
-  policy    = data.aws_iam_policy_document.publish_queue["publish_dlq"].json
+moved {
+  from = aws_sqs_queue_policy.publish
+  to   = aws_sqs_queue_policy.queue["publish"]
 }
 
-# A job in the dead-letter queue is a shard of a publish that did not reach its
-# subscribers. The alarm turns ALARM while the queue holds any message: the
+moved {
+  from = aws_sqs_queue_policy.publish_dlq
+  to   = aws_sqs_queue_policy.queue["publish_dlq"]
+}
+
+# A message in a dead-letter queue is a delivery that did not reach its
+# subscribers. Each alarm turns ALARM while its queue holds any message: the
 # CloudWatch console's Alarms page lists it (`aws cloudwatch describe-alarms
 # --state-value ALARM` does too); no notification is sent (add an SNS topic to
-# alarm_actions for one). The jobs themselves: the SQS console's "Send and
-# receive messages" on the dead-letter queue, and "Start DLQ redrive" to send
-# them back once the cause is fixed.
-resource "aws_cloudwatch_metric_alarm" "publish_dlq" {
-  alarm_name        = "${local.publish_dlq_name}-not-empty"
-  alarm_description = "Shard jobs of asynchronous publishes failed ${local.publish_max_receives} times and wait in ${local.publish_dlq_name}: their subscribers missed a message. Read the worker's log (${local.log_groups.worker}) for why; redrive them from the SQS console once fixed."
+# alarm_actions for one). The messages themselves: the SQS console's "Send and
+# receive messages" on the queue; publish jobs go back with "Start DLQ
+# redrive" once the cause is fixed.
+locals {
+  dead_letter_queues = {
+    publish_dlq = {
+      queue       = aws_sqs_queue.publish_dlq
+      description = "Shard jobs of asynchronous publishes failed ${local.publish_max_receives} times and wait in ${local.publish_dlq_name}: their subscribers missed a message. Read the worker's log (${local.log_groups.worker}) for why; redrive them from the SQS console once fixed."
+    }
+    presence_dlq = {
+      queue       = aws_sqs_queue.presence_dlq
+      description = "Batches of membership changes the presence function kept failing on are recorded in ${local.presence_dlq_name}: their channels' subscribers missed join or leave events (presence queries stay exact). Read the presence function's log (${local.log_groups.presence}) for why."
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "dead_letters" {
+  for_each = local.dead_letter_queues
+
+  alarm_name        = "${each.value.queue.name}-not-empty"
+  alarm_description = each.value.description
   namespace         = "AWS/SQS"
   metric_name       = "ApproximateNumberOfMessagesVisible"
   dimensions = {
-    QueueName = aws_sqs_queue.publish_dlq.name
+    QueueName = each.value.queue.name
   }
   statistic           = "Maximum"
   period              = 300
@@ -129,4 +176,9 @@ resource "aws_cloudwatch_metric_alarm" "publish_dlq" {
   # SQS publishes no metric for a queue that has been empty and idle for six
   # hours: no data means no message.
   treat_missing_data = "notBreaching"
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.publish_dlq
+  to   = aws_cloudwatch_metric_alarm.dead_letters["publish_dlq"]
 }

@@ -34,6 +34,86 @@ variable "stage_name" {
   }
 }
 
+variable "websocket_domain" {
+  type        = string
+  description = "Custom domain of the WebSocket API (ws.example.com): clients connect to wss://<it>?channel=NAME. A Regional endpoint, TLS 1.2, with websocket_certificate_arn or a certificate requested and DNS-validated in route53_zone_id. null (the default): only the execute-api URL. Must differ from http_domain."
+  default     = null
+
+  validation {
+    condition     = var.websocket_domain == null ? true : (can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.websocket_domain)) && length(var.websocket_domain) <= 253)
+    error_message = "websocket_domain must be a DNS name in lower case (ws.example.com), without scheme, path or wildcard, or null."
+  }
+
+  validation {
+    condition     = var.websocket_domain == null || var.websocket_certificate_arn != null || var.route53_zone_id != null
+    error_message = "websocket_domain needs a certificate: websocket_certificate_arn (an ACM certificate in this Region), or route53_zone_id (the hosted zone of the name, where Terraform validates a new one)."
+  }
+}
+
+variable "http_domain" {
+  type        = string
+  description = "Custom domain of the HTTP API (api.example.com): publish, count, history, presence and tokens at https://<it>/. A Regional endpoint, TLS 1.2, with http_certificate_arn or a certificate requested and DNS-validated in route53_zone_id. null (the default): only the execute-api URL. Must differ from websocket_domain."
+  default     = null
+
+  validation {
+    condition     = var.http_domain == null ? true : (can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.http_domain)) && length(var.http_domain) <= 253)
+    error_message = "http_domain must be a DNS name in lower case (api.example.com), without scheme, path or wildcard, or null."
+  }
+
+  validation {
+    condition     = var.http_domain == null || var.http_domain != var.websocket_domain
+    error_message = "http_domain and websocket_domain must differ: one API Gateway custom domain cannot serve both a WebSocket and an HTTP API."
+  }
+
+  validation {
+    condition     = var.http_domain == null || var.http_certificate_arn != null || var.route53_zone_id != null
+    error_message = "http_domain needs a certificate: http_certificate_arn (an ACM certificate in this Region), or route53_zone_id (the hosted zone of the name, where Terraform validates a new one)."
+  }
+}
+
+variable "websocket_certificate_arn" {
+  type        = string
+  description = "ACM certificate for websocket_domain, in this Region (custom domains of Regional endpoints use the API's Region). null: Terraform requests one and validates it by DNS in route53_zone_id."
+  default     = null
+
+  validation {
+    condition     = var.websocket_certificate_arn == null ? true : can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$", var.websocket_certificate_arn))
+    error_message = "websocket_certificate_arn must be an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID), or null."
+  }
+
+  validation {
+    condition     = var.websocket_certificate_arn == null ? true : split(":", var.websocket_certificate_arn)[3] == var.region && var.websocket_domain != null
+    error_message = "websocket_certificate_arn must be in the deployment's region (a Regional custom domain cannot use a certificate of another Region), and goes with websocket_domain."
+  }
+}
+
+variable "http_certificate_arn" {
+  type        = string
+  description = "ACM certificate for http_domain, in this Region. null: Terraform requests one and validates it by DNS in route53_zone_id."
+  default     = null
+
+  validation {
+    condition     = var.http_certificate_arn == null ? true : can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$", var.http_certificate_arn))
+    error_message = "http_certificate_arn must be an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID), or null."
+  }
+
+  validation {
+    condition     = var.http_certificate_arn == null ? true : split(":", var.http_certificate_arn)[3] == var.region && var.http_domain != null
+    error_message = "http_certificate_arn must be in the deployment's region (a Regional custom domain cannot use a certificate of another Region), and goes with http_domain."
+  }
+}
+
+variable "route53_zone_id" {
+  type        = string
+  description = "Route 53 hosted zone of the custom domains: Terraform validates the certificates it requests there and points each domain at its API with an alias record. null: no DNS record is made; create them from the custom_domain_targets output (and give the certificate ARNs)."
+  default     = null
+
+  validation {
+    condition     = var.route53_zone_id == null ? true : can(regex("^Z[A-Z0-9]{1,31}$", var.route53_zone_id))
+    error_message = "route53_zone_id must be a Route 53 hosted zone id (Z followed by letters and digits), or null."
+  }
+}
+
 variable "package_dir" {
   type        = string
   description = "Directory holding rx.zip, http.zip and ARCH as written by `make`. null means the repository's build/ directory."
@@ -232,14 +312,267 @@ variable "worker_timeout" {
   }
 }
 
+variable "commands_memory_size" {
+  type        = number
+  description = "Memory (MB) of the commands function (the WebSocket command routes: subscribe with recovery, unsubscribe, publish, presence). A socket publish fans out like an HTTP one, so it gets what http gets."
+  default     = 256
+
+  validation {
+    condition     = var.commands_memory_size >= 128 && var.commands_memory_size <= 10240 && floor(var.commands_memory_size) == var.commands_memory_size
+    error_message = "commands_memory_size must be a whole number of MB between 128 and 10240."
+  }
+}
+
+variable "commands_timeout" {
+  type        = number
+  description = "Timeout (seconds) of the commands function. API Gateway waits at most 29 s for a WebSocket integration, after which the sender gets no reply."
+  default     = 29
+
+  validation {
+    condition     = var.commands_timeout >= 1 && var.commands_timeout <= 29 && floor(var.commands_timeout) == var.commands_timeout
+    error_message = "commands_timeout must be a whole number of seconds between 1 and 29."
+  }
+}
+
+variable "commands_reserved_concurrency" {
+  type        = number
+  description = "Reserved concurrent executions of the commands function; -1 leaves it unreserved (new accounts may have a concurrency quota of only 10, which cannot be reserved from)."
+  default     = -1
+
+  validation {
+    condition     = var.commands_reserved_concurrency >= -1 && floor(var.commands_reserved_concurrency) == var.commands_reserved_concurrency
+    error_message = "commands_reserved_concurrency must be -1 (unreserved) or a whole number >= 0 (0 disables the function)."
+  }
+}
+
+variable "presence_memory_size" {
+  type        = number
+  description = "Memory (MB) of the presence function, which posts each join or leave event to the members of its channel."
+  default     = 256
+
+  validation {
+    condition     = var.presence_memory_size >= 128 && var.presence_memory_size <= 10240 && floor(var.presence_memory_size) == var.presence_memory_size
+    error_message = "presence_memory_size must be a whole number of MB between 128 and 10240."
+  }
+}
+
+variable "presence_timeout" {
+  type        = number
+  description = "Timeout (seconds) of the presence function: one batch of stream records, each event posted to channels of at most publish_sync_max members."
+  default     = 60
+
+  validation {
+    condition     = var.presence_timeout >= 1 && var.presence_timeout <= 900 && floor(var.presence_timeout) == var.presence_timeout
+    error_message = "presence_timeout must be a whole number of seconds between 1 and 900."
+  }
+}
+
+variable "presence_reserved_concurrency" {
+  type        = number
+  description = "Reserved concurrent executions of the presence function; -1 leaves it unreserved. The stream runs at most one invocation per shard at a time anyway."
+  default     = -1
+
+  validation {
+    condition     = var.presence_reserved_concurrency >= -1 && floor(var.presence_reserved_concurrency) == var.presence_reserved_concurrency
+    error_message = "presence_reserved_concurrency must be -1 (unreserved) or a whole number >= 0 (0 disables the function)."
+  }
+}
+
+variable "presence_events" {
+  type        = list(string)
+  description = "PRESENCE_EVENTS: the channels whose subscribers get join and leave events, as patterns: an exact channel name (lobby), a prefix ending in * (room-*), or * for every channel. Each event costs one post per member of its channel. Empty (the default): no events, and no event source on the table's stream."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for pattern in var.presence_events : can(regex("^([A-Za-z0-9_.:-]{1,128}\\*?|\\*)$", pattern))])
+    error_message = "presence_events must hold channel names (1-128 characters of A-Z a-z 0-9 _ - . :), such names followed by * (a prefix), or * alone."
+  }
+
+  validation {
+    condition     = length(var.presence_events) <= 20 && length(distinct(var.presence_events)) == length(var.presence_events)
+    error_message = "presence_events holds at most 20 patterns, each once (they become one filter of the stream's event source mapping)."
+  }
+}
+
+variable "presence_batch_size" {
+  type        = number
+  description = "Stream records (membership changes, after the filter) one presence invocation receives at most."
+  default     = 100
+
+  validation {
+    condition     = var.presence_batch_size >= 1 && var.presence_batch_size <= 10000 && floor(var.presence_batch_size) == var.presence_batch_size
+    error_message = "presence_batch_size must be a whole number between 1 and 10000 (Lambda's limit for a DynamoDB stream)."
+  }
+}
+
+variable "presence_batching_window_seconds" {
+  type        = number
+  description = "Seconds Lambda may wait to fill a presence batch: fewer invocations when many join at once, later events. 0 invokes as soon as records arrive."
+  default     = 0
+
+  validation {
+    condition     = var.presence_batching_window_seconds >= 0 && var.presence_batching_window_seconds <= 300 && floor(var.presence_batching_window_seconds) == var.presence_batching_window_seconds
+    error_message = "presence_batching_window_seconds must be a whole number of seconds between 0 and 300."
+  }
+}
+
+variable "presence_max_retry_attempts" {
+  type        = number
+  description = "Retries of a failing presence batch (split in two each time) before it is recorded in the presence dead-letter queue and the shard moves on. Bounded: a stream shard waits while its batch is retried."
+  default     = 2
+
+  validation {
+    condition     = var.presence_max_retry_attempts >= 0 && var.presence_max_retry_attempts <= 10 && floor(var.presence_max_retry_attempts) == var.presence_max_retry_attempts
+    error_message = "presence_max_retry_attempts must be a whole number between 0 and 10 (-1, forever, would stall the shard behind one bad record)."
+  }
+}
+
+variable "presence_max_record_age_seconds" {
+  type        = number
+  description = "Age past which a membership change is no longer turned into an event (it goes to the presence dead-letter queue): a join announced minutes late misleads more than it helps."
+  default     = 300
+
+  validation {
+    condition     = var.presence_max_record_age_seconds >= 60 && var.presence_max_record_age_seconds <= 3600 && floor(var.presence_max_record_age_seconds) == var.presence_max_record_age_seconds
+    error_message = "presence_max_record_age_seconds must be a whole number of seconds between 60 and 3600 (-1, forever, is refused)."
+  }
+}
+
+variable "history_ttl_seconds" {
+  type        = number
+  description = "HISTORY_TTL_SECONDS: how long each channel's messages are kept for recovery (subscribe with since, GET /channels/{channel}/messages). The default 600 covers a reconnect after API Gateway's 10-minute idle cut. 0 turns history off (offsets are still taken)."
+  default     = 600
+
+  validation {
+    condition     = var.history_ttl_seconds >= 0 && var.history_ttl_seconds <= 86400 && floor(var.history_ttl_seconds) == var.history_ttl_seconds
+    error_message = "history_ttl_seconds must be a whole number of seconds between 0 (history off) and 86400 (a day)."
+  }
+}
+
+variable "history_max" {
+  type        = number
+  description = "HISTORY_MAX: the most messages per channel a replay may take (older ones are skipped, then deleted by TTL). 0 turns history off."
+  default     = 1000
+
+  validation {
+    condition     = var.history_max >= 0 && var.history_max <= 100000 && floor(var.history_max) == var.history_max
+    error_message = "history_max must be a whole number between 0 (history off) and 100000."
+  }
+}
+
+variable "token_issuers" {
+  type = list(object({
+    issuer         = string
+    jwks_url       = string
+    audience       = optional(string)
+    client_id      = optional(string)
+    token_use      = optional(string)
+    channels_claim = optional(string)
+    channels       = optional(list(string))
+    publish_claim  = optional(string)
+    publish        = optional(list(string))
+  }))
+  description = "TOKEN_ISSUERS of rx and commands: identity providers (OpenID Connect, such as Cognito or Auth0) whose RS256/ES256 tokens are accepted beside this deployment's own, with subscriber_auth = \"token\". Each: issuer (its iss, https), jwks_url (https; http only on 127.0.0.1, localhost or [::1]), audience (its aud) or, for Cognito access tokens, which have none, client_id and token_use; channels_claim (the claim holding channel patterns) or channels (patterns or templates such as user:{sub}:*), and likewise publish_claim or publish."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = length(var.token_issuers) <= 5 && length(jsonencode(var.token_issuers)) <= 1500
+    error_message = "token_issuers holds at most 5 issuers and 1,500 characters of JSON: TOKEN_ISSUERS shares the 4 KB of a function's environment with TOKEN_PUBLIC_KEYS and the rest."
+  }
+
+  validation {
+    condition     = alltrue([for i in var.token_issuers : can(regex("^https://[^\\s/?#]+(/[^\\s?#]*)?$", i.issuer))])
+    error_message = "Each issuer of token_issuers must be an https URL without query or fragment, exactly as its tokens' iss claim."
+  }
+
+  validation {
+    condition = alltrue([
+      for i in var.token_issuers :
+      can(regex("^https://[^\\s/?#]+/[^\\s#]*$", i.jwks_url)) || can(regex("^http://(127\\.0\\.0\\.1|localhost|\\[::1\\])(:[0-9]{1,5})?/[^\\s#]*$", i.jwks_url))
+    ])
+    error_message = "Each jwks_url of token_issuers must be an https URL with a path, or http on 127.0.0.1, localhost or [::1] (tests, the local gateway)."
+  }
+
+  validation {
+    condition = alltrue([
+      for i in var.token_issuers :
+      (i.audience != null ? i.audience : "") != "" || (i.client_id != null ? i.client_id : "") != ""
+    ])
+    error_message = "Each issuer of token_issuers needs an audience (the aud its tokens carry for this service) or, for Cognito access tokens, which have no aud, a client_id."
+  }
+
+  validation {
+    condition     = alltrue([for i in var.token_issuers : contains(["access", "id"], coalesce(i.token_use, "access"))])
+    error_message = "token_use of token_issuers must be access or id (Cognito's token_use claim), or unset."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for i in var.token_issuers : [
+        for pattern in concat(coalesce(i.channels, []), coalesce(i.publish, [])) :
+        can(regex("^([A-Za-z0-9_.:{}-]{1,128}\\*?|\\*)$", pattern))
+      ]
+    ]))
+    error_message = "channels and publish of token_issuers hold channel patterns: a name, a prefix ending in *, or *, where {claim} placeholders (user:{sub}:*) may stand for parts of a name."
+  }
+
+  validation {
+    condition     = length(distinct([for i in var.token_issuers : i.issuer])) == length(var.token_issuers)
+    error_message = "Each issuer appears once in token_issuers."
+  }
+}
+
 variable "publish_authorization" {
   type        = string
-  description = "Authorization of the HTTP API routes that publish, count and mint subscriber tokens (all but GET /.well-known/jwks.json, which is always open): AWS_IAM requires SigV4-signed requests with execute-api:Invoke; NONE opens them to the internet, so anyone may publish and, with subscriber_auth = \"token\", mint tokens."
+  description = "Authorization of the HTTP API routes that publish, count and read history and presence (all but GET /.well-known/jwks.json, which is always open, and POST /tokens, which token_authorization sets): AWS_IAM requires SigV4-signed requests with execute-api:Invoke; NONE opens them to the internet, so that anyone may publish."
   default     = "AWS_IAM"
 
   validation {
     condition     = contains(["AWS_IAM", "NONE"], var.publish_authorization)
     error_message = "publish_authorization must be AWS_IAM or NONE."
+  }
+
+  validation {
+    condition     = var.publish_authorization == "AWS_IAM" || var.subscriber_auth == "none" || var.token_authorization == "AWS_IAM"
+    error_message = "publish_authorization = NONE with subscriber_auth = token would open POST /tokens to the internet (token_authorization = null follows publish_authorization): anyone could mint a token for any channel. Keep minting behind IAM with token_authorization = \"AWS_IAM\" (its default), or set subscriber_auth = \"none\"."
+  }
+}
+
+variable "token_authorization" {
+  type        = string
+  description = "Authorization of POST /tokens, which mints subscriber tokens: AWS_IAM (the default) requires SigV4-signed requests with execute-api:Invoke (the token_invoke_arn output); null follows publish_authorization. It cannot be NONE while subscriber_auth = \"token\": open minting would undo the tokens."
+  default     = "AWS_IAM"
+
+  validation {
+    condition     = var.token_authorization == null ? true : contains(["AWS_IAM", "NONE"], var.token_authorization)
+    error_message = "token_authorization must be AWS_IAM, NONE or null (null: as publish_authorization)."
+  }
+
+  validation {
+    condition     = var.subscriber_auth == "none" || var.token_authorization != "NONE"
+    error_message = "token_authorization = NONE with subscriber_auth = token lets anyone mint a token for any channel: tokens would protect nothing. Use AWS_IAM, or subscriber_auth = \"none\"."
+  }
+}
+
+variable "cors_allowed_origins" {
+  type        = list(string)
+  description = "Origins (scheme://host[:port]) whose browser pages may call the HTTP API: API Gateway answers their CORS preflight requests and adds the CORS headers. Empty (the default): no CORS, browsers on other origins are refused. IAM still applies to every route but the JWKS."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      for origin in var.cors_allowed_origins :
+      can(regex("^https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$", origin)) || can(regex("^http://(localhost|127\\.0\\.0\\.1|\\[::1\\])(:[0-9]{1,5})?$", origin))
+    ])
+    error_message = "Each of cors_allowed_origins must be an origin, https://host or https://host:port in lower case without a path (http only for localhost, 127.0.0.1 or [::1]); * is refused: list the origins."
+  }
+
+  validation {
+    condition     = length(var.cors_allowed_origins) <= 20 && length(distinct(var.cors_allowed_origins)) == length(var.cors_allowed_origins)
+    error_message = "cors_allowed_origins holds at most 20 origins, each once."
   }
 }
 
@@ -267,7 +600,8 @@ variable "token_max_ttl_seconds" {
 
 variable "token_previous_public_keys" {
   type        = list(string)
-  description = "Public keys of earlier token signing keys that rx still accepts (and the JWKS still lists) after the signing key was replaced, e.g. with `terraform apply -replace='aws_kms_key.tokens[0]'`: each the base64 DER `public_key` of data.aws_kms_public_key, as the `token_public_key` output showed it. Drop them once the tokens they signed have expired (token_max_ttl_seconds)."
+  nullable    = false
+  description = "Public keys of earlier token signing keys that rx and commands still accept (and the JWKS still lists) after the signing key was replaced, e.g. with `terraform apply -replace='aws_kms_key.tokens[0]'`: each the base64 DER `public_key` of data.aws_kms_public_key, as the `token_public_key` output showed it. Drop them once the tokens they signed have expired (token_max_ttl_seconds). At most 10."
   default     = []
 
   validation {
@@ -276,6 +610,11 @@ variable "token_previous_public_keys" {
       can(regex("^MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE[A-Za-z0-9+/]{86}==$", key))
     ])
     error_message = "token_previous_public_keys must hold P-256 public keys as base64 DER SubjectPublicKeyInfo (124 characters starting MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE), as KMS GetPublicKey returns them."
+  }
+
+  validation {
+    condition     = length(var.token_previous_public_keys) <= 10
+    error_message = "token_previous_public_keys holds at most 10 keys: each takes 125 of the 4 KB Lambda allows a function's environment (TOKEN_PUBLIC_KEYS), and a key is needed only until the tokens it signed expire (at most token_max_ttl_seconds, a week)."
   }
 }
 
@@ -336,12 +675,12 @@ variable "log_retention_days" {
 
 variable "log_level" {
   type        = string
-  description = "Application log level of the functions (Lambda passes it to the binaries as AWS_LAMBDA_LOG_LEVEL)."
+  description = "Application log level of the functions (Lambda passes it to the binaries as AWS_LAMBDA_LOG_LEVEL and filters their JSON lines by it). TRACE, DEBUG or INFO: the publish metrics are Embedded Metric Format lines without a level, which Lambda files as INFO, so a higher level (WARN, ERROR, FATAL) would drop them, and with them the Delivered/Gone/Failed metrics the failure runbook reads."
   default     = "INFO"
 
   validation {
-    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
-    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+    condition     = contains(["TRACE", "DEBUG", "INFO"], var.log_level)
+    error_message = "log_level must be TRACE, DEBUG or INFO: at WARN and above Lambda drops the publish metrics (EMF lines carry no level, so Lambda files them as INFO)."
   }
 }
 
@@ -369,14 +708,16 @@ variable "tracing_mode" {
 
 variable "manage_api_gateway_account" {
   type        = bool
-  description = "Set API Gateway's account-level CloudWatch Logs role in this Region (WebSocket access logs need it). Set false when the account manages it elsewhere: the setting is one per account and Region, and destroying it here resets it."
-  default     = true
+  description = "Whether this deployment sets API Gateway's account-level CloudWatch Logs role in its Region, which WebSocket stages need for access logs. false (the default): the setting is one per account and Region, shared by every REST and WebSocket API there, and with provider 6.x destroying it (terraform destroy, or turning this off) resets it for all of them; set it once outside Terraform instead (docs/deploy.md). true: Terraform replaces whatever role was set, and resets the setting on destroy."
+  default     = false
+  nullable    = false
 }
 
 variable "table_deletion_protection" {
   type        = bool
-  description = "Protect the connections table from deletion. It holds only live connections (re-created on reconnect), so the default lets `terraform destroy` work."
-  default     = false
+  description = "Protect the channels table from deletion (DynamoDB deletion protection). It holds each channel's offset counter and recent history as well as live connections: losing it gives every channel a new epoch, which clients see as lost history. `terraform destroy` fails while it is on: set it to false and apply first (docs/deploy.md)."
+  default     = true
+  nullable    = false
 }
 
 variable "kms_deletion_window_days" {
@@ -394,4 +735,13 @@ variable "tags" {
   type        = map(string)
   description = "Extra tags for every resource (added to Project and ManagedBy)."
   default     = {}
+  nullable    = false
+
+  validation {
+    condition = length(var.tags) <= 40 && alltrue([
+      for key, value in var.tags :
+      length(key) >= 1 && length(key) <= 128 && length(value) <= 256 && !startswith(lower(key), "aws:")
+    ])
+    error_message = "tags holds at most 40 tags (AWS allows 50 per resource, two are this module's), keys of 1-128 characters not starting with aws:, values of at most 256."
+  }
 }

@@ -23,6 +23,16 @@ const META_BLOCKS: &[&str] = &["lifecycle", "provisioner", "connection"];
 /// Meta-arguments of a `provider` block (`alias` is also in the schema).
 const PROVIDER_META_ARGUMENTS: &[&str] = &["alias", "version"];
 
+/// The resources of Terraform's built-in provider
+/// (`terraform.io/builtin/terraform`), which needs no download: their schema,
+/// in the distilled format.
+const BUILTIN: &str = r#"{
+  "source": "Terraform", "provider": "terraform.io/builtin/terraform", "version": "built in",
+  "provider_config": {"arguments": {}, "blocks": {}},
+  "resource": {"terraform_data": {"arguments": {"id": false, "input": false, "triggers_replace": false}, "blocks": {}}},
+  "data": {}, "ephemeral": {}, "structs": {}
+}"#;
+
 /// The distilled schema of one provider.
 #[derive(Debug)]
 pub struct ProviderSchema {
@@ -136,8 +146,32 @@ impl Place<'_> {
     }
 }
 
-/// Every problem of `tf` against `schema`.
-pub fn schema_problems(tf: &Terraform, schema: &ProviderSchema) -> Vec<String> {
+/// Every problem of `tf` against `schema` (and, for `terraform_data`,
+/// against Terraform's built-in provider).
+pub fn schema_problems(tf: &Terraform, aws: &ProviderSchema) -> Vec<String> {
+    let builtin = match ProviderSchema::from_json(BUILTIN) {
+        Ok(builtin) => builtin,
+        Err(e) => {
+            return vec![format!(
+                "the built-in provider's schema (tools/contract-tests/src/provider.rs): {e}"
+            )]
+        }
+    };
+    let mut problems = Vec::new();
+    for (file, block) in tf.top_blocks() {
+        let is_builtin = block.identifier() == "resource"
+            && block
+                .labels()
+                .first()
+                .is_some_and(|t| builtin.type_schema("resource", t.as_str()).is_some());
+        let schema = if is_builtin { &builtin } else { aws };
+        block_problems(schema, file, block, &mut problems);
+    }
+    problems
+}
+
+/// The problems of one top-level block against `schema`.
+fn block_problems(schema: &ProviderSchema, file: &str, block: &Block, problems: &mut Vec<String>) {
     let provider = schema.provider();
     let prefix = schema
         .json
@@ -146,8 +180,7 @@ pub fn schema_problems(tf: &Terraform, schema: &ProviderSchema) -> Vec<String> {
         .and_then(|p| p.rsplit('/').next())
         .unwrap_or("aws")
         .to_string();
-    let mut problems = Vec::new();
-    for (file, block) in tf.top_blocks() {
+    {
         let labels: Vec<&str> = block.labels().iter().map(|l| l.as_str()).collect();
         let (kind, type_name, address, top_meta_arguments, top_meta_blocks) =
             match (block.identifier(), labels.as_slice()) {
@@ -179,7 +212,7 @@ pub fn schema_problems(tf: &Terraform, schema: &ProviderSchema) -> Vec<String> {
                     PROVIDER_META_ARGUMENTS,
                     &[][..],
                 ),
-                _ => continue,
+                _ => return,
             };
         let root = if kind == "provider" {
             if type_name != prefix {
@@ -187,7 +220,7 @@ pub fn schema_problems(tf: &Terraform, schema: &ProviderSchema) -> Vec<String> {
                     "{address} ({file}): only the {provider} schema is known to this check \
                      (tools/contract-tests/src/provider.rs)"
                 ));
-                continue;
+                return;
             }
             schema.schema(schema.json.get("provider_config"))
         } else {
@@ -210,7 +243,7 @@ pub fn schema_problems(tf: &Terraform, schema: &ProviderSchema) -> Vec<String> {
             problems.push(format!(
                 "{address} ({file}): {provider} has no {kind} type `{type_name}`{hint}"
             ));
-            continue;
+            return;
         };
         let place = Place {
             address: &address,
@@ -225,10 +258,9 @@ pub fn schema_problems(tf: &Terraform, schema: &ProviderSchema) -> Vec<String> {
             &place,
             (top_meta_arguments, top_meta_blocks),
             &provider,
-            &mut problems,
+            problems,
         );
     }
-    problems
 }
 
 /// Checks one (nested) block body against its schema.

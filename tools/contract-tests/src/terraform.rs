@@ -14,14 +14,16 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The text of `terraform/*.tf` and of the `Makefile`: as in the repository, or
-/// mutated by a test.
+/// The text of `terraform/*.tf`, of the `Makefile` and of `terraform.mk`: as
+/// in the repository, or mutated by a test.
 #[derive(Clone, Debug)]
 pub struct Sources {
     /// `("terraform/<name>.tf", text)`, sorted by name.
     pub terraform: Vec<(String, String)>,
     /// The `Makefile`.
     pub makefile: String,
+    /// `terraform.mk`, which the Makefile includes.
+    pub terraform_mk: String,
 }
 
 impl Sources {
@@ -58,29 +60,47 @@ impl Sources {
         let path = root.join("Makefile");
         let makefile = fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let path = root.join("terraform.mk");
+        let terraform_mk = fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Ok(Self {
             terraform,
             makefile,
+            terraform_mk,
         })
     }
 
     /// A copy in which the one occurrence of `from` in `file`
-    /// (`"terraform/<name>.tf"` or `"Makefile"`) is replaced by `to`. Fails when
-    /// `from` does not occur exactly once, so that a mutation cannot silently
-    /// stop applying when the files change.
+    /// (`"terraform/<name>.tf"`, `"Makefile"` or `"terraform.mk"`) is replaced
+    /// by `to`. `file` may name one top-level block after a colon,
+    /// `"terraform/lambda.tf:aws_lambda_function.http"` (also `data.TYPE.NAME`,
+    /// `variable.NAME`, `output.NAME`), and then `from` is looked for in that
+    /// block only. Fails when `from` does not occur exactly once there, so that
+    /// a mutation cannot silently stop applying when the files change.
     pub fn mutated(&self, file: &str, from: &str, to: &str) -> Result<Self, String> {
+        let (path, block) = match file.split_once(':') {
+            Some((path, block)) => (path, Some(block)),
+            None => (file, None),
+        };
         let mut copy = self.clone();
-        let text = if file == "Makefile" {
-            &mut copy.makefile
-        } else {
-            match copy.terraform.iter_mut().find(|(name, _)| name == file) {
+        let text = match path {
+            "Makefile" => &mut copy.makefile,
+            "terraform.mk" => &mut copy.terraform_mk,
+            _ => match copy.terraform.iter_mut().find(|(name, _)| name == path) {
                 Some((_, text)) => text,
-                None => return Err(format!("no file {file} to mutate")),
+                None => return Err(format!("no file {path} to mutate")),
+            },
+        };
+        let (start, end) = match block {
+            None => (0, text.len()),
+            Some(address) => {
+                block_span(text, address).ok_or_else(|| format!("{path} has no block {address}"))?
             }
         };
-        match text.matches(from).count() {
+        match text[start..end].matches(from).count() {
             1 => {
-                *text = text.replacen(from, to, 1);
+                let region = text[start..end].replacen(from, to, 1);
+                text.replace_range(start..end, &region);
                 Ok(copy)
             }
             n => Err(format!(
@@ -94,10 +114,29 @@ impl Sources {
         Terraform::parse(&self.terraform)
     }
 
-    /// The `Makefile`'s variables and recipes.
+    /// The variables and recipes of the `Makefile` and of the `terraform.mk`
+    /// it includes.
     pub fn makefile(&self) -> Makefile {
-        Makefile::parse(&self.makefile)
+        Makefile::parse(&format!("{}\n{}", self.makefile, self.terraform_mk))
     }
+}
+
+/// Where the top-level block `address` (`TYPE.NAME`, `data.TYPE.NAME`,
+/// `variable.NAME`, `output.NAME`) starts and ends in `text`.
+fn block_span(text: &str, address: &str) -> Option<(usize, usize)> {
+    let parts: Vec<&str> = address.split('.').collect();
+    let header = match parts.as_slice() {
+        ["data", kind, name] => format!("data \"{kind}\" \"{name}\" {{"),
+        [kind @ ("variable" | "output"), name] => format!("{kind} \"{name}\" {{"),
+        [kind, name] => format!("resource \"{kind}\" \"{name}\" {{"),
+        _ => return None,
+    };
+    let start = text
+        .match_indices(&header)
+        .map(|(i, _)| i)
+        .find(|&i| i == 0 || text[..i].ends_with('\n'))?;
+    let end = text[start..].find("\n}\n").map(|i| start + i + 3)?;
+    Some((start, end))
 }
 
 /// The parsed `.tf` files of one configuration.

