@@ -65,9 +65,11 @@ data "aws_iam_policy_document" "fan_out" {
     resources = [aws_dynamodb_table.channels.arn, "${aws_dynamodb_table.channels.arn}/index/channel-shard-index"]
   }
 
+  # A connection API Gateway reports gone (410) is read first (one still
+  # connecting is kept), then its items are deleted.
   statement {
-    sid       = "GoneConnectionItemsDelete"
-    actions   = ["dynamodb:BatchWriteItem"]
+    sid       = "GoneConnectionItems"
+    actions   = ["dynamodb:GetItem", "dynamodb:BatchWriteItem"]
     resources = [aws_dynamodb_table.channels.arn]
   }
 
@@ -167,8 +169,8 @@ resource "aws_iam_role_policy" "http" {
 
 # --- commands: what http does for a socket publish, plus subscriptions: a
 # subscribe checks the connection item and adds a membership in one
-# transaction (TransactWriteItems, which IAM authorizes per item: Put,
-# Update, Delete and ConditionCheckItem; there is no dynamodb:TransactWriteItems).
+# transaction (TransactWriteItems, which IAM authorizes per item: here Put,
+# Update and Delete; there is no dynamodb:TransactWriteItems).
 resource "aws_iam_role" "commands" {
   name               = "${var.name}-${var.region}-commands"
   description        = "Lambda ${local.commands_function_name}: WebSocket subscribe, unsubscribe, publish and presence"
@@ -189,7 +191,6 @@ data "aws_iam_policy_document" "commands" {
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
       "dynamodb:DeleteItem",
-      "dynamodb:ConditionCheckItem",
     ]
     resources = [aws_dynamodb_table.channels.arn]
   }

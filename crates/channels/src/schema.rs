@@ -151,6 +151,66 @@ pub fn partition(channel: &str, shard: u16) -> String {
     format!("{channel}#{shard}")
 }
 
+/// The DynamoDB actions each function's code calls, by function (as
+/// Terraform names it) and on what: `[table, channel index, stream]`. A
+/// call added to the adapter goes here too, and the contract tests fail
+/// until the function's role allows it (and no more). `TransactWriteItems`
+/// needs the per-item actions (here `PutItem`, `UpdateItem`, `DeleteItem`);
+/// there is no action of its own. Every function that fans out reads a
+/// connection reported gone (`GetItem`) before it deletes its items.
+pub const DYNAMODB_ACTIONS: &[(&str, [&[&str]; 3])] = &[
+    ("rx", [&["PutItem", "Query", "BatchWriteItem"], &[], &[]]),
+    (
+        "http",
+        [
+            &[
+                "GetItem",
+                "PutItem",
+                "UpdateItem",
+                "DeleteItem",
+                "Query",
+                "BatchWriteItem",
+            ],
+            &["Query"],
+            &[],
+        ],
+    ),
+    (
+        "commands",
+        [
+            &[
+                "GetItem",
+                "PutItem",
+                "UpdateItem",
+                "DeleteItem",
+                "Query",
+                "BatchWriteItem",
+            ],
+            &["Query"],
+            &[],
+        ],
+    ),
+    (
+        "worker",
+        [&["GetItem", "Query", "BatchWriteItem"], &["Query"], &[]],
+    ),
+    (
+        "presence",
+        [
+            &["GetItem", "Query", "BatchWriteItem"],
+            &["Query"],
+            &[
+                "DescribeStream",
+                "GetRecords",
+                "GetShardIterator",
+                "ListStreams",
+            ],
+        ],
+    ),
+];
+
+/// Each role may call exactly the DynamoDB actions its code calls
+
 #[cfg(test)]
 mod tests {
     use super::*;

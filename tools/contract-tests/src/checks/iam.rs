@@ -277,58 +277,7 @@ fn evaluate(scope: &Scope<'_>, body: &Body, frame: &Frame) -> Result<Statement, 
 
 /// The DynamoDB actions each function's code calls, on the table, on the
 /// channel index, on the table's stream.
-// TODO(code): channels_aws::dynamo (or schema) should export these lists
-// (e.g. `RX_ACTIONS`, `HTTP_ACTIONS`, `COMMANDS_ACTIONS`, `WORKER_ACTIONS`,
-// `PRESENCE_ACTIONS`: `&[(&str /* "table" | "index" | "stream" */, &[&str])]`),
-// so that a call added to the adapter fails this check until the role allows it.
-pub const DYNAMODB_ACTIONS: &[(&str, [&[&str]; 3])] = &[
-    ("rx", [&["PutItem", "Query", "BatchWriteItem"], &[], &[]]),
-    (
-        "http",
-        [
-            &[
-                "GetItem",
-                "PutItem",
-                "UpdateItem",
-                "DeleteItem",
-                "Query",
-                "BatchWriteItem",
-            ],
-            &["Query"],
-            &[],
-        ],
-    ),
-    (
-        "commands",
-        [
-            &[
-                "GetItem",
-                "PutItem",
-                "UpdateItem",
-                "DeleteItem",
-                "Query",
-                "BatchWriteItem",
-                "ConditionCheckItem",
-            ],
-            &["Query"],
-            &[],
-        ],
-    ),
-    ("worker", [&["Query", "BatchWriteItem"], &["Query"], &[]]),
-    (
-        "presence",
-        [
-            &["Query", "BatchWriteItem"],
-            &["Query"],
-            &[
-                "DescribeStream",
-                "GetRecords",
-                "GetShardIterator",
-                "ListStreams",
-            ],
-        ],
-    ),
-];
+pub use channels::schema::DYNAMODB_ACTIONS;
 
 /// Each role may call exactly the DynamoDB actions its code calls
 /// ([`DYNAMODB_ACTIONS`]): on the table, on the channel index

@@ -152,10 +152,8 @@ pub fn token_env_problems(tf: &Terraform) -> Vec<String> {
         Ok(scope) => scope,
         Err(e) => return vec![e],
     };
-    let wanted_issuers = match scope.var("token_issuers").map(strip_nulls) {
-        Some(json) => json.to_string(),
-        None => String::new(),
-    };
+    // Compared as JSON: the order of an object's keys does not matter.
+    let wanted_issuers = scope.var("token_issuers").map(strip_nulls);
     let signing = evaluated_environment(tf, &scope, "http")
         .ok()
         .and_then(|(_, env)| env.get(TOKEN_SIGNING_KEY).cloned())
@@ -198,11 +196,15 @@ pub fn token_env_problems(tf: &Terraform) -> Vec<String> {
                 .clone()
                 .ok()
                 .and_then(|v| serde_json::from_str::<Json>(&v).ok());
-            if got.map(|j| j.to_string()) != Some(wanted_issuers.clone()) {
+            if got.is_none() || got != wanted_issuers {
+                let wanted = wanted_issuers
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 problems.push(format!(
                     "{place}: {TOKEN_ISSUERS} is {value:?} with token_issuers = {issuers:?}, but \
                      channels::config::{TOKEN_ISSUERS} is the JSON array of the issuers, each with the \
-                     attributes it sets: {wanted_issuers}"
+                     attributes it sets: {wanted}"
                 ));
             }
         }

@@ -536,13 +536,17 @@ pub fn json(value: &Value) -> String {
             }
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::Array(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
-            // serde_json's Map is a BTreeMap here: keys come out sorted.
-            Value::Object(object) => serde_json::Value::Object(
-                object
-                    .iter()
-                    .map(|(k, v)| (k.clone(), to_json(v)))
-                    .collect(),
-            ),
+            // Sorted here: the workspace's serde_json keeps insertion order.
+            Value::Object(object) => {
+                let mut entries: Vec<(&String, &Value)> = object.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                serde_json::Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), to_json(v)))
+                        .collect(),
+                )
+            }
         }
     }
     to_json(value)

@@ -107,10 +107,10 @@ fn table_permission_check_catches_mutations() {
                 "    actions   = [\"dynamodb:PutItem\", \"dynamodb:Query\", \"dynamodb:BatchWriteItem\"]\n    resources = [\"*\"]\n",
                 &["aws_lambda_function.rx", "allows dynamodb:PutItem on *"],
             ),
-            // commands loses the per-item action TransactWriteItems needs.
-            m(IAM, "      \"dynamodb:ConditionCheckItem\",\n", "", &[
+            // commands loses a per-item action TransactWriteItems needs.
+            m(IAM, "      \"dynamodb:DeleteItem\",\n    ]\n    resources = [aws_dynamodb_table.channels.arn]\n  }\n}\n\nresource \"aws_iam_role_policy\" \"commands\"", "    ]\n    resources = [aws_dynamodb_table.channels.arn]\n  }\n}\n\nresource \"aws_iam_role_policy\" \"commands\"", &[
                 "aws_lambda_function.commands (terraform/lambda.tf)",
-                "does not allow dynamodb:ConditionCheckItem on the table",
+                "does not allow dynamodb:DeleteItem on the table",
             ]),
             // ... and http gains one it never calls.
             m(
