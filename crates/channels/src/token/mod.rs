@@ -22,6 +22,7 @@
 //! Minting ([`mint`]) signs through the [`TokenSigner`] port: KMS on AWS
 //! (the private key never leaves it), [`LocalSigner`] in the local gateway.
 
+pub mod jwk;
 mod keys;
 
 use std::future::Future;
