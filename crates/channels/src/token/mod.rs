@@ -23,7 +23,9 @@
 //! (the private key never leaves it), [`LocalSigner`] in the local gateway.
 
 pub mod jwk;
+pub mod jwks;
 mod keys;
+pub mod loopback;
 
 use std::future::Future;
 
