@@ -17,7 +17,7 @@
 //!   environment, a few milliseconds, on the first `$connect` that needs an
 //!   issuer's keys.
 //!
-//! `http://` URLs go to [`LoopbackFetcher`] (127.0.0.1, localhost and [::1]
+//! `http://` URLs go to [`LoopbackFetcher`] (127.0.0.1, localhost and `[::1]`
 //! only), so one fetcher serves the deployed functions and the local
 //! gateway alike. Redirects are not followed; the answer must be a 200 of at
 //! most [`MAX_JWKS_BYTES`]. The caller (`channels::token::jwks`) applies the

@@ -95,7 +95,7 @@ pub enum Audience {
 pub struct IssuerConfig {
     /// The exact `iss` of its tokens.
     pub issuer: String,
-    /// `https://…`, or `http://` on 127.0.0.1, localhost or [::1].
+    /// `https://…`, or `http://` on 127.0.0.1, localhost or `[::1]`.
     pub jwks_url: String,
     pub audience: Audience,
     /// The `token_use` claim required (Cognito: `id` or `access`), if any.
@@ -351,7 +351,7 @@ fn parse_entry(index: usize, entry: &Value) -> Result<IssuerConfig, IssuersError
     })
 }
 
-/// `https://host…`, or `http://` on 127.0.0.1, localhost or [::1].
+/// `https://host…`, or `http://` on 127.0.0.1, localhost or `[::1]`.
 pub fn check_jwks_url(url: &str) -> Result<(), &'static str> {
     const RULE: &str = "must be https://…, or http:// on 127.0.0.1, localhost or [::1]";
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
