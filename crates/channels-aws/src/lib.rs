@@ -7,6 +7,7 @@
 //! | [`apigw`]   | `apigw`    | `ConnectionNotifier` on the API Gateway Management API          |
 //! | [`kms`]     | `kms`      | `TokenSigner` on an asymmetric KMS key (`ECC_NIST_P256`)       |
 //! | [`sqs`]     | `sqs`      | `PublishQueue` on an SQS queue                                 |
+//! | [`jwks`]    | `jwks`     | `JwksFetcher` over HTTPS (identity providers' keys)            |
 //! | [`lazy`]    | always     | a client made on first use, for what few invocations need      |
 //! | [`runtime`] | always     | logging as Lambda expects, configuration read at init          |
 //! | [`sdk`]     | always     | the SDK configuration from Lambda's variables, one HTTPS client |
@@ -20,6 +21,8 @@
 pub mod apigw;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
+#[cfg(feature = "jwks")]
+pub mod jwks;
 #[cfg(feature = "kms")]
 pub mod kms;
 pub mod lazy;

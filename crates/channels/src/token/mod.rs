@@ -27,7 +27,11 @@
 //! Minting ([`mint`]) signs through the [`TokenSigner`] port: KMS on AWS
 //! (the private key never leaves it), [`LocalSigner`] in the local gateway.
 
+pub mod issuers;
+pub mod jwk;
+pub mod jwks;
 mod keys;
+pub mod loopback;
 
 use std::future::Future;
 
