@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::Client;
 use crate::schema::{
     channel_pk, connection_pk, membership_sk, message_sk, partition, publish_key_sk, ItemType,
     BODY, CHANNEL, CHANNEL_INDEX, CONNECTED_AT, CONNECTION_SK, COUNTER_SK, EPOCH, FROM, GRANTS,
-    INDEX_HASH_KEY, INDEX_PROJECTED, INDEX_RANGE_KEY, KIND, MEMBERSHIP_SK_PREFIX,
+    INDEX_HASH_KEY, INDEX_PROJECTED, INDEX_RANGE_KEY, ISSUER, KIND, MEMBERSHIP_SK_PREFIX,
     MESSAGE_SK_PREFIX, OFFSET, PK, PROTOCOL, PUBLISH_GRANTS, SHARD, SK, SUBJECT, SUBSCRIPTIONS,
     TOKEN_EXPIRES_AT, TTL_ATTRIBUTE, TYPE,
 };
@@ -100,6 +100,9 @@ pub fn connection_item(connection: &Connection) -> Item {
     if let Some(subject) = &connection.subject {
         item.insert(SUBJECT.into(), s(subject));
     }
+    if let Some(issuer) = &connection.issuer {
+        item.insert(ISSUER.into(), s(issuer));
+    }
     if let Some(exp) = connection.token_expires_at {
         item.insert(TOKEN_EXPIRES_AT.into(), n(exp));
     }
@@ -120,6 +123,7 @@ fn parse_connection(item: &Item) -> Option<Connection> {
         protocol: Protocol::parse(get_s(item, PROTOCOL).unwrap_or_default()),
         grants,
         subject: get_s(item, SUBJECT).map(str::to_owned),
+        issuer: get_s(item, ISSUER).map(str::to_owned),
         token_expires_at: get_n(item, TOKEN_EXPIRES_AT),
         subscriptions: get_n(item, SUBSCRIPTIONS).unwrap_or(0),
         connected_at_ms: get_n(item, CONNECTED_AT).unwrap_or(0),

@@ -2,6 +2,7 @@
 
 use crate::fanout::History;
 use crate::pattern::{parse_all, Pattern};
+use crate::token::issuers::{parse_issuers, IssuerConfig};
 use crate::token::{Minter, PublicKey, Verifier};
 use crate::{PublishOptions, Shards};
 
@@ -190,6 +191,10 @@ pub struct RxConfig {
     pub table: String,
     pub shards: Shards,
     pub auth: SubscriberAuth,
+    /// Other issuers whose tokens are accepted (token mode only).
+    pub issuers: Vec<IssuerConfig>,
+    /// The longest lifetime a token may have (`exp - iat`).
+    pub max_token_ttl_secs: u64,
 }
 
 /// Configuration of the commands function.
@@ -202,6 +207,10 @@ pub struct CommandsConfig {
     pub queue_url: Option<String>,
     pub sync_max: u32,
     pub auth: SubscriberAuth,
+    /// Other issuers whose tokens are accepted (token mode only).
+    pub issuers: Vec<IssuerConfig>,
+    /// The longest lifetime a token may have (`exp - iat`).
+    pub max_token_ttl_secs: u64,
     pub history: History,
 }
 
@@ -265,6 +274,8 @@ impl RxConfig {
             table: table(&lookup)?,
             shards: shards(&lookup)?,
             auth: auth(&lookup)?,
+            issuers: issuers(&lookup)?,
+            max_token_ttl_secs: max_ttl(&lookup)?,
         })
     }
 }
@@ -283,6 +294,8 @@ impl CommandsConfig {
             queue_url: queue_url(&lookup)?,
             sync_max: sync_max(&lookup)?,
             auth: auth(&lookup)?,
+            issuers: issuers(&lookup)?,
+            max_token_ttl_secs: max_ttl(&lookup)?,
             history: history(&lookup)?,
         })
     }
@@ -324,6 +337,29 @@ fn auth(lookup: &impl Fn(&str) -> Option<String>) -> Result<SubscriberAuth, Conf
         false => SubscriberAuth::None,
         true => SubscriberAuth::Token(verifier(lookup)?),
     })
+}
+
+/// `TOKEN_ISSUERS` in token mode (none in open mode, whatever it holds);
+/// an entry may not claim our own issuer.
+fn issuers(lookup: &impl Fn(&str) -> Option<String>) -> Result<Vec<IssuerConfig>, ConfigError> {
+    if !token_mode(lookup)? {
+        return Ok(Vec::new());
+    }
+    let value = lookup(TOKEN_ISSUERS).unwrap_or_default();
+    let issuers =
+        parse_issuers(&value).map_err(|e| invalid(TOKEN_ISSUERS, &value, e.to_string()))?;
+    let ours = lookup(TOKEN_ISSUER).unwrap_or_default();
+    if let Some(entry) = issuers.iter().find(|i| i.issuer == ours.trim()) {
+        return Err(invalid(
+            TOKEN_ISSUERS,
+            &value,
+            format!(
+                "entry {:?} is this deployment's own issuer (TOKEN_ISSUER): its tokens are verified with TOKEN_PUBLIC_KEYS",
+                entry.issuer
+            ),
+        ));
+    }
+    Ok(issuers)
 }
 
 /// `PUBLISH_QUEUE_URL`, when set.

@@ -67,6 +67,9 @@ pub struct Connection {
     pub grants: Grants,
     /// The token's `sub`, when it has one (open mode: none).
     pub subject: Option<String>,
+    /// The identity provider that issued the token (`TOKEN_ISSUERS`);
+    /// `None` for our own tokens. A `sub` is unique within its issuer only.
+    pub issuer: Option<String>,
     /// The token's `exp`: commands after it answer 401 until a fresh token
     /// comes. `None` in open mode.
     pub token_expires_at: Option<i64>,
@@ -88,6 +91,7 @@ impl Connection {
             protocol: Protocol::Raw,
             grants: Grants::all(),
             subject: None,
+            issuer: None,
             token_expires_at: None,
             subscriptions: 0,
             connected_at_ms,

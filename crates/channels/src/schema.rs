@@ -7,7 +7,7 @@
 //!
 //! | item             | `pk`            | `sk`               | other attributes                                                                 | TTL |
 //! |------------------|-----------------|--------------------|----------------------------------------------------------------------------------|-----|
-//! | connection       | `conn#{id}`     | `conn`             | `protocol`, `grants`, `publish`, `subject`, `tokenExpiresAt`, `subscriptions`, `connectedAt` | yes |
+//! | connection       | `conn#{id}`     | `conn`             | `protocol`, `grants`, `publish`, `subject`, `issuer`, `tokenExpiresAt`, `subscriptions`, `connectedAt` | yes |
 //! | membership       | `conn#{id}`     | `sub#{channel}`    | `channel`, `shard`, `channelShard`, `connectionId`, `protocol`, `subject`          | yes |
 //! | channel counter  | `chan#{channel}`| `offset`           | `offset`, `epoch`                                                                | no  |
 //! | history message  | `chan#{channel}`| `msg#{offset:020}` | `offset`, `kind`, `body`, `from`                                                 | yes |
@@ -60,6 +60,8 @@ pub const INDEX_PROJECTED: &[&str] = &[PROTOCOL, SUBJECT, TTL_ATTRIBUTE];
 pub const PROTOCOL: &str = "protocol";
 /// The token's `sub`, when it has one.
 pub const SUBJECT: &str = "subject";
+/// The identity provider of a connection's token, when not ours.
+pub const ISSUER: &str = "issuer";
 /// The channel of a membership.
 pub const CHANNEL: &str = "channel";
 /// The shard of a membership.

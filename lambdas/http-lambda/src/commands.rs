@@ -16,37 +16,40 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
-use channels::config::SubscriberAuth;
 use channels::fanout::{Publish, PublishError};
 use channels::history::recover;
 use channels::job::{new_publish_id, MemoryQueue, PublishQueue};
 use channels::message::Publication;
 use channels::presence::presence;
 use channels::protocol::{self, Command, CommandBody, ErrorFrame};
-use channels::token::TokenError;
+use channels::token::auth::Auth;
+use channels::token::jwks::JwksFetcher;
+use channels::token::loopback::LoopbackFetcher;
 use channels::{Connection, ConnectionNotifier, Fanout, NotifyError, Protocol, Store, Subscribed};
 use lambda_runtime::LambdaEvent;
 use tracing::{error, info, warn, Instrument};
 
 /// What the commands function needs, built once per execution environment.
 #[derive(Debug)]
-pub struct CommandsDeps<S, N, Q = MemoryQueue> {
+pub struct CommandsDeps<S, N, Q = MemoryQueue, F = LoopbackFetcher> {
     pub fanout: Fanout<S, N, Q>,
-    pub auth: SubscriberAuth,
+    /// How a `token` in a command is checked.
+    pub auth: Auth<F>,
     /// Whether to print CloudWatch metrics (EMF lines) on standard output.
     pub metrics: bool,
 }
 
 /// Handles one command frame. Always answers 200 with the reply frame (or
 /// the echo of a raw connection's frame) as the route response.
-pub async fn handle<S, N, Q>(
+pub async fn handle<S, N, Q, F>(
     event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
-    deps: &CommandsDeps<S, N, Q>,
+    deps: &CommandsDeps<S, N, Q, F>,
 ) -> ApiGatewayProxyResponse
 where
     S: Store,
     N: ConnectionNotifier,
     Q: PublishQueue,
+    F: JwksFetcher,
 {
     let LambdaEvent {
         payload: request,
@@ -123,15 +126,16 @@ fn refuse(code: u16, message: impl Into<String>) -> Refusal {
 }
 
 /// Runs a command of an `lrw.v1` connection; its reply frame, or why not.
-async fn run<S, N, Q>(
+async fn run<S, N, Q, F>(
     command: Command,
     mut connection: Connection,
-    deps: &CommandsDeps<S, N, Q>,
+    deps: &CommandsDeps<S, N, Q, F>,
 ) -> Result<String, Refusal>
 where
     S: Store,
     N: ConnectionNotifier,
     Q: PublishQueue,
+    F: JwksFetcher,
 {
     let Command { id, token, body } = command;
     let id = id.as_deref();
@@ -139,39 +143,42 @@ where
         return Ok(protocol::pong(id));
     }
     let now = channels::now_millis() / 1000;
-    if let SubscriberAuth::Token(verifier) = &deps.auth {
+    if !deps.auth.is_open() {
         if let Some(token) = token {
-            let (claims, grants) = verifier.grants(&token, now).map_err(|err| {
-                // The reason, never the token.
-                info!(reason = %err, "token in a command refused");
-                refuse(err.status(), err.category())
-            })?;
-            if claims.sub != connection.subject {
+            let holder = deps
+                .auth
+                .check(Some(&token), now)
+                .await
+                .map_err(|refusal| {
+                    // The reason, never the token.
+                    info!(reason = %refusal.reason, "token in a command refused");
+                    refuse(refusal.status, refusal.category)
+                })?;
+            // A `sub` is unique within its issuer only.
+            if (&holder.issuer, &holder.subject) != (&connection.issuer, &connection.subject) {
                 info!("token in a command refused: another subject");
                 return Err(refuse(
                     403,
                     "the token is for another subject than this connection's",
                 ));
             }
+            let expires_at = holder.expires_at.unwrap_or(now);
             deps.fanout
                 .store
-                .add_grants(&connection.id, &grants, claims.exp)
+                .add_grants(&connection.id, &holder.grants, expires_at)
                 .await
                 .map_err(|err| store_down(&err))?;
-            connection.grants.extend(&grants);
+            connection.grants.extend(&holder.grants);
             connection.token_expires_at = Some(
                 connection
                     .token_expires_at
-                    .map_or(claims.exp, |old| old.max(claims.exp)),
+                    .map_or(expires_at, |old| old.max(expires_at)),
             );
         }
         if connection.token_expired(now) {
             return Err(refuse(
                 401,
-                format!(
-                    "{}: the token has expired; send a fresh one as \"token\" in a command",
-                    TokenError::Expired(connection.token_expires_at.unwrap_or(0)).category()
-                ),
+                "Unauthorized: the token has expired; send a fresh one as \"token\" in a command",
             ));
         }
     }

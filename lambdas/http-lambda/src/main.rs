@@ -5,9 +5,12 @@
 //! the clients every invocation needs at init and the others on first use.
 
 use channels::config::{CommandsConfig, HttpConfig, PresenceConfig, WorkerConfig};
+use channels::token::auth::Auth;
+use channels::token::issuers::Issuers;
 use channels::Fanout;
 use channels_aws::apigw::ApiGatewayNotifier;
 use channels_aws::dynamo::DynamoStore;
+use channels_aws::jwks::HttpsJwksFetcher;
 use channels_aws::kms::KmsSigner;
 use channels_aws::lazy::Lazy;
 use channels_aws::runtime::{init, start};
@@ -72,9 +75,15 @@ async fn commands() -> Result<(), Error> {
     fanout.queue = config.queue_url.map(|url| lazy_queue(&sdk, url));
     fanout.sync_max = config.sync_max;
     fanout.history = config.history;
+    // Other issuers' keys over HTTPS, fetched on a first token, never at init.
+    let issuers = Issuers::new(
+        config.issuers,
+        HttpsJwksFetcher::new(),
+        config.max_token_ttl_secs,
+    );
     let deps = CommandsDeps {
         fanout,
-        auth: config.auth,
+        auth: Auth::new(config.auth, issuers),
         metrics: true,
     };
     let deps = &deps;

@@ -63,7 +63,7 @@ type Deps<S = MemoryStore> = CommandsDeps<S, MemoryNotifier>;
 fn deps_on<S>(store: S, auth: SubscriberAuth) -> Deps<S> {
     CommandsDeps {
         fanout: Fanout::new(store, MemoryNotifier::new(), fast()),
-        auth,
+        auth: auth.into(),
         metrics: false,
     }
 }

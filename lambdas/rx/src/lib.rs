@@ -26,16 +26,20 @@
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 pub use channels::config::SubscriberAuth;
-use channels::{ChannelName, Connection, Grants, Protocol, Store, SUBPROTOCOL};
+use channels::token::auth::Auth;
+use channels::token::jwks::JwksFetcher;
+use channels::token::loopback::LoopbackFetcher;
+use channels::{ChannelName, Connection, Protocol, Store, SUBPROTOCOL};
 use http::HeaderValue;
 use lambda_runtime::LambdaEvent;
 use tracing::{error, info, warn, Instrument};
 
 /// What the handler needs, built once per execution environment.
 #[derive(Debug)]
-pub struct Deps<S> {
+pub struct Deps<S, F = LoopbackFetcher> {
     pub store: S,
-    pub auth: SubscriberAuth,
+    /// Who may listen: open, our tokens, and other issuers' tokens.
+    pub auth: Auth<F>,
 }
 
 /// The prefix of the subprotocol that carries a token: `token.<JWT>`.
@@ -43,9 +47,9 @@ pub const TOKEN_SUBPROTOCOL_PREFIX: &str = "token.";
 
 /// Handles one WebSocket event. Always answers; the status tells API Gateway
 /// (and, on `$connect`, the client) what happened.
-pub async fn handle<S: Store>(
+pub async fn handle<S: Store, F: JwksFetcher>(
     event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
-    deps: &Deps<S>,
+    deps: &Deps<S, F>,
 ) -> ApiGatewayProxyResponse {
     let LambdaEvent {
         payload: request,
@@ -68,11 +72,11 @@ pub async fn handle<S: Store>(
         .await
 }
 
-async fn route_event<S: Store>(
+async fn route_event<S: Store, F: JwksFetcher>(
     request: ApiGatewayWebsocketProxyRequest,
     route: String,
     connection_id: String,
-    deps: &Deps<S>,
+    deps: &Deps<S, F>,
 ) -> ApiGatewayProxyResponse {
     if connection_id.is_empty() {
         warn!("event without requestContext.connectionId");
@@ -119,10 +123,10 @@ fn offer(request: &ApiGatewayWebsocketProxyRequest) -> Offer<'_> {
     offer
 }
 
-async fn connect<S: Store>(
+async fn connect<S: Store, F: JwksFetcher>(
     request: &ApiGatewayWebsocketProxyRequest,
     connection_id: String,
-    deps: &Deps<S>,
+    deps: &Deps<S, F>,
 ) -> ApiGatewayProxyResponse {
     let offer = offer(request);
     if offer.token.is_some() && !offer.v1 {
@@ -160,34 +164,37 @@ async fn connect<S: Store>(
     };
     let mut connection = Connection::new(connection_id, connected_at);
     connection.protocol = protocol;
-    if let SubscriberAuth::Token(verifier) = &deps.auth {
-        let now = channels::now_millis() / 1000;
-        let token = offer.token.or_else(|| token(request)).unwrap_or("");
-        let granted = verifier
-            .grants(token, now)
-            .and_then(|(claims, grants)| match &channel {
-                Some(channel) if !grants.can_subscribe(channel) => {
-                    Err(channels::token::TokenError::Channel(channel.to_string()))
-                }
-                _ => Ok((claims, grants)),
-            });
-        match granted {
-            Ok((claims, grants)) => {
-                if let Some(subject) = &claims.sub {
-                    tracing::Span::current().record("subject", subject.as_str());
-                }
-                connection.grants = grants;
-                connection.subject = claims.sub;
-                connection.token_expires_at = Some(claims.exp);
+    let now = channels::now_millis() / 1000;
+    let token = offer.token.or_else(|| token(request));
+    let holder = deps
+        .auth
+        .check(token, now)
+        .await
+        .and_then(|holder| match &channel {
+            Some(channel) if !holder.grants.can_subscribe(channel) => {
+                Err(channels::token::auth::Refusal {
+                    status: 403,
+                    category: "Forbidden",
+                    reason: format!("channel {channel} is not granted by the token"),
+                })
             }
-            Err(err) => {
-                // The reason, never the token.
-                info!(reason = %err, status = err.status(), "connection refused: subscriber token");
-                return respond(i64::from(err.status()), err.category());
+            _ => Ok(holder),
+        });
+    match holder {
+        Ok(holder) => {
+            if let Some(subject) = &holder.subject {
+                tracing::Span::current().record("subject", subject.as_str());
             }
+            connection.grants = holder.grants;
+            connection.subject = holder.subject;
+            connection.issuer = holder.issuer;
+            connection.token_expires_at = holder.expires_at;
         }
-    } else {
-        connection.grants = Grants::all();
+        Err(refusal) => {
+            // The reason, never the token.
+            info!(reason = %refusal.reason, status = refusal.status, "connection refused: subscriber token");
+            return respond(i64::from(refusal.status), refusal.category);
+        }
     }
     match deps.store.connect(&connection, channel.as_ref()).await {
         Ok(()) => {

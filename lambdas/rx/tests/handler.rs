@@ -24,7 +24,7 @@ fn event(request: ApiGatewayWebsocketProxyRequest) -> LambdaEvent<ApiGatewayWebs
 fn open<S>(store: S) -> rx::Deps<S> {
     rx::Deps {
         store,
-        auth: rx::SubscriberAuth::None,
+        auth: rx::SubscriberAuth::None.into(),
     }
 }
 

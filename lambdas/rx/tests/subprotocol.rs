@@ -56,7 +56,7 @@ fn fixture_now() -> ApiGatewayWebsocketProxyRequest {
 fn open() -> rx::Deps<MemoryStore> {
     rx::Deps {
         store: MemoryStore::new(),
-        auth: rx::SubscriberAuth::None,
+        auth: rx::SubscriberAuth::None.into(),
     }
 }
 
@@ -64,7 +64,7 @@ fn with_tokens(signer: &LocalSigner) -> rx::Deps<MemoryStore> {
     let verifier = Verifier::new(vec![signer.public_key().clone()], AUD, ISS);
     rx::Deps {
         store: MemoryStore::new(),
-        auth: rx::SubscriberAuth::Token(verifier),
+        auth: rx::SubscriberAuth::Token(verifier).into(),
     }
 }
 

@@ -27,6 +27,7 @@
 //! Minting ([`mint`]) signs through the [`TokenSigner`] port: KMS on AWS
 //! (the private key never leaves it), [`LocalSigner`] in the local gateway.
 
+pub mod auth;
 pub mod issuers;
 pub mod jwk;
 pub mod jwks;

@@ -55,7 +55,7 @@ pub fn setup() -> Setup {
         signer,
         deps: rx::Deps {
             store: MemoryStore::new(),
-            auth: rx::SubscriberAuth::Token(verifier),
+            auth: rx::SubscriberAuth::Token(verifier).into(),
         },
     }
 }
