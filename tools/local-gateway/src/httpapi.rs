@@ -17,7 +17,8 @@ use lambda_runtime::LambdaEvent;
 use tracing::info;
 
 use crate::proxy::{
-    forwarded_headers, json_message, lambda_context, proxy_response, query_parameters, API_ID,
+    body_timed_out, forwarded_headers, json_message, lambda_context, proxy_response,
+    query_parameters, read_body, BodyError, API_ID,
 };
 use crate::state::Shared;
 use crate::util::{clf_time, new_id, percent_decode};
@@ -44,8 +45,12 @@ pub(crate) async fn route(shared: &Shared, peer: SocketAddr, request: Request) -
     };
     let route_path = if rest.is_empty() { "/" } else { rest };
     let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_HTTP_BODY).await else {
-        return json_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+    let body = match read_body(body, MAX_HTTP_BODY, shared.body_timeout).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            return json_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
+        }
+        Err(BodyError::TimedOut) => return body_timed_out(),
     };
     let (route_key, path_parameters) = route_of(&parts.method, route_path);
     let request_id = new_id();
@@ -109,11 +114,13 @@ pub(crate) async fn route(shared: &Shared, peer: SocketAddr, request: Request) -
         .map(str::to_owned);
     event.headers = headers;
 
+    let running = shared.invocation().await;
     let response = http_lambda::handle(
         LambdaEvent::new(event, lambda_context(&request_id)),
         &shared.http,
     )
     .await;
+    drop(running);
     info!(route_key = %route_key, method = %parts.method, path = %raw_path, status = response.status_code, %request_id, "routed");
     let mut answer = proxy_response(
         response.status_code,

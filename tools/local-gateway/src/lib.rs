@@ -37,6 +37,39 @@
 //! | idle timeout / maximum lifetime               | 1001   | 1001             |
 //! | `DELETE @connections/{id}`                    | 1000   | 1000             |
 //! | the gateway shuts down                        | 1001   | 1001             |
+//! | a text message that is not UTF-8              | 1007   | 1007             |
+//! | a frame that breaks RFC 6455                  | 1002   | 1002             |
+//! | the client does not read (its backlog is full)| 1008   | 1008, best effort |
+//!
+//! ## Hostile clients
+//!
+//! The gateway runs where a browser is open, so it does not trust its
+//! callers ([`guard`] has the details; `SECURITY.md` beside this crate
+//! says the same for users):
+//!
+//! - **Host and Origin.** A request whose `Host` is not the gateway's own
+//!   (`127.0.0.1`, `localhost` or `[::1]` with its port) is refused 421
+//!   (DNS rebinding); one whose `Origin` is neither the gateway's own
+//!   (`http://127.0.0.1:PORT`, `http://localhost:PORT`, `http://[::1]:PORT`,
+//!   the page it serves) nor allowed with `--allowed-origin URL`
+//!   ([`GatewayBuilder::allowed_origin`]) is refused 403, HTTP requests and
+//!   WebSocket handshakes alike: another site's page can neither mint
+//!   tokens nor publish nor reach `@connections`.
+//! - **Slow clients.** A request head must arrive within 10 s, and a
+//!   kept-alive connection is closed after 10 s without a request
+//!   ([`DEFAULT_HEADER_TIMEOUT`]); a body must arrive whole within 30 s
+//!   ([`DEFAULT_BODY_TIMEOUT`], answered 408); `$connect` and then the
+//!   upgrade each get 10 s ([`DEFAULT_HANDSHAKE_TIMEOUT`]).
+//! - **Clients that do not read.** Everything waiting to be written to a
+//!   connection (queued messages, the frame being written, the pongs the
+//!   socket answers pings with) is counted in bytes; past 4 MiB
+//!   ([`DEFAULT_OUTBOUND_BYTES`]) the connection is closed with 1008. Posts
+//!   past the queue's length in messages still get 429, and keep the
+//!   connection.
+//! - **Memory.** Each connection's read buffer starts at 4 KiB
+//!   ([`DEFAULT_SOCKET_READ_BUFFER`]) instead of tungstenite's 128 KiB, so
+//!   10,000 idle connections take tens of MiB, not 1.3 GiB, and what a flood
+//!   took is given back when it ends (`cargo bench --bench memory`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), local_gateway::GatewayError> {
@@ -56,6 +89,7 @@
 
 #[cfg(feature = "aws")]
 mod aws;
+mod guard;
 mod httpapi;
 mod management;
 mod notifier;
@@ -63,6 +97,7 @@ mod page;
 mod proxy;
 mod queue;
 mod registry;
+mod serve;
 mod state;
 mod store;
 mod stream;
@@ -95,6 +130,7 @@ use tracing::{info, warn};
 
 #[cfg(feature = "aws")]
 pub use aws::local_sdk_config;
+pub use guard::parse_origin;
 pub use notifier::NotifierMode;
 pub use proxy::API_ID;
 pub use queue::{LocalQueue, QueueConfig};
@@ -120,6 +156,34 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(2 * 60 * 60);
 /// Messages waiting for one slow client before `@connections` answers 429.
 pub const DEFAULT_OUTBOUND_BUFFER: usize = 256;
+/// Bytes waiting for one client (queued messages, the frame being written,
+/// pongs) past which it is closed with 1008: 32 messages of the largest
+/// size, four of the largest recovery replays (1 MiB). What a client that
+/// does not read can make the gateway hold.
+pub const DEFAULT_OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
+/// How long a request head may take to arrive, and a kept-alive connection
+/// may wait for its next request. A client on this machine sends its head
+/// in one write; browsers and HTTP clients reopen a closed idle connection
+/// by themselves. Short, because every half-open connection costs a socket
+/// and its buffers.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request body may take to arrive whole: API Gateway's own
+/// limit on a whole request (its 30 s integration timeout); the largest
+/// body (10 MB) takes milliseconds on this machine.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `$connect` may take, and then the upgrade (the 101 written and
+/// the socket handed over).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handler invocations (`$connect`, `$disconnect`, routes, the HTTP API)
+/// running at once, as Lambda's concurrency limits them on AWS. Without a
+/// limit, 1,000 clients dropping at once ran 1,000 `$disconnect`s at once,
+/// each opening its own connection to the store: moto and DynamoDB Local
+/// stopped accepting them, and the members stayed in the table.
+pub const DEFAULT_MAX_INVOCATIONS: usize = 64;
+/// Each connection's read buffer when it opens: a command or a small
+/// message fits; a bigger frame (up to 32 KiB) grows it. tungstenite's
+/// default, 128 KiB, made 10,000 idle connections take 1.3 GiB.
+pub const DEFAULT_SOCKET_READ_BUFFER: usize = 4 * 1024;
 
 /// How long shutdown waits for the connections to finish their close
 /// handshake and `$disconnect`.
@@ -143,6 +207,8 @@ pub enum GatewayError {
     Signer(#[from] SignError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error("allowed origin: {0}")]
+    Origin(String),
 }
 
 /// Who may listen, as `SUBSCRIBER_AUTH` says on AWS.
@@ -184,6 +250,14 @@ pub struct GatewayBuilder {
     notifier: NotifierMode,
     history: History,
     presence_events: Vec<Pattern>,
+    allowed_origins: Vec<String>,
+    header_timeout: Duration,
+    body_timeout: Duration,
+    handshake_timeout: Duration,
+    outbound_bytes: usize,
+    socket_read_buffer: usize,
+    socket_write_buffer: usize,
+    max_invocations: usize,
 }
 
 impl Default for GatewayBuilder {
@@ -203,6 +277,14 @@ impl Default for GatewayBuilder {
             notifier: NotifierMode::Direct,
             history: History::default(),
             presence_events: Vec::new(),
+            allowed_origins: Vec::new(),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            outbound_bytes: DEFAULT_OUTBOUND_BYTES,
+            socket_read_buffer: DEFAULT_SOCKET_READ_BUFFER,
+            socket_write_buffer: 0,
+            max_invocations: DEFAULT_MAX_INVOCATIONS,
         }
     }
 }
@@ -295,12 +377,73 @@ impl GatewayBuilder {
         self
     }
 
+    /// Lets pages from `origin` (`scheme://host[:port]`, e.g.
+    /// `http://localhost:5173`) use the gateway, besides its own page:
+    /// WebSocket handshakes, and HTTP requests with CORS answers. Repeatable;
+    /// [`GatewayBuilder::bind`] refuses one that is not an origin.
+    pub fn allowed_origin(mut self, origin: impl Into<String>) -> Self {
+        self.allowed_origins.push(origin.into());
+        self
+    }
+
+    /// How long a request head may take, and a kept-alive connection may
+    /// stay idle (default [`DEFAULT_HEADER_TIMEOUT`]; at least 10 ms).
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How long a request body may take to arrive whole (default
+    /// [`DEFAULT_BODY_TIMEOUT`]; at least 10 ms).
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How long `$connect` may take, and then the upgrade (default
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`]; at least 10 ms).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Bytes that may wait for one client before it is closed with 1008
+    /// (default [`DEFAULT_OUTBOUND_BYTES`]; at least one message of the
+    /// largest size).
+    pub fn outbound_bytes(mut self, bytes: usize) -> Self {
+        self.outbound_bytes = bytes.max(registry::frame_bytes(channels::MAX_MESSAGE_BYTES));
+        self
+    }
+
+    /// Handler invocations that may run at once (default
+    /// [`DEFAULT_MAX_INVOCATIONS`]; at least 1); more wait their turn.
+    pub fn max_invocations(mut self, invocations: usize) -> Self {
+        self.max_invocations = invocations.max(1);
+        self
+    }
+
+    /// Each connection's socket buffers: the read buffer it opens with
+    /// (default [`DEFAULT_SOCKET_READ_BUFFER`], at least 256), and how many
+    /// bytes of frames are gathered before a write (default 0: each frame
+    /// at once). `(128 KiB, 128 KiB)` are tungstenite's own defaults.
+    pub fn socket_buffers(mut self, read: usize, write: usize) -> Self {
+        self.socket_read_buffer = read.max(256);
+        self.socket_write_buffer = write;
+        self
+    }
+
     /// Listens on `addr` (`127.0.0.1:0` picks a free port), opens the store
     /// and serves until [`RunningGateway::shutdown`].
     pub async fn bind(self, addr: &str) -> Result<RunningGateway, GatewayError> {
         if !valid_stage(&self.stage) {
             return Err(GatewayError::Stage(self.stage));
         }
+        let listed = self
+            .allowed_origins
+            .iter()
+            .map(|origin| guard::parse_origin(origin))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(GatewayError::Origin)?;
         let bind_error = |source| GatewayError::Bind {
             addr: addr.to_owned(),
             source,
@@ -374,6 +517,14 @@ impl GatewayBuilder {
             idle_timeout: self.idle_timeout,
             max_lifetime: self.max_lifetime,
             outbound_buffer: self.outbound_buffer,
+            buffers: websocket::SocketBuffers {
+                read: self.socket_read_buffer,
+                write: self.socket_write_buffer,
+                outbound_bytes: self.outbound_bytes,
+            },
+            handshake_timeout: self.handshake_timeout,
+            body_timeout: self.body_timeout,
+            invocations: Arc::new(tokio::sync::Semaphore::new(self.max_invocations)),
             rx: rx::Deps {
                 store: store.clone(),
                 auth: auth.clone(),
@@ -416,21 +567,18 @@ impl GatewayBuilder {
             stream::start(&shared, changed, shared.shutdown.subscribe());
         }
         workers::start_workers(&shared, &self.queue, waiting, shared.shutdown.subscribe());
-        let router = router(&shared);
+        let guard = Arc::new(guard::Guard::new(local, &listed));
+        info!(origins = ?guard.origins(), "allowed origins");
+        let router = router(&shared).layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&guard),
+            guard::check,
+        ));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .await
-        });
+        let server = serve::spawn(listener, router, self.header_timeout, stop_rx);
         Ok(RunningGateway {
             addr: local,
             shared,
+            guard,
             server: Some(server),
             stop_server: Some(stop_tx),
         })
@@ -449,6 +597,7 @@ fn valid_stage(stage: &str) -> bool {
 pub struct RunningGateway {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    guard: Arc<guard::Guard>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     stop_server: Option<oneshot::Sender<()>>,
 }
@@ -514,6 +663,12 @@ impl RunningGateway {
             Err(err) => Err(err.to_string()),
         };
         Some(minted)
+    }
+
+    /// The origins whose pages may use the gateway: its own, then those
+    /// allowed with [`GatewayBuilder::allowed_origin`], normalised.
+    pub fn allowed_origins(&self) -> &[String] {
+        self.guard.origins()
     }
 
     /// What the gateway does from now on.

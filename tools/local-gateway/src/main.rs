@@ -1,8 +1,13 @@
 //! `local-gateway`: the whole service on 127.0.0.1 (`make local`).
 //!
 //! Prints the lines `terraform apply` prints (`wscat`, `curl`, and with
-//! `--auth token` a `token` line), then the management endpoint, on stdout; logs every routed event on stderr. Ctrl-C (or
-//! SIGTERM) closes every connection with 1001 and runs its `$disconnect`.
+//! `--auth token` a `token` line), then the management endpoint, on stdout;
+//! logs every routed event on stderr. Ctrl-C (or SIGTERM) closes every
+//! connection with 1001 and runs its `$disconnect`.
+//!
+//! Only requests addressed to 127.0.0.1, localhost or [::1] (with the port)
+//! are served, and only pages from the gateway's own origin or one given
+//! with `--allowed-origin URL` may use it (see `SECURITY.md`).
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -12,8 +17,8 @@ use channels::pattern::parse_all;
 use channels::{History, Shards};
 use clap::Parser;
 use local_gateway::{
-    Gateway, QueueConfig, StoreConfig, SubscriberAuthMode, DEFAULT_PORT, DEFAULT_QUEUE,
-    DEFAULT_STAGE, DEFAULT_TABLE,
+    parse_origin, Gateway, QueueConfig, StoreConfig, SubscriberAuthMode, DEFAULT_PORT,
+    DEFAULT_QUEUE, DEFAULT_STAGE, DEFAULT_TABLE,
 };
 use tracing::{error, info};
 
@@ -87,7 +92,18 @@ struct Args {
         value_name = "PATTERNS"
     )]
     presence_events: String,
+    /// Lets pages from this origin (scheme://host[:port], e.g.
+    /// http://localhost:5173) use the gateway besides its own page at /:
+    /// WebSocket handshakes and HTTP requests (with CORS answers). Repeat it
+    /// for several. Requests from any other origin are refused 403.
+    #[arg(long = "allowed-origin", value_name = "URL", value_parser = parse_origin)]
+    allowed_origins: Vec<String>,
 }
+
+/// The lifetime of the token in the printed wscat line: an hour, or the
+/// longest `--token-max-ttl-secs` allows when that is less (as `POST /tokens`
+/// takes the maximum when its default is longer).
+const DEMO_TOKEN_TTL_SECS: u64 = 3600;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -128,7 +144,11 @@ async fn main() -> ExitCode {
         },
         None => QueueConfig::Memory { workers },
     };
-    let started = Gateway::builder()
+    let mut builder = Gateway::builder();
+    for origin in args.allowed_origins {
+        builder = builder.allowed_origin(origin);
+    }
+    let started = builder
         .queue(queue)
         .sync_max(args.sync_max)
         .notifier(args.notifier.parse().unwrap_or_default())
@@ -154,9 +174,11 @@ async fn main() -> ExitCode {
         }
     };
     // The lines `terraform apply` prints; with tokens on, the wscat line
-    // carries a fresh token for `default` (valid for an hour).
+    // carries a fresh token for `default` (valid for an hour, or less when
+    // --token-max-ttl-secs says so).
     let mut lines = Vec::new();
-    match gateway.mint(&["default"], 3600).await {
+    let demo_ttl = DEMO_TOKEN_TTL_SECS.min(args.token_max_ttl_secs);
+    match gateway.mint(&["default"], demo_ttl).await {
         None => lines.push(format!("wscat = \"wscat --connect {}\"", gateway.ws_url())),
         Some(Ok(minted)) => lines.push(format!(
             "wscat = \"wscat --connect '{}?channel=default&token={}'\"",
@@ -190,7 +212,7 @@ async fn main() -> ExitCode {
     }
     let _ = stdout.flush();
     drop(stdout);
-    info!(addr = %gateway.addr(), stage = gateway.stage(), "serving; Ctrl-C stops");
+    info!(addr = %gateway.addr(), stage = gateway.stage(), origins = ?gateway.allowed_origins(), "serving; Ctrl-C stops");
 
     wait_for_signal().await;
     info!("shutting down: closing every connection");

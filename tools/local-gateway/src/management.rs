@@ -11,6 +11,7 @@ use http::{header, HeaderName, Method, StatusCode};
 use serde_json::json;
 use tracing::info;
 
+use crate::proxy::{body_timed_out, read_body, BodyError};
 use crate::registry::{Refused, DELETED};
 use crate::state::Shared;
 use crate::util::{iso8601, new_id};
@@ -43,12 +44,16 @@ async fn post(shared: &Shared, connection_id: &str, request: Request) -> Respons
     let Some(handle) = shared.registry.get(connection_id) else {
         return gone();
     };
-    let Ok(data) = axum::body::to_bytes(request.into_body(), MAX_MESSAGE_BYTES).await else {
-        return aws_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PayloadTooLargeException",
-            "Message too long",
-        );
+    let data = match read_body(request.into_body(), MAX_MESSAGE_BYTES, shared.body_timeout).await {
+        Ok(data) => data,
+        Err(BodyError::TooLarge) => {
+            return aws_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PayloadTooLargeException",
+                "Message too long",
+            )
+        }
+        Err(BodyError::TimedOut) => return body_timed_out(),
     };
     // A connection that closed meanwhile refuses it: it is gone.
     match handle.post(&data) {
@@ -57,6 +62,11 @@ async fn post(shared: &Shared, connection_id: &str, request: Request) -> Respons
             StatusCode::TOO_MANY_REQUESTS,
             "LimitExceededException",
             "Too many messages are waiting for this connection",
+        ),
+        Err(Refused::Overflow) => aws_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "LimitExceededException",
+            "Too many bytes are waiting for this connection: it does not read, and is being closed (1008)",
         ),
         Err(Refused::Closed) => gone(),
     }

@@ -62,7 +62,7 @@ fn post(registry: &Registry, connection_id: &str, data: &[u8]) -> Result<(), Not
         return Err(NotifyError::PayloadTooLarge);
     }
     handle.post(data).map_err(|refused| match refused {
-        Refused::Full => NotifyError::Throttled,
+        Refused::Full | Refused::Overflow => NotifyError::Throttled,
         Refused::Closed => NotifyError::Gone,
     })
 }
@@ -71,12 +71,13 @@ fn post(registry: &Registry, connection_id: &str, data: &[u8]) -> Result<(), Not
 mod tests {
     use super::*;
     use crate::registry::{ConnectionHandle, Outbound, DELETED};
-    use axum::extract::ws::Message;
     use tokio::sync::mpsc;
+    use tokio_tungstenite::tungstenite::Message;
 
     fn connect(registry: &Registry, id: &str, buffer: usize) -> mpsc::Receiver<Outbound> {
         let (outbound, queue) = mpsc::channel(buffer);
-        let handle = ConnectionHandle::new(id.into(), outbound, 0, "127.0.0.1".into(), None);
+        let handle =
+            ConnectionHandle::new(id.into(), outbound, 0, "127.0.0.1".into(), None, usize::MAX);
         registry.insert(Arc::new(handle));
         queue
     }

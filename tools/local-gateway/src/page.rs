@@ -9,12 +9,17 @@
 //! | `/page.js`     | the page's script                                          |
 //! | `/page.css`    | its style                                                  |
 //! | `/config.json` | `{"wsUrl","httpUrl","auth"}`: where the page connects      |
+//!
+//! `config.json` names the host the page was loaded from (one of the
+//! gateway's own: [`crate::guard`] refuses any other), so that a page opened
+//! on `http://localhost:PORT/` talks to `localhost:PORT` and stays
+//! same-origin.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde_json::json;
 
 use crate::state::Shared;
@@ -52,15 +57,19 @@ pub(crate) async fn page_css() -> Response {
 }
 
 /// Where the page connects, and whether it must mint a token first.
-pub(crate) async fn config(State(shared): State<Arc<Shared>>) -> Response {
+pub(crate) async fn config(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let auth = if shared.http.tokens.is_some() {
         "token"
     } else {
         "none"
     };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(&shared.domain);
     let body = json!({
-        "wsUrl": format!("ws://{}/{}", shared.domain, shared.stage),
-        "httpUrl": format!("http://{}/{}", shared.domain, shared.stage),
+        "wsUrl": format!("ws://{host}/{}", shared.stage),
+        "httpUrl": format!("http://{host}/{}", shared.stage),
         "auth": auth,
     });
     (

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use aws_lambda_events::encodings::Body;
 use axum::extract::Query;
@@ -62,6 +63,37 @@ pub(crate) fn query_parameters(uri: &Uri) -> HashMap<String, Vec<String>> {
         map.entry(name).or_default().push(value);
     }
     map
+}
+
+/// Why a request body could not be read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// Over the limit (or the client hung up meanwhile).
+    TooLarge,
+    /// Not all there within the body timeout.
+    TimedOut,
+}
+
+/// Reads a request body whole: at most `limit` bytes, within `timeout`.
+pub(crate) async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<axum::body::Bytes, BodyError> {
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(BodyError::TooLarge),
+        Err(_) => Err(BodyError::TimedOut),
+    }
+}
+
+/// 408, closing the connection (the rest of the body never came).
+pub(crate) fn body_timed_out() -> Response {
+    let mut response = json_message(StatusCode::REQUEST_TIMEOUT, "Request Timeout");
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// An API Gateway-style error answer, `{"message":"…"}`.

@@ -1,13 +1,15 @@
 //! Open connections by id: what `@connections` needs to reach a socket,
-//! and why the gateway closes one (the close codes).
+//! why the gateway closes one (the close codes), and how many bytes each
+//! one has waiting to be written (its [`Backlog`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use axum::extract::ws::{CloseFrame, Message};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
 
 /// What the writer task of a connection sends, in order.
 #[derive(Debug)]
@@ -23,53 +25,131 @@ pub(crate) enum Outbound {
 pub(crate) struct Closing {
     pub(crate) code: u16,
     pub(crate) reason: &'static str,
+    /// The client is not reading: the close frame goes ahead of what is
+    /// queued (which is dropped), and no close handshake is waited for.
+    pub(crate) urgent: bool,
 }
 
 impl Closing {
+    const fn new(code: u16, reason: &'static str) -> Self {
+        Self {
+            code,
+            reason,
+            urgent: false,
+        }
+    }
+
     fn frame(&self) -> CloseFrame {
         CloseFrame {
-            code: self.code,
+            code: self.code.into(),
             reason: self.reason.into(),
         }
     }
 }
 
 /// A message over the 128 KiB limit.
-pub(crate) const TOO_BIG: Closing = Closing {
-    code: 1009,
-    reason: "Message too big",
-};
+pub(crate) const TOO_BIG: Closing = Closing::new(1009, "Message too big");
 /// A binary frame: API Gateway takes none.
-pub(crate) const BINARY: Closing = Closing {
-    code: 1003,
-    reason: "Unsupported data: binary frames are not supported",
-};
+pub(crate) const BINARY: Closing =
+    Closing::new(1003, "Unsupported data: binary frames are not supported");
+/// A text message that is not UTF-8 (RFC 6455, 8.1).
+pub(crate) const INVALID_UTF8: Closing =
+    Closing::new(1007, "Invalid frame payload data: text is not UTF-8");
+/// A frame that breaks RFC 6455 (reserved bits, an unmasked frame, a
+/// fragmented control frame, ...).
+pub(crate) const PROTOCOL: Closing = Closing::new(1002, "Protocol error");
 /// No message either way for the idle timeout.
-pub(crate) const IDLE: Closing = Closing {
-    code: 1001,
-    reason: "Going away: idle timeout",
-};
+pub(crate) const IDLE: Closing = Closing::new(1001, "Going away: idle timeout");
 /// The maximum connection lifetime is over.
-pub(crate) const LIFETIME: Closing = Closing {
-    code: 1001,
-    reason: "Going away: maximum connection duration",
-};
+pub(crate) const LIFETIME: Closing = Closing::new(1001, "Going away: maximum connection duration");
 /// The gateway shuts down.
-pub(crate) const SHUTDOWN: Closing = Closing {
-    code: 1001,
-    reason: "Going away",
-};
+pub(crate) const SHUTDOWN: Closing = Closing::new(1001, "Going away");
 /// Sent and reported when `DELETE @connections/{id}` closes a connection.
-pub(crate) const DELETED: Closing = Closing {
-    code: 1000,
-    reason: "Connection deleted",
+pub(crate) const DELETED: Closing = Closing::new(1000, "Connection deleted");
+/// More bytes wait for the client than its [`Backlog`] takes: it does not
+/// read. 1008 (policy violation) rather than 1011 (internal error): the
+/// gateway is fine, the client broke a rule of the connection, and a client
+/// that retries on 1011 as on a server fault would only do it again.
+pub(crate) const NOT_READING: Closing = Closing {
+    code: 1008,
+    reason: "Policy violation: the client does not read what is sent to it",
+    urgent: true,
 };
+
+/// Bytes a WebSocket frame of `payload` bytes takes on the wire from the
+/// gateway (unmasked): a 2-byte header, plus 2 or 8 for the length.
+pub(crate) fn frame_bytes(payload: usize) -> usize {
+    payload
+        + match payload {
+            0..=125 => 2,
+            126..=0xffff => 4,
+            _ => 10,
+        }
+}
+
+/// Bytes produced for one connection that the kernel has not taken yet:
+/// the messages in its queue, the frame its writer is sending, and the
+/// pongs the socket answers pings with. Added when a message is queued (or
+/// a ping read), taken off as the socket's writes complete
+/// (`websocket::metered`). Signed: a pong may be written before the reader
+/// counts it.
+#[derive(Debug)]
+pub(crate) struct Backlog {
+    bytes: AtomicI64,
+    limit: i64,
+}
+
+impl Backlog {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            bytes: AtomicI64::new(0),
+            limit: i64::try_from(limit).unwrap_or(i64::MAX),
+        }
+    }
+
+    fn size(bytes: usize) -> i64 {
+        i64::try_from(bytes).unwrap_or(i64::MAX)
+    }
+
+    /// Counts `bytes` when they fit under the limit.
+    fn try_add(&self, bytes: usize) -> bool {
+        let bytes = Self::size(bytes);
+        self.bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                let after = now.saturating_add(bytes);
+                (after <= self.limit).then_some(after)
+            })
+            .is_ok()
+    }
+
+    /// Counts `bytes` already produced (a pong); `false` once past the limit.
+    pub(crate) fn add(&self, bytes: usize) -> bool {
+        let bytes = Self::size(bytes);
+        self.bytes
+            .fetch_add(bytes, Ordering::AcqRel)
+            .saturating_add(bytes)
+            <= self.limit
+    }
+
+    /// The kernel took `bytes`.
+    pub(crate) fn written(&self, bytes: usize) {
+        self.bytes.fetch_sub(Self::size(bytes), Ordering::AcqRel);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> i64 {
+        self.bytes.load(Ordering::Acquire)
+    }
+}
 
 /// Why a message could not be queued for a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Refused {
     /// The queue is full: the client does not read (429).
     Full,
+    /// The message would take the connection's [`Backlog`] past its limit:
+    /// refused (429), and the connection is closing with 1008.
+    Overflow,
     /// The connection is closing or closed (410).
     Closed,
 }
@@ -87,6 +167,8 @@ pub(crate) struct ConnectionHandle {
     last_active_ms: AtomicI64,
     pub(crate) source_ip: String,
     pub(crate) user_agent: Option<String>,
+    /// What waits to be written, in bytes.
+    pub(crate) backlog: Backlog,
 }
 
 impl ConnectionHandle {
@@ -96,6 +178,7 @@ impl ConnectionHandle {
         connected_at_ms: i64,
         source_ip: String,
         user_agent: Option<String>,
+        backlog_limit: usize,
     ) -> Self {
         let (close, _) = watch::channel(None);
         Self {
@@ -106,7 +189,19 @@ impl ConnectionHandle {
             last_active_ms: AtomicI64::new(connected_at_ms),
             source_ip,
             user_agent,
+            backlog: Backlog::new(backlog_limit),
         }
+    }
+
+    /// Asks the connection to close, unless it is closing already.
+    pub(crate) fn request_close(&self, closing: Closing) {
+        self.close.send_if_modified(|now| {
+            if now.is_some() {
+                return false;
+            }
+            *now = Some(closing);
+            true
+        });
     }
 
     /// A message went either way.
@@ -124,18 +219,28 @@ impl ConnectionHandle {
         self.outbound.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a message for the client, behind what is already queued.
+    /// Queues a message for the client, behind what is already queued. A
+    /// full queue refuses it ([`Refused::Full`]); so does a [`Backlog`] it
+    /// would take past its limit ([`Refused::Overflow`]), which also starts
+    /// closing the connection with 1008 ([`NOT_READING`]).
     pub(crate) fn send(&self, message: Message) -> Result<(), Refused> {
+        let bytes = frame_bytes(message.len());
         let outbound = self.outbound();
         let Some(sender) = outbound.as_ref() else {
             return Err(Refused::Closed);
         };
-        sender
-            .try_send(Outbound::Message(message))
-            .map_err(|err| match err {
-                TrySendError::Full(_) => Refused::Full,
-                TrySendError::Closed(_) => Refused::Closed,
-            })
+        let permit = sender.try_reserve().map_err(|err| match err {
+            TrySendError::Full(()) => Refused::Full,
+            TrySendError::Closed(()) => Refused::Closed,
+        })?;
+        if !self.backlog.try_add(bytes) {
+            drop(permit);
+            drop(outbound);
+            self.request_close(NOT_READING);
+            return Err(Refused::Overflow);
+        }
+        permit.send(Outbound::Message(message));
+        Ok(())
     }
 
     /// What `PostToConnection` does with a body: one message, a text frame
@@ -153,9 +258,17 @@ impl ConnectionHandle {
     /// `closing`, its close frame goes last, behind what is queued; when the
     /// queue is full it comes back instead, for the writer to send first.
     /// Closing again does nothing.
+    /// An urgent closing (the client does not read) always comes back.
     fn close_outbound(&self, closing: Option<&Closing>) -> Option<CloseFrame> {
         let sender = self.outbound().take()?;
-        let frame = closing?.frame();
+        let closing = closing?;
+        let frame = closing.frame();
+        if closing.urgent {
+            return Some(frame);
+        }
+        // Counted, so that a connection that ends with a close frame ends
+        // with an empty backlog.
+        self.backlog.add(frame_bytes(2 + closing.reason.len()));
         match sender.try_send(Outbound::Close(frame)) {
             Ok(()) => None,
             Err(TrySendError::Full(Outbound::Close(frame))) => Some(frame),
@@ -214,7 +327,14 @@ mod tests {
 
     fn handle(buffer: usize) -> (Arc<ConnectionHandle>, mpsc::Receiver<Outbound>) {
         let (outbound, queue) = mpsc::channel(buffer);
-        let handle = ConnectionHandle::new("id=".into(), outbound, 0, "127.0.0.1".into(), None);
+        let handle = ConnectionHandle::new(
+            "id=".into(),
+            outbound,
+            0,
+            "127.0.0.1".into(),
+            None,
+            usize::MAX,
+        );
         (Arc::new(handle), queue)
     }
 
@@ -240,7 +360,7 @@ mod tests {
         assert!(registry.get("id=").is_none());
         // AND the writer sends what came before, then the close frame, then stops
         assert!(matches!(queue.try_recv(), Ok(Outbound::Message(m)) if m == text("before")));
-        assert!(matches!(queue.try_recv(), Ok(Outbound::Close(f)) if f.code == 1000));
+        assert!(matches!(queue.try_recv(), Ok(Outbound::Close(f)) if u16::from(f.code) == 1000));
         assert!(matches!(
             queue.try_recv(),
             Err(mpsc::error::TryRecvError::Disconnected)
@@ -258,7 +378,10 @@ mod tests {
         let frame = registry
             .close(&handle, Some(&IDLE))
             .expect("the frame comes back");
-        assert_eq!((frame.code, frame.reason.as_str()), (1001, IDLE.reason));
+        assert_eq!(
+            (u16::from(frame.code), frame.reason.as_str()),
+            (1001, IDLE.reason)
+        );
         assert_eq!(handle.send(text("late")), Err(Refused::Closed));
         assert!(matches!(queue.try_recv(), Ok(Outbound::Message(_))));
         assert!(matches!(
@@ -280,5 +403,61 @@ mod tests {
             Err(mpsc::error::TryRecvError::Disconnected)
         ));
         assert!(registry.ids().is_empty());
+    }
+
+    #[test]
+    fn frames_are_counted_with_their_headers() {
+        assert_eq!(frame_bytes(0), 2);
+        assert_eq!(frame_bytes(125), 127);
+        assert_eq!(frame_bytes(126), 130);
+        assert_eq!(frame_bytes(0xffff), 0xffff + 4);
+        assert_eq!(frame_bytes(0x10000), 0x10000 + 10);
+    }
+
+    #[test]
+    fn past_the_byte_limit_a_message_is_refused_and_the_connection_closes_with_1008() {
+        // GIVEN a queue with room for many messages but 300 bytes of backlog
+        let (outbound, mut queue) = mpsc::channel(64);
+        let handle = ConnectionHandle::new("id=".into(), outbound, 0, "::1".into(), None, 300);
+        let mut close = handle.close.subscribe();
+
+        // WHEN two 100-byte messages are queued, then a third
+        let message = || text(&"x".repeat(100));
+        assert_eq!(handle.send(message()), Ok(()));
+        assert_eq!(handle.send(message()), Ok(()));
+        assert_eq!(handle.backlog.bytes(), 2 * 102);
+        // THEN the third would pass 300 bytes: refused, and the connection
+        // is asked to close with 1008, urgently
+        assert_eq!(handle.send(message()), Err(Refused::Overflow));
+        assert!(close.has_changed().unwrap_or(false));
+        assert_eq!(close.borrow_and_update().clone(), Some(NOT_READING));
+        // AND the backlog only counts what was queued
+        assert_eq!(handle.backlog.bytes(), 2 * 102);
+
+        // WHEN the writer hands the first message to the kernel
+        assert!(matches!(queue.try_recv(), Ok(Outbound::Message(_))));
+        handle.backlog.written(102);
+        // THEN a small message fits again
+        assert_eq!(handle.send(text("ok")), Ok(()));
+
+        // AND an urgent closing hands its frame back rather than queueing it
+        let registry = Registry::default();
+        let handle = Arc::new(handle);
+        registry.insert(Arc::clone(&handle));
+        let frame = registry.close(&handle, Some(&NOT_READING)).expect("urgent");
+        assert_eq!(u16::from(frame.code), 1008);
+    }
+
+    #[test]
+    fn pongs_count_and_say_when_the_limit_is_passed() {
+        let backlog = Backlog::new(254);
+        assert!(backlog.add(127));
+        assert!(backlog.add(127));
+        assert!(!backlog.add(127));
+        backlog.written(381);
+        assert_eq!(backlog.bytes(), 0);
+        // Written before counted: negative for a moment, never wrapped.
+        backlog.written(10);
+        assert_eq!(backlog.bytes(), -10);
     }
 }

@@ -9,12 +9,13 @@ use http_lambda::commands::CommandsDeps;
 use http_lambda::presence::PresenceDeps;
 use http_lambda::worker::WorkerDeps;
 use http_lambda::Deps;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::notifier::LocalNotifier;
 use crate::queue::LocalQueue;
 use crate::registry::Registry;
 use crate::store::LocalStore;
+use crate::websocket::SocketBuffers;
 
 /// Something the gateway did, for tests and tools that watch it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +40,15 @@ pub(crate) struct Shared {
     pub(crate) idle_timeout: Duration,
     pub(crate) max_lifetime: Duration,
     pub(crate) outbound_buffer: usize,
+    /// Each connection's socket buffers and backlog limit.
+    pub(crate) buffers: SocketBuffers,
+    /// How long `$connect`, and then the upgrade, may each take.
+    pub(crate) handshake_timeout: Duration,
+    /// How long a request body may take to arrive whole.
+    pub(crate) body_timeout: Duration,
+    /// Handler invocations that may run at once (see
+    /// [`crate::GatewayBuilder::max_invocations`]).
+    pub(crate) invocations: Arc<Semaphore>,
     pub(crate) store: LocalStore,
     /// What the rx handler gets: the store and who may listen.
     pub(crate) rx: rx::Deps<LocalStore>,
@@ -60,6 +70,13 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Waits for a turn to invoke a handler; the turn ends when the permit
+    /// is dropped.
+    pub(crate) async fn invocation(&self) -> Option<OwnedSemaphorePermit> {
+        // Never closed; `None` would only mean no limit.
+        Arc::clone(&self.invocations).acquire_owned().await.ok()
+    }
+
     pub(crate) fn emit(&self, event: GatewayEvent) {
         // Nobody listening is fine.
         let _ = self.events.send(event);

@@ -2,8 +2,15 @@
 //! handler. Each accepted connection then runs in [`socket`], which routes
 //! its messages to `$default` and fires its `$disconnect` through
 //! [`connection`].
+//!
+//! The upgrade is done here rather than by axum's `WebSocketUpgrade`, so
+//! that the socket is built on a [`metered::Metered`] stream: every byte the
+//! kernel takes is taken off the connection's backlog, pongs included,
+//! which is what lets a client that does not read be closed (1008) once its
+//! backlog passes [`GatewayBuilder::outbound_bytes`](crate::GatewayBuilder::outbound_bytes).
 
 mod connection;
+mod metered;
 mod socket;
 
 use std::collections::HashMap;
@@ -11,19 +18,24 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use channels::now_millis;
-use http::{header, StatusCode};
+use http::request::Parts;
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
+use hyper_util::rt::TokioIo;
 use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
 use tracing::{info, warn};
 
 use crate::proxy::{forwarded_headers, json_message, proxy_response, query_parameters};
-use crate::registry::ConnectionHandle;
+use crate::registry::{frame_bytes, ConnectionHandle};
 use crate::state::{GatewayEvent, Shared};
 use crate::util::new_id;
 use connection::{event, invoke, Conn};
+use metered::Metered;
 
 /// Messages (fragments together) up to this size are read whole, so that a
 /// message over the 128 KiB limit is refused with a clean close handshake
@@ -31,13 +43,149 @@ use connection::{event, invoke, Conn};
 /// frame, best effort), as does a single frame over API Gateway's 32 KiB.
 const SOCKET_READ_LIMIT: usize = 16 * 1024 * 1024;
 
+/// How each connection's socket buffers are sized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SocketBuffers {
+    /// Allocated for every connection when it opens (tungstenite's read
+    /// buffer); a bigger frame grows it as it arrives.
+    pub(crate) read: usize,
+    /// Frames are written out once this many bytes are buffered (0: at once;
+    /// the writer flushes after every message anyway).
+    pub(crate) write: usize,
+    /// The backlog limit: see [`crate::registry::Backlog`].
+    pub(crate) outbound_bytes: usize,
+}
+
+impl SocketBuffers {
+    fn config(&self) -> WebSocketConfig {
+        // tungstenite's own hard limit on its write buffer, a backstop past
+        // the backlog limit: the backlog counts those bytes and closes the
+        // connection first (a pong it would refuse is dropped, not an error).
+        let backstop = self
+            .outbound_bytes
+            .saturating_add(2 * frame_bytes(channels::MAX_MESSAGE_BYTES))
+            .max(self.write.saturating_add(1));
+        WebSocketConfig::default()
+            .read_buffer_size(self.read)
+            .write_buffer_size(self.write)
+            .max_write_buffer_size(backstop)
+            .max_message_size(Some(SOCKET_READ_LIMIT))
+            .max_frame_size(Some(channels::MAX_FRAME_BYTES))
+    }
+}
+
+/// What makes a request a WebSocket handshake (RFC 6455, 4.2.1), with the
+/// answers axum's `WebSocketUpgrade` gives when it is not one.
+struct Handshake {
+    accept: String,
+    offered_protocols: Vec<String>,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+}
+
+/// Why a request is not a WebSocket handshake: the status and message.
+type NotAHandshake = (StatusCode, &'static str);
+
+impl Handshake {
+    fn from_parts(parts: &mut Parts) -> Result<Self, NotAHandshake> {
+        let refuse = |status, message| Err((status, message));
+        if parts.version > Version::HTTP_11 {
+            return refuse(StatusCode::BAD_REQUEST, "WebSocket needs HTTP/1.1");
+        }
+        if parts.method != Method::GET {
+            return refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Request method must be `GET`",
+            );
+        }
+        if !header_has_token(&parts.headers, header::CONNECTION, "upgrade") {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "Connection header did not include 'upgrade'",
+            );
+        }
+        if !header_is(&parts.headers, header::UPGRADE, "websocket") {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "`Upgrade` header did not include 'websocket'",
+            );
+        }
+        if !header_is(&parts.headers, header::SEC_WEBSOCKET_VERSION, "13") {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "`Sec-WebSocket-Version` header did not include '13'",
+            );
+        }
+        let Some(key) = parts.headers.get(header::SEC_WEBSOCKET_KEY) else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "`Sec-WebSocket-Key` header missing",
+            );
+        };
+        let accept = derive_accept_key(key.as_bytes());
+        let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+            return refuse(
+                StatusCode::UPGRADE_REQUIRED,
+                "WebSocket request couldn't be upgraded since no upgrade state was present",
+            );
+        };
+        let offered_protocols = parts
+            .headers
+            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect();
+        Ok(Self {
+            accept,
+            offered_protocols,
+            on_upgrade,
+        })
+    }
+
+    /// The 101 answer, selecting `protocol` when the client offered it.
+    fn response(&self, protocol: Option<&str>) -> Response {
+        let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        if let Ok(accept) = HeaderValue::from_str(&self.accept) {
+            headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+        }
+        let selected = protocol.filter(|p| self.offered_protocols.iter().any(|o| o == p));
+        if let Some(value) = selected.and_then(|p| HeaderValue::from_str(p).ok()) {
+            headers.insert(header::SEC_WEBSOCKET_PROTOCOL, value);
+        }
+        response
+    }
+}
+
+fn header_is(headers: &HeaderMap, name: header::HeaderName, value: &str) -> bool {
+    headers
+        .get(name)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(value.as_bytes()))
+}
+
+fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
 /// The handshake: `$connect` first; a non-2xx answer refuses the upgrade
-/// with that status and body, as API Gateway does.
+/// with that status and body, as API Gateway does. `$connect` and the
+/// upgrade each have [`Shared::handshake_timeout`]: a `$connect` still
+/// running then is answered 504 (its `$disconnect` follows if it accepts
+/// later), an upgrade that does not complete ends the connection (1006).
 pub(crate) async fn connect(shared: Arc<Shared>, peer: SocketAddr, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
-    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-        Ok(ws) => ws,
-        Err(rejection) => return rejection.into_response(),
+    let handshake = match Handshake::from_parts(&mut parts) {
+        Ok(handshake) => handshake,
+        Err((status, message)) => return json_message(status, message),
     };
     if *shared.shutdown.borrow() {
         return json_message(
@@ -57,6 +205,7 @@ pub(crate) async fn connect(shared: Arc<Shared>, peer: SocketAddr, request: Requ
         now_millis(),
         peer.ip().to_string(),
         user_agent,
+        shared.buffers.outbound_bytes,
     ));
     let connection_id = handle.id.clone();
     // Counted as live from here, so that a shutdown waits for it.
@@ -92,8 +241,14 @@ pub(crate) async fn connect(shared: Arc<Shared>, peer: SocketAddr, request: Requ
             connect.end(1006, "Client left during $connect").await;
         }
     });
-    let Ok((response, accepted)) = answer_rx.await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    let (response, accepted) = match tokio::time::timeout(shared.handshake_timeout, answer_rx).await
+    {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(_)) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(_) => {
+            warn!(route = "$connect", %connection_id, "routed: $connect timed out");
+            return json_message(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out");
+        }
     };
     if !(200..300).contains(&response.status_code) {
         info!(route = "$connect", %connection_id, status = response.status_code, "routed: connection refused");
@@ -111,25 +266,32 @@ pub(crate) async fn connect(shared: Arc<Shared>, peer: SocketAddr, request: Requ
     let protocol = response
         .headers
         .get(header::SEC_WEBSOCKET_PROTOCOL)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let mut ws = ws
-        .max_message_size(SOCKET_READ_LIMIT)
-        .max_frame_size(channels::MAX_FRAME_BYTES);
-    if let Some(protocol) = protocol {
-        ws = ws.protocols([protocol]);
-    }
+        .and_then(|v| v.to_str().ok());
+    let answer = handshake.response(protocol);
 
     shared.registry.insert(handle);
     shared.emit(GatewayEvent::Connected { connection_id });
-    let failed = Arc::clone(&conn);
-    let upgrade = ws
-        .on_failed_upgrade(move |err| {
-            warn!(connection_id = %failed.handle.id, error = %err, "WebSocket handshake failed");
-            tokio::spawn(async move { failed.end(1006, "Handshake failed").await });
-        })
-        .on_upgrade(move |socket| socket::run(conn, socket, outbound_rx));
+    let config = shared.buffers.config();
+    let timeout = shared.handshake_timeout;
+    let on_upgrade = handshake.on_upgrade;
+    tokio::spawn(async move {
+        match tokio::time::timeout(timeout, on_upgrade).await {
+            Ok(Ok(upgraded)) => {
+                let io = Metered::new(TokioIo::new(upgraded), Arc::clone(&conn.handle));
+                let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+                socket::run(conn, socket, outbound_rx).await;
+            }
+            Ok(Err(err)) => {
+                warn!(connection_id = %conn.handle.id, error = %err, "WebSocket handshake failed");
+                conn.end(1006, "Handshake failed").await;
+            }
+            Err(_) => {
+                warn!(connection_id = %conn.handle.id, "WebSocket handshake did not complete in time");
+                conn.end(1006, "Handshake timed out").await;
+            }
+        }
+    });
     // From here on the upgrade (or its failure) ends the connection.
     let _ = accepted.send(());
-    upgrade
+    answer
 }

@@ -609,8 +609,12 @@ async fn a_request_no_route_matches_is_never_a_publish(backend: Backend) {
 async fn a_post_racing_a_close_is_gone_not_queued_behind_it(backend: Backend) {
     // GIVEN a member that does not read, with messages piling up in its
     // queue: far more than the sockets buffer (a few MiB), so the gateway's
-    // writer is stuck and the queue is not empty (nor full)
-    let mut env = start(backend, |b| b.outbound_buffer(4096)).await;
+    // writer is stuck and the queue is not empty (nor full; nor past its
+    // byte limit, raised for this test, or the gateway would close it 1008)
+    let mut env = start(backend, |b| {
+        b.outbound_buffer(4096).outbound_bytes(64 * 1024 * 1024)
+    })
+    .await;
     let (_stuck, id) = env.connect_slow_reader(Some("alpha")).await;
     let path = format!("/@connections/{id}");
     let message = vec![b'x'; 128 * 1024];

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
-use axum::extract::ws::Message;
 use base64::Engine as _;
 use channels::now_millis;
 use http::{header, HeaderMap, HeaderName, HeaderValue};
 use lambda_runtime::LambdaEvent;
+use tokio_tungstenite::tungstenite::Message;
 use tracing::{info, warn};
 
 use http_lambda::{COMMAND_ROUTES, PING_ROUTE, PONG};
@@ -53,6 +53,7 @@ impl Conn {
                 event.body = Some(body);
                 let request_id = event.request_context.request_id.clone().unwrap_or_default();
                 let lambda = LambdaEvent::new(event, lambda_context(&request_id));
+                let _running = self.shared.invocation().await;
                 if route == DEFAULT_ROUTE {
                     rx::handle(lambda, &self.shared.rx).await
                 } else {
@@ -62,8 +63,14 @@ impl Conn {
         };
         info!(route, connection_id = %self.handle.id, status = response.status_code, bytes, "routed");
         if let Some(reply) = route_response(response) {
-            if let Err(Refused::Full) = self.handle.send(reply) {
-                warn!(connection_id = %self.handle.id, "route response dropped: the client is not reading");
+            match self.handle.send(reply) {
+                Err(Refused::Full) => {
+                    warn!(connection_id = %self.handle.id, "route response dropped: the client is not reading");
+                }
+                Err(Refused::Overflow) => {
+                    warn!(connection_id = %self.handle.id, "route response dropped: the client is not reading; closing it (1008)");
+                }
+                Ok(()) | Err(Refused::Closed) => {}
             }
         }
     }
@@ -163,6 +170,7 @@ pub(super) async fn invoke(
     event: ApiGatewayWebsocketProxyRequest,
 ) -> ApiGatewayProxyResponse {
     let request_id = event.request_context.request_id.clone().unwrap_or_default();
+    let _running = shared.invocation().await;
     rx::handle(
         LambdaEvent::new(event, lambda_context(&request_id)),
         &shared.rx,

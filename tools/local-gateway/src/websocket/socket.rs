@@ -11,18 +11,28 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use channels::{now_millis, MAX_MESSAGE_BYTES};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
 
 use super::connection::Conn;
+use super::metered::Metered;
 use crate::registry::{
-    Closing, ConnectionHandle, Outbound, BINARY, DELETED, IDLE, LIFETIME, SHUTDOWN, TOO_BIG,
+    frame_bytes, Closing, ConnectionHandle, Outbound, BINARY, DELETED, IDLE, INVALID_UTF8,
+    LIFETIME, NOT_READING, PROTOCOL, SHUTDOWN, TOO_BIG,
 };
+
+/// The socket of one connection.
+pub(super) type WebSocket = WebSocketStream<Metered<TokioIo<Upgraded>>>;
 
 /// How long a close handshake may take before the socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -34,10 +44,14 @@ enum Ending {
     Client { code: u16, reason: String },
     /// The gateway closes, with a close handshake.
     Server(Closing),
-    /// The gateway closes a socket it can no longer read: close frame only.
+    /// The gateway closes a socket it can no longer read, or that does not
+    /// read: close frame only (an urgent one ahead of the queue).
     Broken(Closing),
     /// The connection dropped without a close frame (1006).
     Lost(String),
+    /// The writer stopped (the client does not read): reported with this
+    /// closing's code, no close frame.
+    Dropped(Closing),
 }
 
 /// Serves the connection until it ends, then fires its `$disconnect`.
@@ -50,10 +64,11 @@ pub(super) async fn run(conn: Arc<Conn>, socket: WebSocket, outbound: mpsc::Rece
     // goes out ahead of the close frame.
     let closing = match &ending {
         Ending::Server(closing) | Ending::Broken(closing) => Some(closing),
-        Ending::Client { .. } | Ending::Lost(_) => None,
+        Ending::Client { .. } | Ending::Lost(_) | Ending::Dropped(_) => None,
     };
     if let Some(frame) = conn.shared.registry.close(&conn.handle, closing) {
-        // The queue is full: the close frame goes first.
+        // The queue is full, or the client does not read: the close frame
+        // goes first.
         let _ = abort_tx.send(frame);
     }
     let (code, reason) = match ending {
@@ -71,6 +86,7 @@ pub(super) async fn run(conn: Arc<Conn>, socket: WebSocket, outbound: mpsc::Rece
             (closing.code, closing.reason.to_owned())
         }
         Ending::Lost(reason) => (1006, reason),
+        Ending::Dropped(closing) => (closing.code, closing.reason.to_owned()),
     };
     writer.abort();
     drop(stream);
@@ -102,25 +118,23 @@ async fn read(
                 // As on AWS: WebSocket APIs take no binary frames and
                 // disconnect the client with 1003.
                 Some(Ok(Message::Binary(_))) => return Ending::Server(BINARY),
-                // Control frames are answered by the socket itself and,
-                // as on API Gateway, do not count as activity.
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                // The socket answers a ping by itself with a pong of the same
+                // payload: counted in the backlog, which a client that pings
+                // and never reads soon passes. As on API Gateway, control
+                // frames do not count as activity.
+                Some(Ok(Message::Ping(payload))) => {
+                    if !handle.backlog.add(frame_bytes(payload.len())) {
+                        return Ending::Broken(NOT_READING);
+                    }
+                }
+                Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
                 Some(Ok(Message::Close(frame))) => {
                     return match frame {
-                        Some(frame) => Ending::Client { code: frame.code, reason: frame.reason.as_str().to_owned() },
+                        Some(frame) => Ending::Client { code: frame.code.into(), reason: frame.reason.as_str().to_owned() },
                         None => Ending::Client { code: 1005, reason: String::new() },
                     };
                 }
-                Some(Err(err)) => {
-                    // axum does not expose tungstenite's error kinds; its
-                    // capacity error reads "Space limit exceeded: …".
-                    let text = err.to_string();
-                    return if text.contains("Space limit exceeded") || text.contains("too long") {
-                        Ending::Broken(TOO_BIG)
-                    } else {
-                        Ending::Lost(format!("Connection lost: {text}"))
-                    };
-                }
+                Some(Err(err)) => return read_error(err),
                 None => return Ending::Lost("Connection lost".to_owned()),
             },
             () = sleep_until(idle_end) => {
@@ -131,11 +145,35 @@ async fn read(
             }
             () = sleep_until(lifetime_end) => return Ending::Server(LIFETIME),
             closing = async { close.wait_for(Option::is_some).await.ok().and_then(|c| c.clone()) } => {
-                return Ending::Server(closing.unwrap_or(DELETED));
+                let closing = closing.unwrap_or(DELETED);
+                return if closing.urgent { Ending::Broken(closing) } else { Ending::Server(closing) };
             }
             () = async { let _ = shutdown.wait_for(|s| *s).await; } => return Ending::Server(SHUTDOWN),
-            _ = &mut *writer => return Ending::Lost("Connection lost while sending".to_owned()),
+            _ = &mut *writer => {
+                // The writer stops itself at its write limit.
+                let closing = handle.close.borrow().clone().filter(|c| c.urgent);
+                return match closing {
+                    Some(closing) => Ending::Dropped(closing),
+                    None => Ending::Lost("Connection lost while sending".to_owned()),
+                };
+            }
         }
+    }
+}
+
+/// How a read error ends the connection (RFC 6455, 7.4.1).
+fn read_error(err: WsError) -> Ending {
+    match err {
+        // A frame over 32 KiB, a message over the read limit.
+        WsError::Capacity(_) => Ending::Broken(TOO_BIG),
+        // A text message (one frame or several) that is not UTF-8.
+        WsError::Utf8(_) => Ending::Broken(INVALID_UTF8),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            Ending::Lost("Connection lost".to_owned())
+        }
+        WsError::Protocol(_) => Ending::Broken(PROTOCOL),
+        WsError::WriteBufferFull(_) => Ending::Broken(NOT_READING),
+        other => Ending::Lost(format!("Connection lost: {other}")),
     }
 }
 
@@ -170,10 +208,16 @@ async fn write(
             },
             next = outbound.recv() => match next {
                 Some(Outbound::Message(message)) => {
-                    if sink.send(message).await.is_err() {
-                        return;
+                    match sink.send(message).await {
+                        Ok(()) => handle.touch(),
+                        // The socket's own write limit (a backstop behind
+                        // the backlog's).
+                        Err(WsError::WriteBufferFull(_)) => {
+                            handle.request_close(NOT_READING);
+                            return;
+                        }
+                        Err(_) => return,
                     }
-                    handle.touch();
                 }
                 Some(Outbound::Close(frame)) => {
                     let _ = sink.send(Message::Close(Some(frame))).await;
