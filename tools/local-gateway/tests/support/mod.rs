@@ -480,21 +480,108 @@ impl V1 {
     /// was sent to this connection before the ping is queued ahead of it.
     pub async fn nothing_else(&mut self) {
         self.send(serde_json::json!({"action": "ping"})).await;
-        loop {
-            let frame = if let Some(frame) = self.pending.pop_front() {
-                frame
-            } else {
-                self.read().await
-            };
-            match frame["type"].as_str() {
-                Some("pong") => return,
-                _ => panic!("nothing was expected, got {frame}"),
-            }
-        }
+        let frame = match self.pending.pop_front() {
+            Some(frame) => frame,
+            None => self.read().await,
+        };
+        assert_eq!(
+            frame["type"].as_str(),
+            Some("pong"),
+            "nothing was expected, got {frame}"
+        );
     }
 
     async fn read(&mut self) -> Value {
         let text = recv_text(&mut self.client).await;
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+    }
+}
+
+/// Reads `stream` until the gateway closes it (EOF or a reset); returns
+/// what arrived. Panics if it is still open after [`WAIT`].
+pub async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt as _;
+    let mut seen = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "the gateway still holds the connection after {WAIT:?}; got {:?}",
+            String::from_utf8_lossy(&seen)
+        )
+    });
+    seen
+}
+
+/// The status of the first response in `bytes`, if any.
+pub fn first_status(bytes: &[u8]) -> Option<u16> {
+    let text = String::from_utf8_lossy(bytes);
+    let rest = text
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| text.strip_prefix("HTTP/1.0 "))?;
+    rest.get(..3)?.parse().ok()
+}
+
+/// A WebSocket handshake request to `url` with these extra headers (`host`
+/// and `origin` replace what the client would send).
+pub fn ws_request(
+    url: &str,
+    headers: &[(&'static str, &str)],
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = url.into_client_request().expect("a request");
+    for (name, value) in headers {
+        request
+            .headers_mut()
+            .insert(*name, value.parse().expect("a header value"));
+    }
+    request
+}
+
+/// Opens a WebSocket with `request`: the handshake's status, and the
+/// client on 101.
+pub async fn ws_handshake(
+    request: tokio_tungstenite::tungstenite::handshake::client::Request,
+) -> (u16, Option<Client>, String) {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+        .await
+        .expect("the handshake ends in time")
+    {
+        Ok((client, response)) => (response.status().as_u16(), Some(client), String::new()),
+        Err(WsError::Http(response)) => {
+            let body = response
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            (response.status().as_u16(), None, body)
+        }
+        Err(other) => panic!("handshake failed: {other}"),
+    }
+}
+
+impl Env {
+    /// Every event the gateway has emitted since the last call, without
+    /// waiting.
+    pub fn drain_events(&mut self) -> Vec<GatewayEvent> {
+        let mut events = Vec::new();
+        loop {
+            match self.events.try_recv() {
+                Ok(event) => events.push(event),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    panic!("{n} gateway events were missed")
+                }
+                Err(_) => return events,
+            }
+        }
     }
 }
