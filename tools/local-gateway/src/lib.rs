@@ -527,7 +527,7 @@ impl GatewayBuilder {
             invocations: Arc::new(tokio::sync::Semaphore::new(self.max_invocations)),
             rx: rx::Deps {
                 store: store.clone(),
-                auth: auth.clone(),
+                auth: issuer_auth(&auth, self.token_max_ttl_secs),
             },
             worker: WorkerDeps {
                 fanout: fanout(Some(queue.clone())),
@@ -537,7 +537,7 @@ impl GatewayBuilder {
             },
             commands: CommandsDeps {
                 fanout: fanout(Some(queue.clone())),
-                auth,
+                auth: issuer_auth(&auth, self.token_max_ttl_secs),
                 metrics: false,
             },
             presence: PresenceDeps {
@@ -583,6 +583,19 @@ impl GatewayBuilder {
             stop_server: Some(stop_tx),
         })
     }
+}
+
+/// Who may listen, for the handlers: our tokens (no other issuer yet).
+fn issuer_auth(
+    auth: &SubscriberAuth,
+    max_ttl_secs: u64,
+) -> channels::token::auth::Auth<channels::token::loopback::LoopbackFetcher> {
+    let issuers = channels::token::issuers::Issuers::new(
+        Vec::new(),
+        channels::token::loopback::LoopbackFetcher,
+        max_ttl_secs,
+    );
+    channels::token::auth::Auth::new(auth.clone(), issuers)
 }
 
 fn valid_stage(stage: &str) -> bool {
