@@ -49,7 +49,7 @@ ifneq ($(strip $(AWS_ENDPOINT_URL_DYNAMODB)$(AWS_ENDPOINT_URL_SQS)),)
 endif
 
 .PHONY: help build build-tools test-tools rust-target sizes local test test-rust test-gateway \
-        test-gateway-aws test-js js-deps bench bench-fanout bench-sharded bench-init \
+        test-gateway-aws test-js js-deps bench bench-fanout bench-history bench-sharded bench-init \
         bench-broadcast bench-subscribe check fmt clippy clean
 
 ## help: this list
@@ -134,11 +134,15 @@ $(JS)/node_modules/.package-lock.json: $(JS)/package-lock.json
 	@test -x "$(CHROMIUM)" || { echo "make test: $(CHROMIUM) is missing (Debian: apt-get install -y chromium)"; exit 1; }
 
 ## bench: every benchmark, one after another (they share two cores badly)
-bench: bench-fanout bench-sharded bench-init bench-broadcast bench-subscribe
+bench: bench-fanout bench-history bench-sharded bench-init bench-broadcast bench-subscribe
 
 ## bench-fanout: one invocation's fan-out through the real SDK client to a loopback server
 bench-fanout:
 	cargo bench -p channels-aws --bench fanout
+
+## bench-history: a publish to a 1-member channel with history on vs off, DynamoDB adapter at moto (PUBLISHES=)
+bench-history: test-tools
+	MOTO_SERVER="$(abspath $(MOTO_SERVER))" cargo bench -p channels-aws --bench history
 
 ## bench-sharded: the asynchronous publish against a simulated 10,000 requests/s throttle (MEMBERS=)
 bench-sharded:
