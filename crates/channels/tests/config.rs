@@ -153,13 +153,13 @@ fn every_bad_token_setting_names_its_variable() {
 #[test]
 fn http_config_reads_required_values_and_defaults() {
     let config = HttpConfig::from_lookup(env(GOOD)).expect("valid config");
-    assert_eq!(config.table, "ws-connections");
+    assert_eq!(config.fanout.table, "ws-connections");
     assert_eq!(
-        config.management_endpoint,
+        config.fanout.management_endpoint,
         "https://abc.execute-api.eu-west-1.amazonaws.com/staging"
     );
-    assert_eq!(config.publish, PublishOptions::default());
-    assert_eq!(config.shards.count(), DEFAULT_CHANNEL_SHARDS);
+    assert_eq!(config.fanout.publish, PublishOptions::default());
+    assert_eq!(config.fanout.shards.count(), DEFAULT_CHANNEL_SHARDS);
 }
 
 #[test]
@@ -192,7 +192,7 @@ fn the_worker_reads_its_queue_and_its_share_of_the_rate() {
     assert_eq!(missing, ConfigError::Missing("PUBLISH_QUEUE_URL"));
     let http = HttpConfig::from_lookup(env(GOOD)).expect("valid config");
     assert_eq!(
-        (http.queue_url, http.sync_max),
+        (http.fanout.queue_url, http.fanout.sync_max),
         (None, DEFAULT_PUBLISH_SYNC_MAX)
     );
 }
@@ -250,7 +250,10 @@ fn tuning_values_are_read() {
     pairs.extend([("PUBLISH_CONCURRENCY", "16"), ("PUBLISH_MAX_ATTEMPTS", "1")]);
     let config = HttpConfig::from_lookup(env(&pairs)).expect("valid config");
     assert_eq!(
-        (config.publish.concurrency, config.publish.max_attempts),
+        (
+            config.fanout.publish.concurrency,
+            config.fanout.publish.max_attempts
+        ),
         (16, 1)
     );
 }
