@@ -8,10 +8,11 @@ use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeyType, PutRequest, WriteRequest};
 use channels::fanout::{Delivery, Publish, Published};
+use channels::history::{recover, Since};
 use channels::message::{Kind, Position, Publication, StoredMessage};
 use channels::testing::MemoryNotifier;
 use channels::{
-    ChannelName, Connection, Fanout, Grants, KeyClaim, Pattern, Protocol, PublishOptions,
+    ChannelName, Connection, Fanout, Grants, History, KeyClaim, Pattern, Protocol, PublishOptions,
     PublishReport, Shards, Store, Subscribed, MAX_SUBSCRIPTIONS,
 };
 use channels_aws::dynamo::{connection_item, ensure_table, membership_item, DynamoStore};
@@ -451,6 +452,52 @@ async fn history_is_read_in_order_after_an_offset_without_expired_messages() {
         .await
         .expect("messages")
         .is_empty());
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; `make test` runs it"]
+async fn history_is_trimmed_logically_to_the_latest_max_offsets() {
+    // GIVEN a channel that keeps at most its 3 latest messages, and 5 published
+    let moto = MotoServer::start().expect(NEEDS_MOTO);
+    let store = store(&moto, "trim").await;
+    let mut fanout = Fanout::<_, _>::new(&store, MemoryNotifier::new(), PublishOptions::default());
+    fanout.history = History {
+        ttl_secs: 600,
+        max: 3,
+    };
+    for i in 1..=5 {
+        let publish = Publish {
+            publication: Publication::http(channel("feed"), format!("m{i}").into_bytes(), false),
+            exclude: None,
+            key: None,
+            publish_id: format!("p{i}"),
+        };
+        fanout.publish(publish).await.expect("publish");
+    }
+    // WHEN a client that holds offset 2 recovers
+    let epoch = store.position(&channel("feed")).await.unwrap().epoch;
+    let since = |offset| Since {
+        offset,
+        epoch: Some(epoch.clone()),
+    };
+    let recovery = recover(&store, &fanout.history, &channel("feed"), &since(2))
+        .await
+        .expect("recover");
+    // THEN it gets 3, 4, 5: all it missed
+    let offsets: Vec<u64> = recovery.messages.iter().map(|m| m.offset).collect();
+    assert_eq!((offsets, recovery.recovered), (vec![3, 4, 5], true));
+    // AND one that holds offset 1 gets the same and learns 2 is gone: the
+    // first two are still stored (TTL has not removed them) but not read
+    let recovery = recover(&store, &fanout.history, &channel("feed"), &since(1))
+        .await
+        .expect("recover");
+    let offsets: Vec<u64> = recovery.messages.iter().map(|m| m.offset).collect();
+    assert_eq!((offsets, recovery.recovered), (vec![3, 4, 5], false));
+    assert_eq!(
+        store.messages(&channel("feed"), 0, 10).await.unwrap().len(),
+        5,
+        "trimmed logically: no delete per publish"
+    );
 }
 
 #[tokio::test]
