@@ -36,8 +36,8 @@ pub fn init_logging() {
 }
 
 /// Reads more configuration once logging is up (the SDK's, say); fails the
-/// init phase the same way [`start`] does.
-pub fn init<C>(
+/// init phase the same way [`log_and_read_config`] does.
+pub fn read_config<C>(
     from_env: impl FnOnce() -> Result<C, ConfigError>,
 ) -> Result<C, lambda_runtime::Error> {
     from_env().map_err(|err| {
@@ -49,9 +49,9 @@ pub fn init<C>(
 /// Logging, then the configuration `from_env` reads. A bad configuration
 /// fails the init phase with a message naming the variable, logged and
 /// returned as text (never as a `Debug` form).
-pub fn start<C>(
+pub fn log_and_read_config<C>(
     from_env: impl FnOnce() -> Result<C, ConfigError>,
 ) -> Result<C, lambda_runtime::Error> {
     init_logging();
-    init(from_env)
+    read_config(from_env)
 }

@@ -200,18 +200,12 @@ pub struct RxConfig {
 /// Configuration of the commands function.
 #[derive(Debug, Clone)]
 pub struct CommandsConfig {
-    pub table: String,
-    pub shards: Shards,
-    pub management_endpoint: String,
-    pub publish: PublishOptions,
-    pub queue_url: Option<String>,
-    pub sync_max: u32,
+    pub fanout: FanoutConfig,
     pub auth: SubscriberAuth,
     /// Other issuers whose tokens are accepted (token mode only).
     pub issuers: Vec<IssuerConfig>,
     /// The longest lifetime a token may have (`exp - iat`).
     pub max_token_ttl_secs: u64,
-    pub history: History,
 }
 
 /// Configuration of the presence function.
@@ -237,19 +231,28 @@ pub struct TokenConfig {
     pub signing_key: String,
 }
 
-/// Configuration of the http Lambda.
+/// What a function that publishes needs: the table, the `@connections`
+/// endpoint, how to fan out, where big publishes go, history.
 #[derive(Debug, Clone)]
-pub struct HttpConfig {
+pub struct FanoutConfig {
     pub table: String,
     pub shards: Shards,
     pub management_endpoint: String,
     pub publish: PublishOptions,
-    /// `None` with `SUBSCRIBER_AUTH=none`: no minting, no JWKS.
-    pub tokens: Option<TokenConfig>,
-    /// `None` without `PUBLISH_QUEUE_URL`: every publish is synchronous.
+    /// `None` without `PUBLISH_QUEUE_URL`: a big channel is delivered shard
+    /// by shard within the invocation.
     pub queue_url: Option<String>,
+    /// Members up to which a publish is synchronous.
     pub sync_max: u32,
     pub history: History,
+}
+
+/// Configuration of the http Lambda.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub fanout: FanoutConfig,
+    /// `None` with `SUBSCRIBER_AUTH=none`: no minting, no JWKS.
+    pub tokens: Option<TokenConfig>,
 }
 
 /// Configuration of the worker.
@@ -280,6 +283,20 @@ impl RxConfig {
     }
 }
 
+impl FanoutConfig {
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: table(lookup)?,
+            shards: shards(lookup)?,
+            management_endpoint: endpoint(lookup, MANAGEMENT_ENDPOINT)?,
+            publish: publish_options(lookup)?,
+            queue_url: queue_url(lookup)?,
+            sync_max: sync_max(lookup)?,
+            history: history(lookup)?,
+        })
+    }
+}
+
 impl CommandsConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -287,16 +304,10 @@ impl CommandsConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(Self {
-            table: table(&lookup)?,
-            shards: shards(&lookup)?,
-            management_endpoint: endpoint(&lookup, MANAGEMENT_ENDPOINT)?,
-            publish: publish_options(&lookup)?,
-            queue_url: queue_url(&lookup)?,
-            sync_max: sync_max(&lookup)?,
+            fanout: FanoutConfig::from_lookup(&lookup)?,
             auth: auth(&lookup)?,
             issuers: issuers(&lookup)?,
             max_token_ttl_secs: max_ttl(&lookup)?,
-            history: history(&lookup)?,
         })
     }
 }
@@ -412,10 +423,7 @@ impl HttpConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let publish = publish_options(&lookup)?;
-        let table = table(&lookup)?;
-        let shards = shards(&lookup)?;
-        let management_endpoint = endpoint(&lookup, MANAGEMENT_ENDPOINT)?;
+        let fanout = FanoutConfig::from_lookup(&lookup)?;
         let tokens = match token_mode(&lookup)? {
             false => None,
             true => {
@@ -443,16 +451,7 @@ impl HttpConfig {
                 })
             }
         };
-        Ok(Self {
-            queue_url: queue_url(&lookup)?,
-            sync_max: sync_max(&lookup)?,
-            history: history(&lookup)?,
-            table,
-            shards,
-            management_endpoint,
-            tokens,
-            publish,
-        })
+        Ok(Self { fanout, tokens })
     }
 }
 

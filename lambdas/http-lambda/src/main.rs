@@ -4,7 +4,7 @@
 //! its own role. Here the AWS adapters are wired in; each function builds
 //! the clients every invocation needs at init and the others on first use.
 
-use channels::config::{CommandsConfig, HttpConfig, PresenceConfig, WorkerConfig};
+use channels::config::{CommandsConfig, FanoutConfig, HttpConfig, PresenceConfig, WorkerConfig};
 use channels::token::auth::Auth;
 use channels::token::issuers::Issuers;
 use channels::Fanout;
@@ -13,7 +13,7 @@ use channels_aws::dynamo::DynamoStore;
 use channels_aws::jwks::HttpsJwksFetcher;
 use channels_aws::kms::KmsSigner;
 use channels_aws::lazy::Lazy;
-use channels_aws::runtime::{init, start};
+use channels_aws::runtime::{log_and_read_config, read_config};
 use channels_aws::sqs::SqsQueue;
 use http_lambda::commands::CommandsDeps;
 use http_lambda::presence::PresenceDeps;
@@ -31,23 +31,29 @@ async fn main() -> Result<(), Error> {
     }
 }
 
-/// The SQS client, made on the first big publish.
-fn lazy_queue(sdk: &aws_types::SdkConfig, url: String) -> Lazy<SqsQueue> {
-    let sdk = sdk.clone();
-    Lazy::new(move || SqsQueue::from_conf(&sdk, url.clone()))
+/// The fan-out of a function that publishes: DynamoDB and `@connections`
+/// at init (every publish needs them), SQS on the first big publish.
+fn fanout(
+    sdk: &aws_types::SdkConfig,
+    config: FanoutConfig,
+) -> Fanout<DynamoStore, ApiGatewayNotifier, Lazy<SqsQueue>> {
+    let store = DynamoStore::from_conf(sdk, config.table).with_shards(config.shards);
+    let notifier = ApiGatewayNotifier::from_conf(sdk, &config.management_endpoint);
+    let mut fanout = Fanout::new(store, notifier, config.publish);
+    fanout.queue = config.queue_url.map(|url| {
+        let sdk = sdk.clone();
+        Lazy::new(move || SqsQueue::from_conf(&sdk, url.clone()))
+    });
+    fanout.sync_max = config.sync_max;
+    fanout.history = config.history;
+    fanout
 }
 
 async fn http() -> Result<(), Error> {
-    let config = start(HttpConfig::from_env)?;
-    let sdk = init(channels_aws::sdk::from_env)?;
-    let store = DynamoStore::from_conf(&sdk, config.table).with_shards(config.shards);
-    let notifier = ApiGatewayNotifier::from_conf(&sdk, &config.management_endpoint);
-    let mut fanout = Fanout::new(store, notifier, config.publish);
-    fanout.queue = config.queue_url.map(|url| lazy_queue(&sdk, url));
-    fanout.sync_max = config.sync_max;
-    fanout.history = config.history;
+    let config = log_and_read_config(HttpConfig::from_env)?;
+    let sdk = read_config(channels_aws::sdk::from_env)?;
     let deps = Deps {
-        fanout,
+        fanout: fanout(&sdk, config.fanout),
         tokens: config.tokens.map(|tokens| {
             let sdk = sdk.clone();
             let key = tokens.signing_key;
@@ -67,14 +73,8 @@ async fn http() -> Result<(), Error> {
 }
 
 async fn commands() -> Result<(), Error> {
-    let config = start(CommandsConfig::from_env)?;
-    let sdk = init(channels_aws::sdk::from_env)?;
-    let store = DynamoStore::from_conf(&sdk, config.table).with_shards(config.shards);
-    let notifier = ApiGatewayNotifier::from_conf(&sdk, &config.management_endpoint);
-    let mut fanout = Fanout::new(store, notifier, config.publish);
-    fanout.queue = config.queue_url.map(|url| lazy_queue(&sdk, url));
-    fanout.sync_max = config.sync_max;
-    fanout.history = config.history;
+    let config = log_and_read_config(CommandsConfig::from_env)?;
+    let sdk = read_config(channels_aws::sdk::from_env)?;
     // Other issuers' keys over HTTPS, fetched on a first token, never at init.
     let issuers = Issuers::new(
         config.issuers,
@@ -82,7 +82,7 @@ async fn commands() -> Result<(), Error> {
         config.max_token_ttl_secs,
     );
     let deps = CommandsDeps {
-        fanout,
+        fanout: fanout(&sdk, config.fanout),
         auth: Auth::new(config.auth, issuers),
         metrics: true,
     };
@@ -94,8 +94,8 @@ async fn commands() -> Result<(), Error> {
 }
 
 async fn worker() -> Result<(), Error> {
-    let config = start(WorkerConfig::from_env)?;
-    let sdk = init(channels_aws::sdk::from_env)?;
+    let config = log_and_read_config(WorkerConfig::from_env)?;
+    let sdk = read_config(channels_aws::sdk::from_env)?;
     let store = DynamoStore::from_conf(&sdk, config.table).with_shards(config.shards);
     let notifier = ApiGatewayNotifier::from_conf(&sdk, &config.management_endpoint);
     let mut fanout = Fanout::new(store, notifier, config.publish.clone());
@@ -113,8 +113,8 @@ async fn worker() -> Result<(), Error> {
 }
 
 async fn presence() -> Result<(), Error> {
-    let config = start(PresenceConfig::from_env)?;
-    let sdk = init(channels_aws::sdk::from_env)?;
+    let config = log_and_read_config(PresenceConfig::from_env)?;
+    let sdk = read_config(channels_aws::sdk::from_env)?;
     let store = DynamoStore::from_conf(&sdk, config.table).with_shards(config.shards);
     let notifier = ApiGatewayNotifier::from_conf(&sdk, &config.management_endpoint);
     let mut fanout = Fanout::<_, _>::new(store, notifier, config.publish);

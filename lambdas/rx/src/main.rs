@@ -10,8 +10,8 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let config = channels_aws::runtime::start(RxConfig::from_env)?;
-    let sdk = channels_aws::runtime::init(channels_aws::sdk::from_env)?;
+    let config = channels_aws::runtime::log_and_read_config(RxConfig::from_env)?;
+    let sdk = channels_aws::runtime::read_config(channels_aws::sdk::from_env)?;
     let issuers = Issuers::new(
         config.issuers,
         HttpsJwksFetcher::new(),
