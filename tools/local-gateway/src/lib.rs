@@ -118,6 +118,8 @@ use channels::config::{
 };
 use channels::job::QueueError;
 use channels::token::{mint, LocalSigner, MintRequest, Minted, Minter, SignError, Verifier};
+use channels::token::auth::Auth;
+use channels::token::issuers::{IssuerConfig, Issuers};
 use channels::{Fanout, History, Pattern, PublishOptions, Shards};
 use http_lambda::commands::CommandsDeps;
 use http_lambda::presence::PresenceDeps;
@@ -209,6 +211,8 @@ pub enum GatewayError {
     Queue(#[from] QueueError),
     #[error("allowed origin: {0}")]
     Origin(String),
+    #[error("token issuer {0}")]
+    Issuers(String),
 }
 
 /// Who may listen, as `SUBSCRIBER_AUTH` says on AWS.
@@ -244,6 +248,7 @@ pub struct GatewayBuilder {
     publish: PublishOptions,
     auth: SubscriberAuthMode,
     token_max_ttl_secs: u64,
+    token_issuers: Vec<IssuerConfig>,
     shards: Shards,
     queue: QueueConfig,
     sync_max: u32,
@@ -271,6 +276,7 @@ impl Default for GatewayBuilder {
             publish: PublishOptions::default(),
             auth: SubscriberAuthMode::None,
             token_max_ttl_secs: DEFAULT_TOKEN_MAX_TTL_SECS,
+            token_issuers: Vec::new(),
             shards: Shards::new(DEFAULT_CHANNEL_SHARDS).unwrap_or_default(),
             queue: QueueConfig::default(),
             sync_max: DEFAULT_PUBLISH_SYNC_MAX,
@@ -377,6 +383,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// With tokens on, other issuers whose tokens are accepted beside ours
+    /// (`TOKEN_ISSUERS` on AWS): their keys are fetched on a first token.
+    pub fn token_issuers(mut self, issuers: Vec<IssuerConfig>) -> Self {
+        self.token_issuers = issuers;
+        self
+    }
+
     /// Lets pages from `origin` (`scheme://host[:port]`, e.g.
     /// `http://localhost:5173`) use the gateway, besides its own page:
     /// WebSocket handshakes, and HTTP requests with CORS answers. Repeatable;
@@ -438,6 +451,7 @@ impl GatewayBuilder {
         if !valid_stage(&self.stage) {
             return Err(GatewayError::Stage(self.stage));
         }
+        check_issuers(&self.token_issuers)?;
         let listed = self
             .allowed_origins
             .iter()
@@ -527,7 +541,7 @@ impl GatewayBuilder {
             invocations: Arc::new(tokio::sync::Semaphore::new(self.max_invocations)),
             rx: rx::Deps {
                 store: store.clone(),
-                auth: issuer_auth(&auth, self.token_max_ttl_secs),
+                auth: issuer_auth(&auth, &self.token_issuers, self.token_max_ttl_secs),
             },
             worker: WorkerDeps {
                 fanout: fanout(Some(queue.clone())),
@@ -537,7 +551,7 @@ impl GatewayBuilder {
             },
             commands: CommandsDeps {
                 fanout: fanout(Some(queue.clone())),
-                auth: issuer_auth(&auth, self.token_max_ttl_secs),
+                auth: issuer_auth(&auth, &self.token_issuers, self.token_max_ttl_secs),
                 metrics: false,
             },
             presence: PresenceDeps {
@@ -585,17 +599,50 @@ impl GatewayBuilder {
     }
 }
 
-/// Who may listen, for the handlers: our tokens (no other issuer yet).
+/// How the gateway fetches other issuers' keys: over HTTPS with feature
+/// `aws` (it brings the HTTPS client), else from loopback HTTP servers only.
+#[cfg(feature = "aws")]
+pub(crate) type JwksClient = channels_aws::jwks::HttpsJwksFetcher;
+#[cfg(not(feature = "aws"))]
+pub(crate) type JwksClient = channels::token::loopback::LoopbackFetcher;
+
+fn jwks_client() -> JwksClient {
+    #[cfg(feature = "aws")]
+    return channels_aws::jwks::HttpsJwksFetcher::new();
+    #[cfg(not(feature = "aws"))]
+    return channels::token::loopback::LoopbackFetcher;
+}
+
+/// Who may listen, for the handlers: our tokens, and in token mode the
+/// tokens of `issuers` beside them.
 fn issuer_auth(
     auth: &SubscriberAuth,
+    issuers: &[IssuerConfig],
     max_ttl_secs: u64,
-) -> channels::token::auth::Auth<channels::token::loopback::LoopbackFetcher> {
-    let issuers = channels::token::issuers::Issuers::new(
-        Vec::new(),
-        channels::token::loopback::LoopbackFetcher,
-        max_ttl_secs,
-    );
-    channels::token::auth::Auth::new(auth.clone(), issuers)
+) -> Auth<JwksClient> {
+    let issuers = match auth {
+        SubscriberAuth::Token(_) => issuers.to_vec(),
+        SubscriberAuth::None => Vec::new(),
+    };
+    Auth::new(
+        auth.clone(),
+        Issuers::new(issuers, jwks_client(), max_ttl_secs),
+    )
+}
+
+/// Refuses issuers this build cannot fetch the keys of.
+fn check_issuers(issuers: &[IssuerConfig]) -> Result<(), GatewayError> {
+    if cfg!(feature = "aws") {
+        return Ok(());
+    }
+    match issuers.iter().find(|i| i.jwks_url.starts_with("https://")) {
+        Some(issuer) => Err(GatewayError::Issuers(format!(
+            "{}: its jwks_url is https://, which needs the gateway built with the `aws` feature \
+             (the HTTPS client): `cargo run -p local-gateway --features aws`",
+            issuer.issuer
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn valid_stage(stage: &str) -> bool {

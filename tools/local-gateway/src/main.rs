@@ -75,6 +75,12 @@ struct Args {
     /// token may have (exp - iat).
     #[arg(long, default_value_t = 86_400, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
     token_max_ttl_secs: u64,
+    /// With --auth token: other issuers whose tokens are accepted beside the
+    /// gateway's own (TOKEN_ISSUERS on AWS), a JSON array such as
+    /// [{"issuer":"https://…","jwks_url":"http://127.0.0.1:9000/jwks.json","audience":"…","channels":["user:{sub}:*"]}];
+    /// https:// key sets need the gateway built with feature aws.
+    #[arg(long, env = "TOKEN_ISSUERS", default_value = "", value_name = "JSON")]
+    token_issuers: String,
     /// How long a channel's messages are kept for recovery (HISTORY_TTL_SECONDS
     /// on AWS); 0 turns history off.
     #[arg(long, env = "HISTORY_TTL_SECONDS", default_value_t = 600, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=86_400))]
@@ -135,6 +141,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let token_issuers = match channels::token::issuers::parse_issuers(&args.token_issuers) {
+        Ok(issuers) => issuers,
+        Err(err) => {
+            error!(error = %err, "--token-issuers");
+            return ExitCode::FAILURE;
+        }
+    };
     let workers = usize::from(args.workers);
     let queue = match args.sqs_endpoint.filter(|e| !e.trim().is_empty()) {
         Some(endpoint) => QueueConfig::Sqs {
@@ -156,6 +169,7 @@ async fn main() -> ExitCode {
         .subscriber_auth(auth)
         .channel_shards(Shards::new(args.shards).unwrap_or_default())
         .token_max_ttl_secs(args.token_max_ttl_secs)
+        .token_issuers(token_issuers)
         .history(History {
             ttl_secs: args.history_ttl_secs,
             max: args.history_max,

@@ -51,11 +51,11 @@ pub(crate) struct Shared {
     pub(crate) invocations: Arc<Semaphore>,
     pub(crate) store: LocalStore,
     /// What the rx handler gets: the store and who may listen.
-    pub(crate) rx: rx::Deps<LocalStore>,
+    pub(crate) rx: rx::Deps<LocalStore, crate::JwksClient>,
     /// What the http handler gets; its signer is a key made at start.
     pub(crate) http: Deps<LocalStore, LocalNotifier, LocalSigner, LocalQueue>,
     /// What the commands function gets.
-    pub(crate) commands: CommandsDeps<LocalStore, LocalNotifier, LocalQueue>,
+    pub(crate) commands: CommandsDeps<LocalStore, LocalNotifier, LocalQueue, crate::JwksClient>,
     /// What the publish queue's workers get.
     pub(crate) worker: WorkerDeps<LocalStore, LocalNotifier, LocalQueue>,
     /// What the presence function gets.
