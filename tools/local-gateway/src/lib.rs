@@ -117,9 +117,9 @@ use channels::config::{
     SubscriberAuth, DEFAULT_CHANNEL_SHARDS, DEFAULT_PUBLISH_SYNC_MAX, DEFAULT_TOKEN_MAX_TTL_SECS,
 };
 use channels::job::QueueError;
-use channels::token::{mint, LocalSigner, MintRequest, Minted, Minter, SignError, Verifier};
 use channels::token::auth::Auth;
 use channels::token::issuers::{IssuerConfig, Issuers};
+use channels::token::{mint, LocalSigner, MintRequest, Minted, Minter, SignError, Verifier};
 use channels::{Fanout, History, Pattern, PublishOptions, Shards};
 use http_lambda::commands::CommandsDeps;
 use http_lambda::presence::PresenceDeps;
