@@ -105,7 +105,7 @@ pub const PUBLISH_QUEUE_URL: &str = "PUBLISH_QUEUE_URL";
 /// Members up to which a publish is synchronous (answered 200 with its
 /// report); above, it is handed to the workers (202). 1–1,000,000.
 pub const PUBLISH_SYNC_MAX: &str = "PUBLISH_SYNC_MAX";
-/// Default of [`PUBLISH_SYNC_MAX`]. See the README's "Where one invocation
+/// Default of [`PUBLISH_SYNC_MAX`]. See docs/performance.md, "Where one invocation
 /// stops": at the http function's default 256 MB a post costs it about a
 /// millisecond of its CPU share, so 2,000 members take ~2 s.
 pub const DEFAULT_PUBLISH_SYNC_MAX: u32 = 2_000;

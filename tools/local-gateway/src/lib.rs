@@ -150,7 +150,7 @@ pub const DEFAULT_STAGE: &str = "staging";
 /// The SQS queue when none is given: the name Terraform gives it.
 pub const DEFAULT_QUEUE: &str = "lambda-rust-websocket-publish";
 /// The DynamoDB table when none is given: the name Terraform gives it.
-pub const DEFAULT_TABLE: &str = "lambda-rust-websocket-connections";
+pub const DEFAULT_TABLE: &str = "lambda-rust-websocket-channels";
 /// API Gateway closes a WebSocket connection that carried no message for
 /// 10 minutes.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
