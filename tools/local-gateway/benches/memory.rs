@@ -5,7 +5,8 @@
 //!
 //! `cargo bench -p local-gateway --bench memory` (test-sized by default;
 //! `HANDSHAKES=`, `PINGS=`, `PING_CLIENTS=`, `PUBLISHES=`, `POST_CLIENTS=`
-//! override; `MEMORY_RUNS=` picks some of `baseline,gateway`).
+//! override; `ROUNDS=2` floods twice before "after"; `MEMORY_RUNS=` picks
+//! some of `baseline,gateway`).
 //!
 //! - Each server runs in a child process of its own (this binary again,
 //!   with `--serve RUN`), so that each measures only itself, from
@@ -126,6 +127,9 @@ struct Flood {
     ping_clients: usize,
     publishes: usize,
     post_clients: usize,
+    /// Floods one after the other before "after" (memory reused rather
+    /// than leaked stays at one flood's worth).
+    rounds: usize,
 }
 
 impl Flood {
@@ -136,6 +140,7 @@ impl Flood {
             ping_clients: env_number("PING_CLIENTS", 4).max(1),
             publishes: env_number("PUBLISHES", 200),
             post_clients: env_number("POST_CLIENTS", 8),
+            rounds: env_number("ROUNDS", 1).max(1),
         }
     }
 }
@@ -243,9 +248,12 @@ async fn measure(run: &str, flood: &Flood) -> Figures {
     let before_kb: u64 = words.next().and_then(|w| w.parse().ok()).expect("RSS");
 
     let started = Instant::now();
-    let notes = tokio::time::timeout(WAIT, flood_it(addr, flood))
-        .await
-        .expect("the flood ends in time");
+    let mut notes = String::new();
+    for _ in 0..flood.rounds {
+        notes = tokio::time::timeout(WAIT, flood_it(addr, flood))
+            .await
+            .expect("the flood ends in time");
+    }
     let flood_secs = started.elapsed().as_secs_f64();
     ended(stdin);
 

@@ -283,11 +283,11 @@ pub(crate) async fn connect(shared: Arc<Shared>, peer: SocketAddr, request: Requ
             }
             Ok(Err(err)) => {
                 warn!(connection_id = %conn.handle.id, error = %err, "WebSocket handshake failed");
-                conn.end(1006, "Handshake failed").await;
+                Box::pin(conn.end(1006, "Handshake failed")).await;
             }
             Err(_) => {
                 warn!(connection_id = %conn.handle.id, "WebSocket handshake did not complete in time");
-                conn.end(1006, "Handshake timed out").await;
+                Box::pin(conn.end(1006, "Handshake timed out")).await;
             }
         }
     });

@@ -90,7 +90,9 @@ pub(super) async fn run(conn: Arc<Conn>, socket: WebSocket, outbound: mpsc::Rece
     };
     writer.abort();
     drop(stream);
-    conn.end(code, &reason).await;
+    // Boxed, as the handlers below: an idle connection's task then holds
+    // only its own state, not room for a handler's (tens of KiB each).
+    Box::pin(conn.end(code, &reason)).await;
 }
 
 /// Reads until the connection must end, and says how it ended.
@@ -113,7 +115,7 @@ async fn read(
                         return Ending::Server(TOO_BIG);
                     }
                     handle.touch();
-                    conn.message(text.as_str().to_owned()).await;
+                    Box::pin(conn.message(text.as_str().to_owned())).await;
                 }
                 // As on AWS: WebSocket APIs take no binary frames and
                 // disconnect the client with 1003.
