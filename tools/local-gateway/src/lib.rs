@@ -67,9 +67,11 @@
 //!   past the queue's length in messages still get 429, and keep the
 //!   connection.
 //! - **Memory.** Each connection's read buffer starts at 4 KiB
-//!   ([`DEFAULT_SOCKET_READ_BUFFER`]) instead of tungstenite's 128 KiB, so
-//!   10,000 idle connections take tens of MiB, not 1.3 GiB, and what a flood
-//!   took is given back when it ends (`cargo bench --bench memory`).
+//!   ([`DEFAULT_SOCKET_READ_BUFFER`]) instead of tungstenite's 128 KiB, and
+//!   its task does not carry room for the handlers it calls: an idle
+//!   connection takes about 13 KiB (it took over 160). glibc keeps much of
+//!   what a flood of connections took, for reuse rather than returned
+//!   (`cargo bench --bench memory` has the figures).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), local_gateway::GatewayError> {
