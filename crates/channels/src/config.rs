@@ -1,5 +1,11 @@
 //! Configuration from environment variables, read and validated once at init.
 
+pub use crate::fanout::{
+    DEFAULT_HISTORY_MAX, DEFAULT_HISTORY_TTL_SECONDS, DEFAULT_PUBLISH_SYNC_MAX,
+};
+pub use crate::token::auth::SubscriberAuth;
+pub use crate::token::{DEFAULT_TOKEN_MAX_TTL_SECS, MAX_TOKEN_MAX_TTL_SECS};
+
 use crate::fanout::History;
 use crate::pattern::{parse_all, Pattern};
 use crate::token::issuers::{parse_issuers, IssuerConfig};
@@ -105,10 +111,6 @@ pub const PUBLISH_QUEUE_URL: &str = "PUBLISH_QUEUE_URL";
 /// Members up to which a publish is synchronous (answered 200 with its
 /// report); above, it is handed to the workers (202). 1–1,000,000.
 pub const PUBLISH_SYNC_MAX: &str = "PUBLISH_SYNC_MAX";
-/// Default of [`PUBLISH_SYNC_MAX`]. See docs/performance.md, "Where one invocation
-/// stops": at the http function's default 256 MB a post costs it about a
-/// millisecond of its CPU share, so 2,000 members take ~2 s.
-pub const DEFAULT_PUBLISH_SYNC_MAX: u32 = 2_000;
 /// `@connections` posts a second all workers together aim for (default
 /// 10,000, API Gateway's default account quota); each worker takes its
 /// share, `PUBLISH_TARGET_RATE / WORKER_MAX_CONCURRENCY`, and slows down
@@ -147,21 +149,13 @@ pub const TOKEN_ISSUERS: &str = "TOKEN_ISSUERS";
 /// 600: a reconnect after API Gateway's 10-minute idle cut); 0 turns
 /// history off (offsets are still taken).
 pub const HISTORY_TTL_SECONDS: &str = "HISTORY_TTL_SECONDS";
-pub const DEFAULT_HISTORY_TTL_SECONDS: u64 = 600;
 /// How many of a channel's latest messages a replay may take, 0–100000
 /// (default 1,000); 0 turns history off.
 pub const HISTORY_MAX: &str = "HISTORY_MAX";
-pub const DEFAULT_HISTORY_MAX: u64 = 1_000;
 
 /// Channel patterns (comma-separated, `room-*` style) whose subscribers get
 /// join and leave events; empty or unset: none.
 pub const PRESENCE_EVENTS: &str = "PRESENCE_EVENTS";
-
-/// Default of [`TOKEN_MAX_TTL_SECONDS`]: one day.
-pub const DEFAULT_TOKEN_MAX_TTL_SECS: u64 = 86_400;
-/// Upper bound of [`TOKEN_MAX_TTL_SECONDS`]: a week. Tokens cannot be revoked
-/// one by one, so their lifetime is what bounds a leaked one.
-pub const MAX_TOKEN_MAX_TTL_SECS: u64 = 7 * 86_400;
 
 /// A configuration problem; the message names the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -174,15 +168,6 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
-}
-
-/// Who may listen.
-#[derive(Debug, Clone)]
-pub enum SubscriberAuth {
-    /// Anyone who knows the stage URL may join any channel (the open demo).
-    None,
-    /// `$connect` needs a token granting the channel.
-    Token(Verifier),
 }
 
 /// Configuration of the rx Lambda.

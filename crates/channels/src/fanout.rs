@@ -17,13 +17,15 @@
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
-use serde::Serialize;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use crate::brake::Brake;
-use crate::job::{MemoryQueue, PublishQueue, QueueError, ShardJob};
-use crate::message::{Framed, Position, Publication, StoredMessage, TooLarge};
+use crate::job::{JobFailure, JobRun, MemoryQueue, PublishQueue, QueueError, ShardJob};
+pub use crate::message::Delivery;
+use crate::message::{Position, Publication, StoredMessage, TooLarge};
+use crate::report::Outcome;
+pub use crate::report::PublishReport;
 use crate::store::{Member, Store};
 use crate::{now_millis, ChannelName, ConnectionNotifier, NotifyError, Protocol, StoreError};
 
@@ -70,6 +72,14 @@ impl Default for PublishOptions {
     }
 }
 
+/// Members up to which a publish is synchronous, by default
+/// (`PUBLISH_SYNC_MAX`). See docs/performance.md, "Where one invocation
+/// stops": at the http function's default 256 MB a post costs it about a
+/// millisecond of its CPU share, so 2,000 members take ~2 s.
+pub const DEFAULT_PUBLISH_SYNC_MAX: u32 = 2_000;
+pub const DEFAULT_HISTORY_TTL_SECONDS: u64 = 600;
+pub const DEFAULT_HISTORY_MAX: u64 = 1_000;
+
 /// How long a channel's messages are kept, and how many a replay may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct History {
@@ -95,57 +105,9 @@ impl History {
 impl Default for History {
     fn default() -> Self {
         Self {
-            ttl_secs: crate::config::DEFAULT_HISTORY_TTL_SECONDS,
-            max: crate::config::DEFAULT_HISTORY_MAX,
+            ttl_secs: DEFAULT_HISTORY_TTL_SECONDS,
+            max: DEFAULT_HISTORY_MAX,
         }
-    }
-}
-
-/// What a fan-out did, connection by connection:
-/// `recipients == delivered + gone + failed`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct PublishReport {
-    pub channel: String,
-    /// Live members it was sent to (the sender of a socket publish excluded).
-    pub recipients: u64,
-    /// Posted successfully.
-    pub delivered: u64,
-    /// Reported gone (410) by API Gateway, and removed from the store.
-    pub gone: u64,
-    /// Still failing after the retries, or failing in a way retries cannot fix.
-    pub failed: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outcome {
-    Delivered,
-    Gone,
-    Failed,
-}
-
-impl PublishReport {
-    pub fn new(channel: &ChannelName) -> Self {
-        Self {
-            channel: channel.to_string(),
-            ..Self::default()
-        }
-    }
-
-    fn count(&mut self, outcome: Outcome) {
-        self.recipients += 1;
-        match outcome {
-            Outcome::Delivered => self.delivered += 1,
-            Outcome::Gone => self.gone += 1,
-            Outcome::Failed => self.failed += 1,
-        }
-    }
-
-    /// Adds another report's counts to this one.
-    pub fn add(&mut self, other: &PublishReport) {
-        self.recipients += other.recipients;
-        self.delivered += other.delivered;
-        self.gone += other.gone;
-        self.failed += other.failed;
     }
 }
 
@@ -171,16 +133,6 @@ pub struct ShardRun {
     pub resume: Option<Option<String>>,
     /// Why the run stopped early, if the store failed.
     pub error: Option<StoreError>,
-}
-
-/// What one fan-out delivers, and to whom: the members of `channel` but
-/// `exclude`, each in its form of `framed`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Delivery {
-    pub channel: ChannelName,
-    pub framed: Framed,
-    /// A connection not to send it to: the sender of a socket publish.
-    pub exclude: Option<String>,
 }
 
 /// One publish: what, and how.
@@ -262,7 +214,7 @@ impl<S, N, Q> Fanout<S, N, Q> {
             notifier,
             queue: None,
             options,
-            sync_max: crate::config::DEFAULT_PUBLISH_SYNC_MAX,
+            sync_max: DEFAULT_PUBLISH_SYNC_MAX,
             history: History::default(),
         }
     }
@@ -585,6 +537,56 @@ impl<S: Store, N: ConnectionNotifier, Q: PublishQueue> Fanout<S, N, Q> {
                     }
                 }
             }
+        }
+    }
+}
+
+impl<S: Store, N: ConnectionNotifier, Q: PublishQueue> Fanout<S, N, Q> {
+    /// Runs one shard job: delivers its shard from its cursor until the
+    /// end, or until `deadline` is near, when it enqueues the rest as a
+    /// continuation.
+    ///
+    /// A store failure after some pages also hands the rest on (from the
+    /// page that could not be read), so that a retry does not deliver those
+    /// pages again; a failure before any page fails the job, and the queue
+    /// retries it.
+    pub async fn run_job(
+        &self,
+        job: &ShardJob,
+        brake: &Brake,
+        deadline: Option<Instant>,
+    ) -> Result<JobRun, JobFailure> {
+        let delivery = job.delivery()?;
+        let run = self
+            .deliver_shard(&delivery, job.shard, job.cursor.clone(), brake, deadline)
+            .await;
+        let Some(cursor) = run.resume else {
+            return Ok(JobRun {
+                report: run.report,
+                pages: run.pages,
+                continued: None,
+            });
+        };
+        if let (Some(error), 0) = (run.error, run.pages) {
+            return Err(JobFailure::Store(error));
+        }
+        let next = job.continuation(cursor);
+        let queued = match &self.queue {
+            Some(queue) => queue.enqueue(vec![next.clone()]).await,
+            None => Err(QueueError(
+                "no queue to hand the rest of the shard on to".to_owned(),
+            )),
+        };
+        match queued {
+            Ok(()) => Ok(JobRun {
+                report: run.report,
+                pages: run.pages,
+                continued: Some(next),
+            }),
+            Err(error) => Err(JobFailure::Queue {
+                error,
+                report: run.report,
+            }),
         }
     }
 }

@@ -18,13 +18,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
-use crate::brake::Brake;
-use crate::fanout::{Delivery, Fanout, PublishReport};
-use crate::message::{Kind, Position, Publication};
-use crate::store::Store;
-use crate::{ChannelName, ConnectionNotifier, Shards, StoreError};
+use crate::message::{Delivery, Kind, Position, Publication};
+use crate::report::PublishReport;
+use crate::{ChannelName, Shards, StoreError};
 
 /// One shard of one publish: what a queue message carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,56 +253,6 @@ pub enum JobFailure {
         error: QueueError,
         report: PublishReport,
     },
-}
-
-impl<S: Store, N: ConnectionNotifier, Q: PublishQueue> Fanout<S, N, Q> {
-    /// Runs one shard job: delivers its shard from its cursor until the
-    /// end, or until `deadline` is near, when it enqueues the rest as a
-    /// continuation.
-    ///
-    /// A store failure after some pages also hands the rest on (from the
-    /// page that could not be read), so that a retry does not deliver those
-    /// pages again; a failure before any page fails the job, and the queue
-    /// retries it.
-    pub async fn run_job(
-        &self,
-        job: &ShardJob,
-        brake: &Brake,
-        deadline: Option<Instant>,
-    ) -> Result<JobRun, JobFailure> {
-        let delivery = job.delivery()?;
-        let run = self
-            .deliver_shard(&delivery, job.shard, job.cursor.clone(), brake, deadline)
-            .await;
-        let Some(cursor) = run.resume else {
-            return Ok(JobRun {
-                report: run.report,
-                pages: run.pages,
-                continued: None,
-            });
-        };
-        if let (Some(error), 0) = (run.error, run.pages) {
-            return Err(JobFailure::Store(error));
-        }
-        let next = job.continuation(cursor);
-        let queued = match &self.queue {
-            Some(queue) => queue.enqueue(vec![next.clone()]).await,
-            None => Err(QueueError(
-                "no queue to hand the rest of the shard on to".to_owned(),
-            )),
-        };
-        match queued {
-            Ok(()) => Ok(JobRun {
-                report: run.report,
-                pages: run.pages,
-                continued: Some(next),
-            }),
-            Err(error) => Err(JobFailure::Queue {
-                error,
-                report: run.report,
-            }),
-        }
-    }
 }
 
 /// A new publish id: 128 random bits, hex.

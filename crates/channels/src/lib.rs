@@ -44,6 +44,7 @@ pub mod notifier;
 pub mod pattern;
 pub mod presence;
 pub mod protocol;
+pub mod report;
 pub mod schema;
 pub mod shard;
 pub mod store;

@@ -203,6 +203,16 @@ impl Framed {
     }
 }
 
+/// What one fan-out delivers, and to whom: the members of `channel` but
+/// `exclude`, each in its form of `framed`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub channel: ChannelName,
+    pub framed: Framed,
+    /// A connection not to send it to: the sender of a socket publish.
+    pub exclude: Option<String>,
+}
+
 /// A kept message: what history stores and a replay sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredMessage {

@@ -211,8 +211,6 @@ pub const DYNAMODB_ACTIONS: &[(&str, [&[&str]; 3])] = &[
     ),
 ];
 
-/// Each role may call exactly the DynamoDB actions its code calls
-
 #[cfg(test)]
 mod tests {
     use super::*;

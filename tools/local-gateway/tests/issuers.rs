@@ -51,8 +51,13 @@ fn access_token(key: &RsaKeyPair, kid: &str) -> String {
         b64(&serde_json::to_vec(&claims).unwrap())
     );
     let mut signature = vec![0; key.public().modulus_len()];
-    key.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut signature)
-        .unwrap();
+    key.sign(
+        &RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        input.as_bytes(),
+        &mut signature,
+    )
+    .unwrap();
     format!("{input}.{}", b64(&signature))
 }
 
@@ -114,7 +119,10 @@ async fn an_issuer_token_connects_and_subscribes_with_its_templates() {
         .await;
     assert_eq!(reply["type"], "published", "{reply}");
     let own: Value = client.next().await;
-    assert_eq!((own["data"].clone(), own["from"].clone()), (json!("note"), json!(SUB)));
+    assert_eq!(
+        (own["data"].clone(), own["from"].clone()),
+        (json!("note"), json!(SUB))
+    );
 
     // AND a token with a kid the issuer never published is refused (401)
     let stranger = access_token(&key, "not-a-published-kid");

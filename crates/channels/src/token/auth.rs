@@ -8,8 +8,17 @@ use tracing::info;
 use super::issuers::{unverified_issuer, Issuers};
 use super::jwks::JwksFetcher;
 use super::loopback::LoopbackFetcher;
-use crate::config::SubscriberAuth;
+use super::Verifier;
 use crate::pattern::{Grants, Pattern};
+
+/// Who may listen.
+#[derive(Debug, Clone)]
+pub enum SubscriberAuth {
+    /// Anyone who knows the stage URL may join any channel (the open demo).
+    None,
+    /// `$connect` needs a token granting the channel.
+    Token(Verifier),
+}
 
 /// How tokens are checked in a deployment.
 #[derive(Debug)]

@@ -60,6 +60,12 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// `token.<JWT>` subprotocol keeps it out of the URL); a prefix pattern
 /// (`room-*`) covers what would take many names.
 pub const MAX_TOKEN_CHANNELS: usize = 16;
+/// The longest token lifetime (`TOKEN_MAX_TTL_SECONDS`), by default: one day.
+pub const DEFAULT_TOKEN_MAX_TTL_SECS: u64 = 86_400;
+/// The most `TOKEN_MAX_TTL_SECONDS` may be: a week. Tokens cannot be revoked
+/// one by one, so their lifetime is what bounds a leaked one.
+pub const MAX_TOKEN_MAX_TTL_SECS: u64 = 7 * 86_400;
+
 /// Lifetime of a token when the mint request names none.
 pub const DEFAULT_TTL_SECS: u64 = 3600;
 /// Longest `subject`, in bytes.
@@ -195,8 +201,7 @@ impl Verifier {
             keys,
             audience: audience.into(),
             issuer: issuer.into(),
-            max_lifetime_secs: i64::try_from(crate::config::DEFAULT_TOKEN_MAX_TTL_SECS)
-                .unwrap_or(i64::MAX),
+            max_lifetime_secs: i64::try_from(DEFAULT_TOKEN_MAX_TTL_SECS).unwrap_or(i64::MAX),
         }
     }
 
