@@ -17,8 +17,7 @@
 //! `Allow`) or 404: it never publishes.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use base64::Engine as _;
-use channels::fanout::{Publish, PublishError, Published, MAX_KEY_CHARS};
+use channels::fanout::{Publish, PublishError, Published};
 use channels::history::{recover, Since};
 use channels::job::{new_publish_id, MemoryQueue, PublishQueue};
 use channels::message::Publication;
@@ -30,6 +29,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::{json, Map, Value};
 use tracing::{error, warn, Instrument};
 
+use crate::request::{body, idempotency_key, is_json};
 use crate::respond::{error_response, json_response, json_text, Rejection};
 use crate::routes::{
     match_route, RouteMatch, GET_CHANNEL, GET_JWKS, GET_MESSAGES, GET_PRESENCE, POST_CHANNEL,
@@ -197,44 +197,6 @@ fn channel(name: &str) -> Result<ChannelName, Rejection> {
     let channel = ChannelName::parse(name).map_err(|err| Rejection::new(400, err.to_string()))?;
     tracing::Span::current().record("channel", channel.as_str());
     Ok(channel)
-}
-
-/// The request body as bytes, decoded from base64 when API Gateway says so.
-pub(crate) fn body(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, Rejection> {
-    let body = request.body.as_deref().unwrap_or("");
-    if request.is_base64_encoded {
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .map_err(|_| Rejection::new(400, "the body is flagged base64 but does not decode"))
-    } else {
-        Ok(body.as_bytes().to_vec())
-    }
-}
-
-/// Whether the body was sent as `application/json`.
-fn is_json(request: &ApiGatewayV2httpRequest) -> bool {
-    request
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
-}
-
-/// The `Idempotency-Key` header: 1 to 64 characters.
-fn idempotency_key(request: &ApiGatewayV2httpRequest) -> Result<Option<String>, Rejection> {
-    let Some(value) = request.headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    match value.to_str().map(str::trim) {
-        Ok(key) if !key.is_empty() && key.chars().count() <= MAX_KEY_CHARS => {
-            Ok(Some(key.to_owned()))
-        }
-        _ => Err(Rejection::new(
-            400,
-            "Idempotency-Key must be 1 to 64 visible ASCII characters",
-        )),
-    }
 }
 
 /// The publication: the body, not empty.

@@ -16,6 +16,7 @@ pub mod api;
 pub mod commands;
 pub mod metrics;
 pub mod presence;
+mod request;
 mod respond;
 pub mod routes;
 pub mod tokens;

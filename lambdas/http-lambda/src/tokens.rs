@@ -5,7 +5,7 @@ use channels::token::{mint, Jwks, MintRequest, Minter, SignError, TokenSigner, V
 use http::HeaderValue;
 use tracing::{error, info};
 
-use crate::api::body;
+use crate::request::body;
 use crate::respond::{error_response, json_response, json_text};
 
 /// What the token routes need.
