@@ -1,7 +1,8 @@
 //! Grants: the pattern table (exact names, prefixes, `*`, near misses,
 //! case, malformed patterns, lengths), `Grants`, and the grants a token
 //! carries through minting and verification, with the verifier's lifetime
-//! cap and its refusal of a token without `iat`.
+//! cap and its refusal of a token without `iat` or with an `iat` in the
+//! future.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
@@ -343,6 +344,40 @@ async fn the_verifier_caps_the_lifetime_whatever_the_minter_allowed() {
             .map(|_| ()),
         Err(TokenError::Lifetime(86_400))
     );
+}
+
+#[tokio::test]
+async fn an_iat_in_the_future_cannot_stretch_the_lifetime_cap() {
+    // GIVEN a verifier allowing a day, and a hand-signed token whose
+    // exp - iat is a day but whose iat is six days ahead: it would live a week
+    let signer = LocalSigner::generate().unwrap();
+    let v = verifier(&signer);
+    assert_eq!(v.max_lifetime_secs(), 86_400);
+    let day = 86_400;
+    let claims = |iat: i64, exp: i64| json!({"channels": ["lobby"], "exp": exp, "iat": iat, "aud": AUD, "iss": ISS});
+    let ahead = hand_signed(&signer, &claims(NOW + 6 * day, NOW + 7 * day)).await;
+    // WHEN it is verified now
+    // THEN it is refused for its iat, 401
+    assert_eq!(
+        v.verify(&ahead, NOW).map(|_| ()),
+        Err(TokenError::IssuedInFuture(NOW + 6 * day))
+    );
+    let err = v.authorize(Some(&ahead), &name("lobby"), NOW).unwrap_err();
+    assert_eq!(err.status(), 401);
+    assert_eq!(
+        err.to_string(),
+        format!("issued in the future, at {}", NOW + 6 * day)
+    );
+    // AND an iat within the clock skew passes, one second past it does not
+    let skewed = hand_signed(&signer, &claims(NOW + 60, NOW + 600)).await;
+    assert!(v.verify(&skewed, NOW).is_ok());
+    let past_skew = hand_signed(&signer, &claims(NOW + 61, NOW + 600)).await;
+    assert_eq!(
+        v.verify(&past_skew, NOW).map(|_| ()),
+        Err(TokenError::IssuedInFuture(NOW + 61))
+    );
+    // AND the same token is accepted once its iat has come (it was signed well)
+    assert!(v.verify(&ahead, NOW + 6 * day).is_ok());
 }
 
 #[tokio::test]

@@ -19,7 +19,8 @@
 //! with the public key's bytes) and `RS*` are refused before any key is
 //! used — and the signature is checked before the claims are read. Clock
 //! skew is allowed up to [`LEEWAY_SECS`]. A token's lifetime (`exp - iat`)
-//! is capped at verification too, not only at minting.
+//! is capped at verification too, not only at minting, and an `iat` in the
+//! future (past the leeway) is refused, so that it cannot stretch the cap.
 //!
 //! A pattern ([`crate::Pattern`]) is a channel name, a prefix ending in `*`,
 //! or `*`.
@@ -96,6 +97,8 @@ pub enum TokenError {
     Issuer,
     #[error("lifetime of {0} s is over the maximum")]
     Lifetime(i64),
+    #[error("issued in the future, at {0}")]
+    IssuedInFuture(i64),
     #[error("channel {0} is not granted by the token")]
     Channel(String),
 }
@@ -282,6 +285,11 @@ impl Verifier {
             if now.saturating_add(LEEWAY_SECS) < nbf {
                 return Err(TokenError::NotYetValid(nbf));
             }
+        }
+        // An iat in the future would stretch the lifetime cap: iat = now + 6 d,
+        // exp = now + 7 d measures a day, yet the token lives a week.
+        if now.saturating_add(LEEWAY_SECS) < claims.iat {
+            return Err(TokenError::IssuedInFuture(claims.iat));
         }
         let lifetime = claims.exp.saturating_sub(claims.iat);
         if lifetime > self.max_lifetime_secs {
