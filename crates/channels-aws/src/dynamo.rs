@@ -18,13 +18,14 @@ use aws_sdk_dynamodb::Client;
 
 use crate::schema::{
     channel_pk, connection_pk, membership_sk, message_sk, partition, publish_key_sk, ItemType,
-    BODY, CHANNEL, CHANNEL_INDEX, CONNECTED_AT, CONNECTION_SK, COUNTER_SK, EPOCH, FROM, GRANTS,
-    INDEX_HASH_KEY, INDEX_PROJECTED, INDEX_RANGE_KEY, ISSUER, KIND, MEMBERSHIP_SK_PREFIX,
+    BODY, CHANNEL, CHANNEL_INDEX, CLAIMED_AT, CONNECTED_AT, CONNECTION_SK, COUNTER_SK, EPOCH, FROM,
+    GRANTS, INDEX_HASH_KEY, INDEX_PROJECTED, INDEX_RANGE_KEY, ISSUER, KIND, MEMBERSHIP_SK_PREFIX,
     MESSAGE_SK_PREFIX, OFFSET, PK, PROTOCOL, PUBLISH_GRANTS, SHARD, SK, SUBJECT, SUBSCRIPTIONS,
     TOKEN_EXPIRES_AT, TTL_ATTRIBUTE, TYPE,
 };
 use channels::message::{new_epoch, Kind, Position, Publication, StoredMessage};
 use channels::pattern::parse_all;
+use channels::store::{KEY_CLAIM_STALE_SECS, KEY_WINDOW_SECS};
 use channels::{
     now_millis, ChannelName, Connection, Grants, KeyClaim, Member, Membership, Page, Protocol,
     Shards, Store, StoreError, Subscribed, MAX_SUBSCRIPTIONS,
@@ -804,22 +805,30 @@ impl Store for DynamoStore {
         &self,
         channel: &ChannelName,
         publish_key: &str,
-        expires_at: i64,
+        now: i64,
     ) -> Result<KeyClaim, StoreError> {
         let item_key = key(channel_pk(channel.as_str()), publish_key_sk(publish_key));
         let mut item = item_key.clone();
         item.insert(TYPE.into(), s(ItemType::PublishKey.name()));
-        item.insert(TTL_ATTRIBUTE.into(), n(expires_at));
+        item.insert(CLAIMED_AT.into(), n(now));
+        item.insert(TTL_ATTRIBUTE.into(), n(now + KEY_WINDOW_SECS));
         let claimed = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            // A key past its window counts as new, deleted by TTL or not.
-            .condition_expression("attribute_not_exists(#pk) OR #expires <= :now")
+            // A key past its window counts as new, deleted by TTL or not; so
+            // does a claim whose publish died before it took an offset.
+            .condition_expression(
+                "attribute_not_exists(#pk) OR #expires <= :now \
+                 OR (attribute_not_exists(#offset) AND #claimed <= :stale)",
+            )
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#expires", TTL_ATTRIBUTE)
-            .expression_attribute_values(":now", n(now_secs()))
+            .expression_attribute_names("#offset", OFFSET)
+            .expression_attribute_names("#claimed", CLAIMED_AT)
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":stale", n(now - KEY_CLAIM_STALE_SECS))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -835,7 +844,10 @@ impl Store for DynamoStore {
                             .await?
                             .and_then(|old| get_n(&old, OFFSET)),
                     };
-                    Ok(KeyClaim::Seen { offset })
+                    Ok(match offset {
+                        Some(offset) => KeyClaim::Seen { offset },
+                        None => KeyClaim::InProgress,
+                    })
                 }
                 _ => Err(store_error("PutItem", err)),
             },

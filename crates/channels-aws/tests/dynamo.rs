@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeyType, PutRequest, WriteRequest}
 use channels::fanout::{Delivery, Publish, Published};
 use channels::history::{recover, Since};
 use channels::message::{Kind, Position, Publication, StoredMessage};
+use channels::store::{KEY_CLAIM_STALE_SECS, KEY_WINDOW_SECS};
 use channels::testing::MemoryNotifier;
 use channels::{
     ChannelName, Connection, Fanout, Grants, History, KeyClaim, Pattern, Protocol, PublishOptions,
@@ -506,25 +507,25 @@ async fn a_publish_key_is_claimed_once_per_window() {
     let moto = MotoServer::start().expect(NEEDS_MOTO);
     let store = store(&moto, "keys").await;
     let room = channel("room");
-    let later = channels::now_millis() / 1000 + 600;
+    let now = channels::now_millis() / 1000;
     assert_eq!(
-        store.claim_key(&room, "k-1", later).await.expect("claim"),
+        store.claim_key(&room, "k-1", now).await.expect("claim"),
         KeyClaim::Claimed
     );
     assert_eq!(
-        store.claim_key(&room, "k-1", later).await.expect("again"),
-        KeyClaim::Seen { offset: None },
+        store.claim_key(&room, "k-1", now).await.expect("again"),
+        KeyClaim::InProgress,
         "seen while its publish has no offset yet"
     );
     store.settle_key(&room, "k-1", 7).await.expect("settle");
     assert_eq!(
-        store.claim_key(&room, "k-1", later).await.expect("again"),
-        KeyClaim::Seen { offset: Some(7) }
+        store.claim_key(&room, "k-1", now).await.expect("again"),
+        KeyClaim::Seen { offset: 7 }
     );
     // The same key on another channel is another key.
     assert_eq!(
         store
-            .claim_key(&channel("other"), "k-1", later)
+            .claim_key(&channel("other"), "k-1", now)
             .await
             .expect("claim"),
         KeyClaim::Claimed
@@ -532,18 +533,40 @@ async fn a_publish_key_is_claimed_once_per_window() {
     // A released key, or one past its window, is new again.
     store.release_key(&room, "k-1").await.expect("release");
     assert_eq!(
-        store.claim_key(&room, "k-1", later).await.expect("claim"),
+        store.claim_key(&room, "k-1", now).await.expect("claim"),
         KeyClaim::Claimed
     );
-    let past = channels::now_millis() / 1000 - 1;
+    let window_ago = now - KEY_WINDOW_SECS - 1;
+    store
+        .claim_key(&room, "k-2", window_ago)
+        .await
+        .expect("claim");
+    store.settle_key(&room, "k-2", 3).await.expect("settle");
     assert_eq!(
-        store.claim_key(&room, "k-2", past).await.expect("claim"),
-        KeyClaim::Claimed
-    );
-    assert_eq!(
-        store.claim_key(&room, "k-2", later).await.expect("claim"),
+        store.claim_key(&room, "k-2", now).await.expect("claim"),
         KeyClaim::Claimed,
         "its window is over"
+    );
+    // A claim whose publish died before its offset is taken over once
+    // stale, and not before.
+    let stale = now - KEY_CLAIM_STALE_SECS - 1;
+    store.claim_key(&room, "k-3", stale).await.expect("claim");
+    assert_eq!(
+        store.claim_key(&room, "k-3", now).await.expect("take over"),
+        KeyClaim::Claimed,
+        "a stale claim without an offset"
+    );
+    assert_eq!(
+        store.claim_key(&room, "k-3", now).await.expect("again"),
+        KeyClaim::InProgress,
+        "the claim taken over is fresh"
+    );
+    store.claim_key(&room, "k-4", stale).await.expect("claim");
+    store.settle_key(&room, "k-4", 9).await.expect("settle");
+    assert_eq!(
+        store.claim_key(&room, "k-4", now).await.expect("again"),
+        KeyClaim::Seen { offset: 9 },
+        "a settled key stays seen for its whole window"
     );
 }
 

@@ -153,8 +153,7 @@ pub struct Publish {
 /// answered, while the store has it already.
 pub const CONNECTING_GRACE_MS: i64 = 30_000;
 
-/// How long a publish key is remembered: 10 minutes.
-pub const KEY_WINDOW_SECS: i64 = 600;
+pub use crate::store::{KEY_CLAIM_STALE_SECS, KEY_WINDOW_SECS};
 /// Longest publish key, in characters.
 pub const MAX_KEY_CHARS: usize = 64;
 
@@ -172,9 +171,8 @@ pub enum Published {
         publish_id: String,
         shards: u16,
     },
-    /// The key was seen: nothing delivered; the first publish's offset once
-    /// it had one.
-    Duplicate { offset: Option<u64> },
+    /// The key was seen: nothing delivered; the first publish's offset.
+    Duplicate { offset: u64 },
 }
 
 /// Why a publish did not go out.
@@ -189,6 +187,10 @@ pub enum PublishError {
     /// 503: the queue failed; jobs already enqueued still run.
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// 409: a publish with the same key is under way and has no offset
+    /// yet; nothing was done (a retry a moment later gets its answer).
+    #[error("a publish with this key is under way; retry in a moment for its answer")]
+    KeyInProgress,
 }
 
 /// The fan-out of a deployment.
@@ -232,11 +234,14 @@ impl<S: Store, N: ConnectionNotifier, Q: PublishQueue> Fanout<S, N, Q> {
         publication.check_size()?;
         let channel = publication.channel.clone();
         if let Some(key) = &key {
-            let expires_at = now_millis() / 1000 + KEY_WINDOW_SECS;
-            if let crate::KeyClaim::Seen { offset } =
-                self.store.claim_key(&channel, key, expires_at).await?
+            match self
+                .store
+                .claim_key(&channel, key, now_millis() / 1000)
+                .await?
             {
-                return Ok(Published::Duplicate { offset });
+                crate::KeyClaim::Claimed => {}
+                crate::KeyClaim::Seen { offset } => return Ok(Published::Duplicate { offset }),
+                crate::KeyClaim::InProgress => return Err(PublishError::KeyInProgress),
             }
         }
         let result = self

@@ -13,7 +13,9 @@ use tokio::sync::mpsc;
 
 use crate::message::{new_epoch, Position, StoredMessage};
 use crate::presence::{ChangeKind, MembershipChange};
-use crate::store::{KeyClaim, Member, Page, Store, StoreError, Subscribed};
+use crate::store::{
+    KeyClaim, Member, Page, Store, StoreError, Subscribed, KEY_CLAIM_STALE_SECS, KEY_WINDOW_SECS,
+};
 use crate::{now_millis, ChannelName, Connection, Grants, Membership, Shards, MAX_SUBSCRIPTIONS};
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -36,6 +38,15 @@ pub struct MemoryStore {
 /// A channel's shard: the index partition.
 type Partition = (ChannelName, u16);
 
+/// A publish key: the offset once its publish took one, when it was
+/// claimed and when its window ends (Unix seconds).
+#[derive(Debug)]
+struct KeyEntry {
+    offset: Option<u64>,
+    claimed_at: i64,
+    expires_at: i64,
+}
+
 #[derive(Debug, Default)]
 struct Tables {
     connections: HashMap<String, Connection>,
@@ -44,7 +55,7 @@ struct Tables {
     by_partition: BTreeMap<Partition, BTreeSet<String>>,
     counters: HashMap<ChannelName, Position>,
     history: HashMap<ChannelName, BTreeMap<u64, (StoredMessage, i64)>>,
-    keys: HashMap<ChannelName, HashMap<String, (Option<u64>, i64)>>,
+    keys: HashMap<ChannelName, HashMap<String, KeyEntry>>,
     /// Memberships member reads do not see yet (feature `testing`).
     #[cfg(feature = "testing")]
     lagging: Option<std::collections::HashSet<(String, ChannelName)>>,
@@ -497,16 +508,29 @@ impl Store for MemoryStore {
         &self,
         channel: &ChannelName,
         key: &str,
-        expires_at: i64,
+        now: i64,
     ) -> Result<KeyClaim, StoreError> {
-        let now = now_secs();
         let mut tables = lock(&self.inner);
         let keys = tables.keys.entry(channel.clone()).or_default();
-        keys.retain(|_, (_, expires)| *expires > now);
-        if let Some((offset, _)) = keys.get(key) {
-            return Ok(KeyClaim::Seen { offset: *offset });
+        keys.retain(|_, entry| entry.expires_at > now);
+        match keys.get(key) {
+            Some(KeyEntry {
+                offset: Some(offset),
+                ..
+            }) => return Ok(KeyClaim::Seen { offset: *offset }),
+            Some(entry) if entry.claimed_at > now - KEY_CLAIM_STALE_SECS => {
+                return Ok(KeyClaim::InProgress)
+            }
+            _ => {}
         }
-        keys.insert(key.to_owned(), (None, expires_at));
+        keys.insert(
+            key.to_owned(),
+            KeyEntry {
+                offset: None,
+                claimed_at: now,
+                expires_at: now + KEY_WINDOW_SECS,
+            },
+        );
         Ok(KeyClaim::Claimed)
     }
 
@@ -516,7 +540,7 @@ impl Store for MemoryStore {
         key: &str,
         offset: u64,
     ) -> Result<(), StoreError> {
-        if let Some((stored, _)) = lock(&self.inner)
+        if let Some(KeyEntry { offset: stored, .. }) = lock(&self.inner)
             .keys
             .get_mut(channel)
             .and_then(|keys| keys.get_mut(key))

@@ -330,9 +330,7 @@ pub fn published(id: Option<&str>, channel: &ChannelName, published: &Published)
             frame.insert("mode".into(), json!("async"));
         }
         Published::Duplicate { offset } => {
-            if let Some(offset) = offset {
-                frame.insert("offset".into(), json!(offset));
-            }
+            frame.insert("offset".into(), json!(offset));
             frame.insert("duplicate".into(), json!(true));
             for name in ["recipients", "delivered", "gone", "failed"] {
                 frame.insert(name.into(), json!(0));

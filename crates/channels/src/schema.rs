@@ -78,6 +78,8 @@ pub const SUBSCRIPTIONS: &str = "subscriptions";
 pub const CONNECTED_AT: &str = "connectedAt";
 /// A channel's last offset (counter), or a message's offset (history, key).
 pub const OFFSET: &str = "offset";
+/// When a publish key was claimed, Unix seconds.
+pub const CLAIMED_AT: &str = "claimedAt";
 /// A channel's epoch: random, fixed while its counter item exists.
 pub const EPOCH: &str = "epoch";
 /// How a history message's `body` is framed: `json`, `text` or `binary`.

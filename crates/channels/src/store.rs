@@ -53,14 +53,25 @@ pub enum Subscribed {
     NoConnection,
 }
 
+/// How long a publish key is remembered: 10 minutes.
+pub const KEY_WINDOW_SECS: i64 = 600;
+/// How long a claimed key may wait for its publish's offset: a claim older
+/// than this without one belongs to a publish that died between the claim
+/// and its offset (a crashed or timed-out function), and a retry takes it
+/// over instead of being refused for the rest of the window. Longer than
+/// any function's timeout, so a live publish is never taken over.
+pub const KEY_CLAIM_STALE_SECS: i64 = 120;
+
 /// What [`Store::claim_key`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyClaim {
-    /// The key is new on this channel: this publish goes ahead.
+    /// The key is new on this channel (or its claim went stale): this
+    /// publish goes ahead.
     Claimed,
-    /// A publish with this key was seen in the window; its offset, once it
-    /// had one.
-    Seen { offset: Option<u64> },
+    /// A publish with this key took `offset` in the window.
+    Seen { offset: u64 },
+    /// A publish with this key is under way and has no offset yet.
+    InProgress,
 }
 
 /// Port: where connections, subscriptions and channel logs are kept.
@@ -168,13 +179,15 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<StoredMessage>, StoreError>> + Send;
 
-    /// Claims a publish key on `channel` until `expires_at` (one conditional
-    /// write), or says it was seen.
+    /// Claims a publish key on `channel` at `now` (Unix seconds) for
+    /// [`KEY_WINDOW_SECS`] (one conditional write), unless a publish with it
+    /// was seen in the window; a claim without an offset older than
+    /// [`KEY_CLAIM_STALE_SECS`] is taken over.
     fn claim_key(
         &self,
         channel: &ChannelName,
         key: &str,
-        expires_at: i64,
+        now: i64,
     ) -> impl Future<Output = Result<KeyClaim, StoreError>> + Send;
 
     /// Records the offset the publish with a claimed key took.
@@ -321,9 +334,9 @@ macro_rules! delegate_store {
                 &self,
                 channel: &ChannelName,
                 key: &str,
-                expires_at: i64,
+                now: i64,
             ) -> impl Future<Output = Result<KeyClaim, StoreError>> + Send {
-                (**self).claim_key(channel, key, expires_at)
+                (**self).claim_key(channel, key, now)
             }
             fn settle_key(
                 &self,

@@ -423,10 +423,10 @@ impl<S: Store> Store for Tamper<S> {
         &self,
         channel: &ChannelName,
         key: &str,
-        exp: i64,
+        now: i64,
     ) -> Result<KeyClaim, StoreError> {
         self.call("claim_key")?;
-        self.inner.claim_key(channel, key, exp).await
+        self.inner.claim_key(channel, key, now).await
     }
     async fn settle_key(
         &self,

@@ -412,7 +412,7 @@ async fn a_repeated_key_is_answered_with_the_first_offset_and_not_delivered_agai
 
     // THEN the second is a duplicate carrying the first one's offset
     assert_eq!(first.offset, 2);
-    assert_eq!(second, Published::Duplicate { offset: Some(2) });
+    assert_eq!(second, Published::Duplicate { offset: 2 });
     // AND the member got it once, and no offset was taken for the repeat
     assert_eq!(fanout.notifier.delivered("l=").len(), 2);
     let (next, _) = sync(fanout.publish(http("lobby", b"after", false)).await);
@@ -433,6 +433,47 @@ async fn a_repeated_key_is_answered_with_the_first_offset_and_not_delivered_agai
             .await,
     );
     assert_eq!(position.offset, 4);
+}
+
+#[tokio::test]
+async fn a_key_whose_publish_is_under_way_is_refused_until_it_has_an_offset_or_goes_stale() {
+    // GIVEN a member, and a key claimed just now by a publish still under way
+    let fanout = fanout();
+    member(&fanout.store, "l=", "lobby", Protocol::V1, None).await;
+    let now = channels::now_millis() / 1000;
+    let lobby = ChannelName::parse("lobby").unwrap();
+    fanout.store.claim_key(&lobby, "busy", now).await.unwrap();
+
+    // WHEN the same key is published meanwhile
+    let outcome = fanout
+        .publish(keyed(http("lobby", b"m", false), "busy"))
+        .await;
+
+    // THEN it is refused (409: retry for the answer), nothing delivered, no offset taken
+    assert!(
+        matches!(outcome, Err(PublishError::KeyInProgress)),
+        "{outcome:?}"
+    );
+    assert!(fanout.notifier.delivered("l=").is_empty());
+    let (first, _) = sync(fanout.publish(http("lobby", b"other", false)).await);
+    assert_eq!(first.offset, 1);
+
+    // AND a claim whose publish died before its offset is taken over once stale
+    let died = now - channels::store::KEY_CLAIM_STALE_SECS - 1;
+    fanout.store.claim_key(&lobby, "died", died).await.unwrap();
+    let (retried, counts) = sync(
+        fanout
+            .publish(keyed(http("lobby", b"m", false), "died"))
+            .await,
+    );
+    assert_eq!((retried.offset, counts.delivered), (2, 1));
+    assert_eq!(
+        fanout
+            .publish(keyed(http("lobby", b"m", false), "died"))
+            .await
+            .unwrap(),
+        Published::Duplicate { offset: 2 }
+    );
 }
 
 #[tokio::test]
@@ -464,7 +505,7 @@ async fn a_failed_publish_releases_its_key_so_that_a_retry_goes_ahead() {
                 .publish(keyed(http("lobby", b"m", false), "k"))
                 .await
                 .unwrap(),
-            Published::Duplicate { offset: Some(2) },
+            Published::Duplicate { offset: 2 },
             "{failing}"
         );
     }

@@ -300,9 +300,7 @@ pub(crate) fn publish_answer(channel: &ChannelName, published: &Published) -> (i
             202
         }
         Published::Duplicate { offset } => {
-            if let Some(offset) = offset {
-                answer.insert("offset".into(), json!(offset));
-            }
+            answer.insert("offset".into(), json!(offset));
             answer.insert("duplicate".into(), json!(true));
             for name in ["recipients", "delivered", "gone", "failed"] {
                 answer.insert(name.into(), json!(0));
@@ -318,6 +316,7 @@ pub(crate) fn publish_answer(channel: &ChannelName, published: &Published) -> (i
 pub(crate) fn publish_failed(err: &PublishError) -> ApiGatewayV2httpResponse {
     match err {
         PublishError::TooLarge(too_large) => error_response(413, &too_large.to_string()),
+        PublishError::KeyInProgress => error_response(409, &err.to_string()),
         PublishError::Store(_) => {
             error!(error = %err, "publish failed");
             error_response(503, "the connection store is unavailable; try again")

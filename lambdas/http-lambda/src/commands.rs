@@ -297,6 +297,7 @@ where
                 .await
                 .map_err(|err| match err {
                     PublishError::TooLarge(too_large) => refuse(413, too_large.to_string()),
+                    PublishError::KeyInProgress => refuse(409, PublishError::KeyInProgress.to_string()),
                     PublishError::Store(err) => store_down(&err),
                     PublishError::Queue(err) => {
                         error!(error = %err, "could not hand the publish to the workers");

@@ -108,7 +108,7 @@ pub fn log_published(
             info!(mode = "async", publish_id = %publish_id, offset = position.offset, shards, bytes, "published: handed to the workers");
         }
         Published::Duplicate { offset } => {
-            info!(publish_id = %publish_id, ?offset, "publish key seen before: not delivered again");
+            info!(publish_id = %publish_id, offset, "publish key seen before: not delivered again");
         }
     }
 }

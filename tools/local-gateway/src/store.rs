@@ -255,9 +255,9 @@ impl Store for LocalStore {
         &self,
         channel: &ChannelName,
         key: &str,
-        expires_at: i64,
+        now: i64,
     ) -> Result<KeyClaim, StoreError> {
-        each!(self, store => store.claim_key(channel, key, expires_at).await)
+        each!(self, store => store.claim_key(channel, key, now).await)
     }
 
     async fn settle_key(
