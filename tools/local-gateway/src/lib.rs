@@ -91,6 +91,7 @@
 
 #[cfg(feature = "aws")]
 mod aws;
+mod buffers;
 mod guard;
 mod httpapi;
 mod management;
@@ -533,7 +534,7 @@ impl GatewayBuilder {
             idle_timeout: self.idle_timeout,
             max_lifetime: self.max_lifetime,
             outbound_buffer: self.outbound_buffer,
-            buffers: websocket::SocketBuffers {
+            buffers: buffers::SocketBuffers {
                 read: self.socket_read_buffer,
                 write: self.socket_write_buffer,
                 outbound_bytes: self.outbound_bytes,

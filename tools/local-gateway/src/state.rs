@@ -11,11 +11,11 @@ use http_lambda::worker::WorkerDeps;
 use http_lambda::Deps;
 use tokio::sync::{broadcast, watch, OwnedSemaphorePermit, Semaphore};
 
+use crate::buffers::SocketBuffers;
 use crate::notifier::LocalNotifier;
 use crate::queue::LocalQueue;
 use crate::registry::Registry;
 use crate::store::LocalStore;
-use crate::websocket::SocketBuffers;
 
 /// Something the gateway did, for tests and tools that watch it.
 #[derive(Clone, Debug, PartialEq, Eq)]
