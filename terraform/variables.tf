@@ -463,44 +463,63 @@ variable "history_max" {
 
 variable "token_issuers" {
   type = list(object({
-    issuer         = string
-    jwks_url       = string
-    audience       = optional(string)
-    client_id      = optional(string)
-    token_use      = optional(string)
-    channels_claim = optional(string)
-    channels       = optional(list(string))
-    publish_claim  = optional(string)
-    publish        = optional(list(string))
+    issuer                   = string
+    jwks_url                 = string
+    audience                 = optional(string)
+    client_id                = optional(string)
+    token_use                = optional(string)
+    channels_claim           = optional(string)
+    channels                 = optional(list(string))
+    publish_claim            = optional(string)
+    publish                  = optional(list(string))
+    jwks_min_refresh_seconds = optional(number)
+    jwks_timeout_ms          = optional(number)
+    jwks_max_age_seconds     = optional(number)
   }))
-  description = "TOKEN_ISSUERS of rx and commands: identity providers (OpenID Connect, such as Cognito or Auth0) whose RS256/ES256 tokens are accepted beside this deployment's own, with subscriber_auth = \"token\". Each: issuer (its iss, https), jwks_url (https; http only on 127.0.0.1, localhost or [::1]), audience (its aud) or, for Cognito access tokens, which have none, client_id and token_use; channels_claim (the claim holding channel patterns) or channels (patterns or templates such as user:{sub}:*), and likewise publish_claim or publish."
+  description = "TOKEN_ISSUERS of rx and commands: identity providers (OpenID Connect, such as Cognito or Auth0) whose RS256/ES256 tokens are accepted beside this deployment's own, with subscriber_auth = \"token\". Each: issuer (its iss, https), jwks_url (https; http only on 127.0.0.1, localhost or [::1]), audience (its aud) or, for Cognito access tokens, which have none, client_id (not both), and token_use; channels_claim (the claim holding channel patterns) and/or channels (patterns or templates such as user:{sub}:*, where {sub} is the only placeholder), and likewise publish_claim and/or publish, at least one of the four; optionally jwks_min_refresh_seconds (1-3600, default 30), jwks_timeout_ms (100-10000, default 2000) and jwks_max_age_seconds (60-86400, default 3600). The same issuer may be listed twice (a Cognito pool's ID and access tokens), with the same jwks_url and another audience, client_id or token_use. Checked as the functions check TOKEN_ISSUERS at start (docs/identity-providers.md)."
   default     = []
   nullable    = false
 
   validation {
-    condition     = length(var.token_issuers) <= 5 && length(jsonencode(var.token_issuers)) <= 1500
-    error_message = "token_issuers holds at most 5 issuers and 1,500 characters of JSON: TOKEN_ISSUERS shares the 4 KB of a function's environment with TOKEN_PUBLIC_KEYS and the rest."
-  }
-
-  validation {
-    condition     = alltrue([for i in var.token_issuers : can(regex("^https://[^\\s/?#]+(/[^\\s?#]*)?$", i.issuer))])
-    error_message = "Each issuer of token_issuers must be an https URL without query or fragment, exactly as its tokens' iss claim."
+    # Measured as TOKEN_ISSUERS carries it (main.tf): unset attributes left out.
+    condition     = length(var.token_issuers) <= 5 && length(jsonencode([for i in var.token_issuers : { for key, value in i : key => value if value != null }])) <= 1500
+    error_message = "token_issuers holds at most 5 issuers and 1,500 characters of JSON (as TOKEN_ISSUERS, without unset attributes): TOKEN_ISSUERS shares the 4 KB of a function's environment with TOKEN_PUBLIC_KEYS and the rest."
   }
 
   validation {
     condition = alltrue([
       for i in var.token_issuers :
-      can(regex("^https://[^\\s/?#]+/[^\\s#]*$", i.jwks_url)) || can(regex("^http://(127\\.0\\.0\\.1|localhost|\\[::1\\])(:[0-9]{1,5})?/[^\\s#]*$", i.jwks_url))
+      can(regex("^https://[^\\s/?#]+(/[^\\s?#]*)?$", i.issuer)) && can(regex("^[!-~]{1,512}$", i.issuer))
     ])
-    error_message = "Each jwks_url of token_issuers must be an https URL with a path, or http on 127.0.0.1, localhost or [::1] (tests, the local gateway)."
+    error_message = "Each issuer of token_issuers must be an https URL without query or fragment, exactly as its tokens' iss claim (printable ASCII, at most 512 characters)."
   }
 
   validation {
     condition = alltrue([
       for i in var.token_issuers :
-      (i.audience != null ? i.audience : "") != "" || (i.client_id != null ? i.client_id : "") != ""
+      (can(regex("^https://[^\\s/?#]+/[^\\s#]*$", i.jwks_url)) || can(regex("^http://(127\\.0\\.0\\.1|localhost|\\[::1\\])(:[0-9]{1,5})?/[^\\s#]*$", i.jwks_url))) && can(regex("^[!-~]{1,512}$", i.jwks_url))
     ])
-    error_message = "Each issuer of token_issuers needs an audience (the aud its tokens carry for this service) or, for Cognito access tokens, which have no aud, a client_id."
+    error_message = "Each jwks_url of token_issuers must be an https URL with a path, or http on 127.0.0.1, localhost or [::1] (tests, the local gateway), in printable ASCII, at most 512 characters."
+  }
+
+  validation {
+    condition     = alltrue([for i in var.token_issuers : (i.audience == null) != (i.client_id == null)])
+    error_message = "Each issuer of token_issuers needs an audience (the aud its tokens carry for this service) or, for Cognito access tokens, which have no aud, a client_id; not both (list the issuer twice to accept both kinds of token)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for i in var.token_issuers : [
+        for text in [i.audience, i.client_id, i.channels_claim, i.publish_claim] :
+        text == null ? true : (
+          # Bytes, as the functions count them: each character, plus one
+          # beyond U+007F, one more beyond U+07FF and one more beyond U+FFFF.
+          length(text) > 0 && !can(regex("[\\x00-\\x1f\\x7f-\\x9f]", text)) &&
+          length(regexall("(?s).", text)) + length(regexall("[^\\x00-\\x7f]", text)) + length(regexall("[^\\x00-\\x{7ff}]", text)) + length(regexall("[^\\x00-\\x{ffff}]", text)) <= 512
+        )
+      ]
+    ]))
+    error_message = "audience, client_id, channels_claim and publish_claim of token_issuers must each be unset or 1 to 512 bytes without control characters."
   }
 
   validation {
@@ -511,16 +530,56 @@ variable "token_issuers" {
   validation {
     condition = alltrue(flatten([
       for i in var.token_issuers : [
-        for pattern in concat(coalesce(i.channels, []), coalesce(i.publish, [])) :
-        can(regex("^([A-Za-z0-9_.:{}-]{1,128}\\*?|\\*)$", pattern))
+        for templates in [i.channels, i.publish] : templates == null ? true : length(templates) <= 100 && alltrue([
+          for template in templates :
+          length(template) >= 1 && length(template) <= 128 && can(regex("^([A-Za-z0-9_.:-]|\\{sub\\})*\\*?$", template))
+        ])
       ]
     ]))
-    error_message = "channels and publish of token_issuers hold channel patterns: a name, a prefix ending in *, or *, where {claim} placeholders (user:{sub}:*) may stand for parts of a name."
+    error_message = "channels and publish of token_issuers hold at most 100 channel patterns each, of 1 to 128 characters: a name, a prefix ending in *, or *, where {sub} (the token's sub, the only placeholder) may stand for part of a name, as in user:{sub}:*."
   }
 
   validation {
-    condition     = length(distinct([for i in var.token_issuers : i.issuer])) == length(var.token_issuers)
-    error_message = "Each issuer appears once in token_issuers."
+    condition = alltrue([
+      for i in var.token_issuers :
+      i.channels_claim != null || i.publish_claim != null || length(i.channels == null ? [] : i.channels) > 0 || length(i.publish == null ? [] : i.publish) > 0
+    ])
+    error_message = "Each issuer of token_issuers must grant something: set channels_claim, channels, publish_claim or publish."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for i in var.token_issuers : [
+        i.jwks_min_refresh_seconds == null ? true : i.jwks_min_refresh_seconds >= 1 && i.jwks_min_refresh_seconds <= 3600 && floor(i.jwks_min_refresh_seconds) == i.jwks_min_refresh_seconds,
+        i.jwks_timeout_ms == null ? true : i.jwks_timeout_ms >= 100 && i.jwks_timeout_ms <= 10000 && floor(i.jwks_timeout_ms) == i.jwks_timeout_ms,
+        i.jwks_max_age_seconds == null ? true : i.jwks_max_age_seconds >= 60 && i.jwks_max_age_seconds <= 86400 && floor(i.jwks_max_age_seconds) == i.jwks_max_age_seconds,
+      ]
+    ]))
+    error_message = "In token_issuers, jwks_min_refresh_seconds must be a whole number from 1 to 3600, jwks_timeout_ms from 100 to 10000 and jwks_max_age_seconds from 60 to 86400 (or unset: 30, 2000 and 3600)."
+  }
+
+  validation {
+    condition = alltrue([
+      for i in var.token_issuers :
+      (i.jwks_max_age_seconds == null ? 3600 : i.jwks_max_age_seconds) >= (i.jwks_min_refresh_seconds == null ? 30 : i.jwks_min_refresh_seconds)
+    ])
+    error_message = "In token_issuers, jwks_max_age_seconds (default 3600) must be at least jwks_min_refresh_seconds (default 30)."
+  }
+
+  validation {
+    # What the functions refuse: the same issuer, audience (or client_id) and
+    # token_use twice. The same issuer with another of these is how a Cognito
+    # pool's ID and access tokens are both accepted.
+    condition     = length(distinct([for i in var.token_issuers : jsonencode([i.issuer, i.audience, i.client_id, i.token_use])])) == length(var.token_issuers)
+    error_message = "An issuer appears in token_issuers at most once with the same audience, client_id and token_use."
+  }
+
+  validation {
+    condition = alltrue([
+      for i in var.token_issuers :
+      length(distinct([for j in var.token_issuers : j.jwks_url if j.issuer == i.issuer])) == 1
+    ])
+    error_message = "An issuer listed more than once in token_issuers has the same jwks_url in each entry (its keys are fetched and cached once)."
   }
 }
 

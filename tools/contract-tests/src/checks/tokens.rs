@@ -138,7 +138,7 @@ pub fn token_env_problems(tf: &Terraform) -> Vec<String> {
     // Tokens on, with an earlier key, identity providers and a lifetime cap.
     let issuers = hcl::value!([
         { issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example", jwks_url = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example/.well-known/jwks.json", client_id = "abc123", token_use = "access", channels = ["user:{sub}:*"] },
-        { issuer = "https://login.example.com/", jwks_url = "https://login.example.com/.well-known/jwks.json", audience = "channels", channels_claim = "channels" }
+        { issuer = "https://login.example.com/", jwks_url = "https://login.example.com/.well-known/jwks.json", audience = "channels", channels_claim = "channels", jwks_timeout_ms = 1500 }
     ]);
     let vars = [
         (
@@ -236,7 +236,11 @@ fn strip_nulls(value: &Value) -> Json {
         match value {
             Value::Null => Json::Null,
             Value::Bool(b) => Json::Bool(*b),
-            Value::Number(n) => serde_json::json!(n.as_f64()),
+            // Whole numbers as Terraform's jsonencode writes them: 1500, not 1500.0.
+            Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => Json::from(i),
+                (None, f) => serde_json::json!(f),
+            },
             Value::String(s) => Json::String(s.clone()),
             Value::Array(items) => Json::Array(items.iter().map(json).collect()),
             Value::Object(object) => Json::Object(

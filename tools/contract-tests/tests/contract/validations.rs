@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use channels::token::issuers::{parse_issuers, Audience};
 use contract_tests::eval::{to_string, Scope};
 use contract_tests::terraform::{attr, blocks};
 
@@ -40,6 +41,17 @@ const fn bad_with(
         with,
         expect,
     }
+}
+
+/// A `token_issuers` value of one entry: issuer, jwks_url and `$rest`.
+macro_rules! one_issuer {
+    ($rest:literal) => {
+        concat!(
+            "[{ issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", ",
+            $rest,
+            " }]"
+        )
+    };
 }
 
 const CERT_EU: &str =
@@ -95,10 +107,28 @@ const BAD: &[Bad] = &[
     bad("token_issuers", "[for i in range(6) : { issuer = \"https://i${i}.example.com/\", jwks_url = \"https://i${i}.example.com/k\", audience = \"a\" }]", "at most 5 issuers"),
     bad("token_issuers", "[{ issuer = \"http://login.example.com/\", jwks_url = \"https://login.example.com/k\", audience = \"a\" }]", "Each issuer of token_issuers must be an https URL"),
     bad("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"http://login.example.com/k\", audience = \"a\" }]", "Each jwks_url of token_issuers"),
-    bad("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\" }]", "needs an audience"),
-    bad("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", client_id = \"c\", token_use = \"refresh\" }]", "token_use of token_issuers"),
-    bad("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", audience = \"a\", channels = [\"a b\"] }]", "channel patterns"),
-    bad("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", audience = \"a\" }, { issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k2\", audience = \"b\" }]", "Each issuer appears once"),
+    bad("token_issuers", one_issuer!("channels = [\"x\"]"), "needs an audience"),
+    bad("token_issuers", one_issuer!("audience = \"a\", client_id = \"c\", channels = [\"x\"]"), "not both"),
+    bad("token_issuers", one_issuer!("client_id = \"c\", token_use = \"refresh\", channels = [\"x\"]"), "token_use of token_issuers"),
+    bad("token_issuers", one_issuer!("audience = \"a\", channels = [\"a b\"]"), "channel patterns"),
+    bad("token_issuers", one_issuer!("audience = \"a\", channels = [\"user:{user}:*\"]"), "the only placeholder"),
+    bad("token_issuers", one_issuer!("audience = \"a\", publish = [\"user:{sub\"]"), "the only placeholder"),
+    bad("token_issuers", one_issuer!("audience = \"a\", channels = [\"room-*\", \"a*b\"]"), "the only placeholder"),
+    bad("token_issuers", one_issuer!("audience = \"a\", channels = [\"\"]"), "the only placeholder"),
+    bad("token_issuers", one_issuer!("audience = \"a\", channels = [\"${join(\"\", [for i in range(129) : \"a\"])}\"]"), "1 to 128 characters"),
+    bad("token_issuers", one_issuer!("audience = \"a\", publish = [for i in range(101) : \"*\"]"), "at most 100 channel patterns"),
+    bad("token_issuers", one_issuer!("audience = \"a\""), "must grant something"),
+    bad("token_issuers", one_issuer!("audience = \"a\", channels = [], publish = []"), "must grant something"),
+    bad("token_issuers", one_issuer!("audience = \"\", channels = [\"x\"]"), "1 to 512 bytes without control characters"),
+    bad("token_issuers", one_issuer!("audience = \"a\", channels_claim = \"a\\tb\""), "1 to 512 bytes without control characters"),
+    bad("token_issuers", one_issuer!("client_id = \"${join(\"\", [for i in range(257) : \"\u{e9}\"])}\", channels = [\"x\"]"), "1 to 512 bytes"),
+    bad("token_issuers", one_issuer!("audience = \"a\", channels = [\"x\"], jwks_timeout_ms = 99"), "jwks_timeout_ms from 100 to 10000"),
+    bad("token_issuers", one_issuer!("audience = \"a\", channels = [\"x\"], jwks_min_refresh_seconds = 1.5"), "jwks_min_refresh_seconds must be a whole number"),
+    bad("token_issuers", one_issuer!("audience = \"a\", channels = [\"x\"], jwks_max_age_seconds = 86401"), "jwks_max_age_seconds from 60 to 86400"),
+    bad("token_issuers", one_issuer!("audience = \"a\", channels = [\"x\"], jwks_min_refresh_seconds = 3600, jwks_max_age_seconds = 600"), "must be at least jwks_min_refresh_seconds"),
+    bad("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", audience = \"a\", channels = [\"x\"] }, { issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", audience = \"a\", publish = [\"y\"] }]", "at most once with the same audience, client_id and token_use"),
+    bad("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", audience = \"a\", channels = [\"x\"] }, { issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k2\", audience = \"b\", channels = [\"y\"] }]", "the same jwks_url in each entry"),
+    bad("token_issuers", "[{ issuer = \"https://login.example.com/\u{a0}\", jwks_url = \"https://login.example.com/k\", audience = \"a\", channels = [\"x\"] }]", "printable ASCII"),
     bad("publish_authorization", "\"OPEN\"", "publish_authorization must be AWS_IAM or NONE"),
     bad_with("publish_authorization", "\"NONE\"", &[("token_authorization", "null")], "would open POST /tokens"),
     bad("token_authorization", "\"IAM\"", "token_authorization must be AWS_IAM, NONE or null"),
@@ -135,6 +165,14 @@ const GOOD: &[(&str, &str, Settings)] = &[
     ("websocket_certificate_arn", "\"arn:aws-cn:acm:cn-north-1:123456789012:certificate/11111111-2222-3333-4444-555555555555\"", &[("region", "\"cn-north-1\""), ("websocket_domain", "\"ws.example.cn\"")]),
     ("token_issuers", "[{ issuer = \"https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc\", jwks_url = \"https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc/.well-known/jwks.json\", client_id = \"abc\", token_use = \"access\", channels = [\"user:{sub}:*\"] }]", &[]),
     ("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"http://127.0.0.1:8080/jwks.json\", audience = \"channels\", channels_claim = \"ch\", publish = [\"room-*\"] }]", &[]),
+    // docs/identity-providers.md: a Cognito pool's ID and access tokens (the same
+    // issuer twice), an Auth0 tenant, and the JWKS settings.
+    ("token_issuers", COGNITO_BOTH, &[]),
+    ("token_issuers", AUTH0, &[]),
+    // Each limit at its edge: what Terraform lets through, the functions must take.
+    ("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", audience = \"${join(\"\", [for i in range(256) : \"\u{e9}\"])}\", channels = [\"${join(\"\", [for i in range(127) : \"a\"])}*\", \"{sub}\", \"a-{sub}.{sub}_b\", \"*\"], publish = [for i in range(100) : \"c${i}\"], jwks_min_refresh_seconds = 1, jwks_timeout_ms = 100, jwks_max_age_seconds = 60 }]", &[]),
+    ("token_issuers", "[for use in [\"id\", \"access\", null] : { issuer = \"https://login.example.com/\", jwks_url = \"http://[::1]:9000/jwks\", client_id = \"c\", token_use = use, publish_claim = \"p\", jwks_min_refresh_seconds = 3600, jwks_timeout_ms = 10000, jwks_max_age_seconds = 86400 }]", &[]),
+    ("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", audience = \"same\", channels = [\"x\"] }, { issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", client_id = \"same\", channels = [\"x\"] }]", &[]),
     ("presence_events", "[\"room-*\", \"lobby\", \"user:42:*\", \"*\"]", &[]),
     ("cors_allowed_origins", "[\"https://app.example.com\", \"https://app.example.com:8443\", \"http://localhost:5173\"]", &[]),
     ("publish_authorization", "\"NONE\"", &[]),
@@ -143,6 +181,24 @@ const GOOD: &[(&str, &str, Settings)] = &[
     ("token_authorization", "null", &[]),
     ("log_level", "\"DEBUG\"", &[]),
     ("tags", "{ team = \"channels\" }", &[]),
+];
+
+/// The Cognito example of docs/identity-providers.md: ID tokens and access
+/// tokens of one pool, with the JWKS settings on the second.
+const COGNITO_BOTH: &str = "[
+  { issuer = \"https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123\", jwks_url = \"https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123/.well-known/jwks.json\", audience = \"7example23456789abcdefghij\", token_use = \"id\", channels_claim = \"cognito:groups\", channels = [\"user:{sub}:*\"] },
+  { issuer = \"https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123\", jwks_url = \"https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123/.well-known/jwks.json\", client_id = \"7example23456789abcdefghij\", token_use = \"access\", channels_claim = \"cognito:groups\", channels = [\"user:{sub}:*\"], publish = [\"user:{sub}:*\"], jwks_min_refresh_seconds = 60, jwks_timeout_ms = 1500, jwks_max_age_seconds = 900 },
+]";
+
+/// The Auth0 example of docs/identity-providers.md.
+const AUTH0: &str = "[{ issuer = \"https://example.eu.auth0.com/\", jwks_url = \"https://example.eu.auth0.com/.well-known/jwks.json\", audience = \"https://channels.example.com\", channels_claim = \"https://channels.example.com/channels\", publish_claim = \"https://channels.example.com/publish\" }]";
+
+/// The validations of `token_issuers` the functions' own check of
+/// TOKEN_ISSUERS has no counterpart for: Terraform is stricter there.
+const TERRAFORM_ONLY: &[&str] = &[
+    "at most 5 issuers",
+    "Each issuer of token_issuers must be an https URL",
+    "token_use of token_issuers",
 ];
 
 fn set(scope: &mut Scope<'_>, var: &str, text: &str) {
@@ -285,4 +341,78 @@ fn the_checks_catch_a_missing_validation_and_a_drifting_pin() {
             ),
         ],
     );
+}
+
+/// TOKEN_ISSUERS as Terraform renders it (local.token_issuers, which
+/// lambda.tf gives rx and commands) for `token_issuers = text`.
+fn rendered_issuers(tf: &contract_tests::Terraform, text: &str) -> String {
+    let mut scope = Scope::new(tf).unwrap_or_else(|e| panic!("{e}"));
+    set(&mut scope, "token_issuers", text);
+    let rendered = scope
+        .local("token_issuers")
+        .unwrap_or_else(|e| panic!("token_issuers = {text}: {e}"));
+    to_string(&rendered).unwrap_or_else(|e| panic!("token_issuers = {text}: {e}"))
+}
+
+#[test]
+fn token_issuers_terraform_accepts_are_accepted_by_the_functions() {
+    let (tf, _) = parsed(&sources());
+    let mut checked = 0;
+    for (var, text, _) in GOOD.iter().filter(|(var, _, _)| *var == "token_issuers") {
+        let json = rendered_issuers(&tf, text);
+        let configs = parse_issuers(&json).unwrap_or_else(|e| {
+            panic!("{var} = {text} passes the validations, but the functions refuse TOKEN_ISSUERS = {json}: {e}")
+        });
+        let entries = serde_json::from_str::<serde_json::Value>(&json)
+            .ok()
+            .and_then(|v| v.as_array().map(Vec::len));
+        assert_eq!(Some(configs.len()), entries, "{json}");
+        checked += 1;
+    }
+    assert!(checked >= 5, "GOOD holds the token_issuers examples");
+
+    // The JWKS settings reach the functions (null ones left out: the defaults).
+    let cognito = parse_issuers(&rendered_issuers(&tf, COGNITO_BOTH)).unwrap();
+    let refresh = |i: usize| {
+        let r = &cognito[i].refresh;
+        (
+            r.min_interval.as_secs(),
+            r.timeout.as_millis(),
+            r.max_age.as_secs(),
+        )
+    };
+    assert_eq!(refresh(0), (30, 2000, 3600));
+    assert_eq!(refresh(1), (60, 1500, 900));
+    assert_eq!(
+        cognito[0].audience,
+        Audience::Aud("7example23456789abcdefghij".into())
+    );
+    assert_eq!(
+        cognito[1].audience,
+        Audience::ClientId("7example23456789abcdefghij".into())
+    );
+    assert_eq!(cognito[1].publish, ["user:{sub}:*"]);
+}
+
+#[test]
+fn token_issuers_the_validations_refuse_the_functions_refuse_too() {
+    // Each validation of token_issuers mirrors a refusal of the functions'
+    // parse_issuers (but those in TERRAFORM_ONLY, where Terraform is stricter).
+    let (tf, _) = parsed(&sources());
+    let mut wrong = Vec::new();
+    for case in BAD.iter().filter(|b| b.var == "token_issuers") {
+        if TERRAFORM_ONLY.iter().any(|only| case.expect.contains(only)) {
+            continue;
+        }
+        let json = rendered_issuers(&tf, case.value);
+        if let Ok(configs) = parse_issuers(&json) {
+            wrong.push(format!(
+                "token_issuers = {} is refused with {:?}, but the functions accept {json} ({} entries)",
+                case.value,
+                case.expect,
+                configs.len()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
