@@ -104,6 +104,7 @@ mod serve;
 mod state;
 mod store;
 mod stream;
+mod trim;
 mod util;
 mod websocket;
 mod workers;
@@ -266,6 +267,7 @@ pub struct GatewayBuilder {
     socket_read_buffer: usize,
     socket_write_buffer: usize,
     max_invocations: usize,
+    release_memory: bool,
 }
 
 impl Default for GatewayBuilder {
@@ -294,6 +296,7 @@ impl Default for GatewayBuilder {
             socket_read_buffer: DEFAULT_SOCKET_READ_BUFFER,
             socket_write_buffer: 0,
             max_invocations: DEFAULT_MAX_INVOCATIONS,
+            release_memory: true,
         }
     }
 }
@@ -428,6 +431,14 @@ impl GatewayBuilder {
     /// largest size).
     pub fn outbound_bytes(mut self, bytes: usize) -> Self {
         self.outbound_bytes = bytes.max(registry::frame_bytes(channels::MAX_MESSAGE_BYTES));
+        self
+    }
+
+    /// Whether memory freed after connections close goes back to the system
+    /// (default on; see `trim.rs`). The memory bench turns it off for its
+    /// baseline.
+    pub fn release_memory(mut self, release: bool) -> Self {
+        self.release_memory = release;
         self
     }
 
@@ -584,6 +595,9 @@ impl GatewayBuilder {
             stream::start(&shared, changed, shared.shutdown.subscribe());
         }
         workers::start_workers(&shared, &self.queue, waiting, shared.shutdown.subscribe());
+        if self.release_memory {
+            trim::start(shared.live.subscribe(), shared.shutdown.subscribe());
+        }
         let guard = Arc::new(guard::Guard::new(local, &listed));
         info!(origins = ?guard.origins(), "allowed origins");
         let router = router(&shared).layer(axum::middleware::from_fn_with_state(
