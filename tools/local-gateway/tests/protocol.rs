@@ -133,6 +133,11 @@ async fn one_connection_follows_three_channels_and_a_raw_one_gets_the_raw_body(b
         "a raw connection's command is echoed, not run"
     );
     assert_eq!(env.count("red").await, 1);
+    // AND, as on API Gateway (whose MOCK ping route cannot see the
+    // protocol), a raw connection's ping is answered, not echoed
+    send(&mut raw, r#"{"action":"ping","id":"p"}"#).await;
+    let pong: Value = serde_json::from_str(&recv_text(&mut raw).await).unwrap();
+    assert_eq!(pong["type"], "pong", "{pong}");
 }
 
 async fn unsubscribe_stops_delivery_and_disconnect_leaves_every_count_at_zero(backend: Backend) {
