@@ -1,6 +1,8 @@
 //! The `local-gateway` binary as `make local` runs it: what it prints at
-//! start, and its `--allowed-origin` flag. Each test starts the binary on a
-//! free port and kills it (by its own handle) when done.
+//! start, its `--allowed-origin` flag, and its `--token-issuers` flag and
+//! `TOKEN_ISSUERS` environment variable (an issuer's key set served on
+//! 127.0.0.1). Each test starts the binary on a free port and kills it (by
+//! its own handle) when done; every wait is bounded.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,6 +12,7 @@ use std::process::Stdio;
 
 use base64::Engine as _;
 use serde_json::Value;
+use support::issuer::{access_token, jwks_server, key, token_issuers, KID, SUB};
 use support::{ws_handshake, ws_request, WAIT};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
 use tokio::process::{Child, Command};
@@ -33,7 +36,12 @@ fn gateway(args: &[&str]) -> Command {
 
 /// Starts it and reads its printed lines up to `management_endpoint`.
 async fn started(args: &[&str]) -> (Child, Vec<String>) {
-    let mut child = gateway(args).spawn().expect("the binary starts");
+    started_with(gateway(args)).await
+}
+
+/// [`started`] for a command set up further (an environment variable).
+async fn started_with(mut command: Command) -> (Child, Vec<String>) {
+    let mut child = command.spawn().expect("the binary starts");
     let stdout = child.stdout.take().expect("piped");
     let mut lines = BufReader::new(stdout).lines();
     let mut printed = Vec::new();
@@ -165,4 +173,100 @@ async fn an_allowed_origin_that_is_not_one_is_refused_at_start() {
         .await
         .unwrap();
     assert!(stderr.contains("scheme://host[:port]"), "{stderr}");
+}
+
+/// The WebSocket stage URL of the printed `wscat` line, without its query.
+fn stage_url(lines: &[String]) -> String {
+    let wscat = printed(lines, "wscat");
+    let url = wscat
+        .strip_prefix("wscat --connect ")
+        .unwrap_or_else(|| panic!("{wscat}"))
+        .trim_matches('\'');
+    url.split('?').next().unwrap().to_owned()
+}
+
+/// An issuer token opens the user's own channel, as the `token.<JWT>`
+/// subprotocol and as `?token=`, and not someone else's; a token of a `kid`
+/// the issuer never published is refused.
+async fn issuer_tokens_connect(lines: &[String]) {
+    let key = key();
+    let token = access_token(&key, KID);
+    let stage = stage_url(lines);
+    let inbox = format!("{stage}?channel=user:{SUB}:inbox");
+    let protocols = format!("lrw.v1, token.{token}");
+    let (status, client, body) = ws_handshake(ws_request(
+        &inbox,
+        &[("sec-websocket-protocol", &protocols)],
+    ))
+    .await;
+    assert_eq!(status, 101, "{body}");
+    drop(client);
+    let (status, client, body) =
+        ws_handshake(ws_request(&format!("{inbox}&token={token}"), &[])).await;
+    assert_eq!(status, 101, "{body}");
+    drop(client);
+    let theirs = format!("{stage}?channel=user:someone-else:inbox&token={token}");
+    let (status, _, body) = ws_handshake(ws_request(&theirs, &[])).await;
+    assert_eq!(status, 403, "{body}");
+    let stranger = access_token(&key, "not-a-published-kid");
+    let (status, _, body) =
+        ws_handshake(ws_request(&format!("{inbox}&token={stranger}"), &[])).await;
+    assert_eq!(status, 401, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_issuers_flag_lets_an_issuers_tokens_in() {
+    // GIVEN a user pool's key set on 127.0.0.1, and the binary started with
+    // --token-issuers naming it
+    let jwks_url = jwks_server(&key()).await;
+    let issuers = token_issuers(&jwks_url);
+    let (child, lines) = started(&["--auth", "token", "--token-issuers", &issuers]).await;
+    // WHEN and THEN its access tokens open the user's channels, and no others
+    issuer_tokens_connect(&lines).await;
+    stop(child).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_issuers_variable_lets_an_issuers_tokens_in() {
+    // GIVEN the same, with TOKEN_ISSUERS in the binary's environment
+    let jwks_url = jwks_server(&key()).await;
+    let mut command = gateway(&["--auth", "token"]);
+    command.env("TOKEN_ISSUERS", token_issuers(&jwks_url));
+    let (child, lines) = started_with(command).await;
+    issuer_tokens_connect(&lines).await;
+    stop(child).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_issuers_mistake_stops_the_binary_naming_the_field() {
+    let issuers = r#"[{"issuer":"https://login.example.com/","jwks_url":"http://127.0.0.1:9/jwks","audience":"a","client_id":"c","channels":["x"]}]"#;
+    let mut child = gateway(&["--auth", "token", "--token-issuers", issuers])
+        .spawn()
+        .expect("the binary starts");
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("it exits in time")
+        .unwrap();
+    assert!(!status.success());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .await
+        .unwrap();
+    let said = format!("{stdout}{stderr}");
+    assert!(
+        said.contains("--token-issuers") && said.contains("client_id"),
+        "{said}"
+    );
 }

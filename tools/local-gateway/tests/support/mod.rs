@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod issuer;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
