@@ -20,8 +20,8 @@ use crate::schema::{
     channel_pk, connection_pk, membership_sk, message_sk, partition, publish_key_sk, ItemType,
     BODY, CHANNEL, CHANNEL_INDEX, CLAIMED_AT, CONNECTED_AT, CONNECTION_SK, COUNTER_SK, EPOCH, FROM,
     GRANTS, INDEX_HASH_KEY, INDEX_PROJECTED, INDEX_RANGE_KEY, ISSUER, KIND, MEMBERSHIP_SK_PREFIX,
-    MESSAGE_SK_PREFIX, OFFSET, PK, PROTOCOL, PUBLISH_GRANTS, SHARD, SK, SUBJECT, SUBSCRIPTIONS,
-    TOKEN_EXPIRES_AT, TTL_ATTRIBUTE, TYPE,
+    MESSAGE_SK_PREFIX, OFFSET, PK, PROTOCOL, PUBLISH_GRANTS, SHARD, SK, SUBJECT, SUBSCRIBED_AT,
+    SUBSCRIPTIONS, TOKEN_EXPIRES_AT, TTL_ATTRIBUTE, TYPE,
 };
 use channels::message::{new_epoch, Kind, Position, Publication, StoredMessage};
 use channels::pattern::parse_all;
@@ -148,6 +148,7 @@ pub fn membership_item(membership: &Membership, shards: Shards) -> Item {
         item.insert(SUBJECT.into(), s(subject));
     }
     item.insert(TTL_ATTRIBUTE.into(), n(membership.expires_at));
+    item.insert(SUBSCRIBED_AT.into(), n(membership.subscribed_at_ms));
     item
 }
 
@@ -161,6 +162,8 @@ pub fn parse_membership(item: &Item) -> Option<Membership> {
         protocol: Protocol::parse(get_s(item, PROTOCOL).unwrap_or_default()),
         subject: get_s(item, SUBJECT).map(str::to_owned),
         expires_at: get_n(item, TTL_ATTRIBUTE).unwrap_or(0),
+        // Items stored before memberships carried it count as subscribed at 0.
+        subscribed_at_ms: get_n(item, SUBSCRIBED_AT).unwrap_or(0),
     })
 }
 
@@ -295,13 +298,16 @@ impl DynamoStore {
                 .key_condition_expression("#pk = :pk")
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_values(":pk", s(connection_pk(connection_id)))
-                .projection_expression("#pk, #sk, #type, #channel, #protocol, #subject, #expires")
+                .projection_expression(
+                    "#pk, #sk, #type, #channel, #protocol, #subject, #expires, #subscribed",
+                )
                 .expression_attribute_names("#sk", SK)
                 .expression_attribute_names("#type", TYPE)
                 .expression_attribute_names("#channel", CHANNEL)
                 .expression_attribute_names("#protocol", PROTOCOL)
                 .expression_attribute_names("#subject", SUBJECT)
                 .expression_attribute_names("#expires", TTL_ATTRIBUTE)
+                .expression_attribute_names("#subscribed", SUBSCRIBED_AT)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -418,6 +424,27 @@ impl Store for DynamoStore {
             .as_ref()
             .and_then(parse_connection)
             .filter(|c| c.expires_at > now))
+    }
+
+    async fn membership(
+        &self,
+        connection_id: &str,
+        channel: &ChannelName,
+    ) -> Result<Option<Membership>, StoreError> {
+        let item = self
+            .get(
+                key(
+                    connection_pk(connection_id),
+                    membership_sk(channel.as_str()),
+                ),
+                "GetItem",
+            )
+            .await?;
+        let now = now_secs();
+        Ok(item
+            .as_ref()
+            .and_then(parse_membership)
+            .filter(|m| m.expires_at > now))
     }
 
     async fn subscribe(

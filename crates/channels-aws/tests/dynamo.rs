@@ -19,7 +19,7 @@ use channels::{
 use channels_aws::dynamo::{connection_item, ensure_table, membership_item, DynamoStore};
 use channels_aws::schema::{
     connection_pk, membership_sk, partition, CHANNEL_INDEX, CONNECTION_SK, INDEX_HASH_KEY,
-    INDEX_PROJECTED, INDEX_RANGE_KEY, PK, SK, SUBSCRIPTIONS, TTL_ATTRIBUTE,
+    INDEX_PROJECTED, INDEX_RANGE_KEY, PK, SK, SUBSCRIBED_AT, SUBSCRIPTIONS, TTL_ATTRIBUTE,
 };
 use channels_aws::testing::MotoServer;
 
@@ -205,9 +205,22 @@ async fn connect_query_count_and_disconnect() {
     let got = get(connection_pk("a="), membership_sk("red"))
         .await
         .expect("get");
+    // The membership read strongly consistent is the item, its subscribe
+    // time included.
+    let red = store
+        .membership("a=", &channel("red"))
+        .await
+        .expect("get")
+        .expect("a member of red");
+    assert!(red.subscribed_at_ms >= a.connected_at_ms, "{red:?}");
+    assert_eq!(red, a.membership_at(&channel("red"), red.subscribed_at_ms));
     assert_eq!(
         got.item().cloned(),
-        Some(membership_item(&a.membership(&channel("red")), Shards::ONE))
+        Some(membership_item(&red, Shards::ONE))
+    );
+    assert_eq!(
+        store.membership("a=", &channel("blue")).await.expect("get"),
+        None
     );
 
     assert_eq!(all_members(&store, &channel("red")).await.0, ["a=", "b="]);
@@ -588,6 +601,40 @@ async fn expired_items_are_filtered_out() {
         Some(1)
     );
     assert_eq!(store.connection("stale=").await.expect("get"), None);
+    assert_eq!(
+        store
+            .membership("stale=", &channel("room"))
+            .await
+            .expect("get"),
+        None
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; `make test` runs it"]
+async fn a_membership_stored_without_a_subscribe_time_reads_as_subscribed_at_0() {
+    // GIVEN a membership item as stored before memberships carried subscribedAt
+    let moto = MotoServer::start().expect(NEEDS_MOTO);
+    let store = store(&moto, "old").await;
+    let old = Connection::new("old=", channels::now_millis()).membership_at(&channel("room"), 0);
+    let mut item = membership_item(&old, Shards::ONE);
+    assert!(item.remove(SUBSCRIBED_AT).is_some());
+    store
+        .client()
+        .put_item()
+        .table_name("old")
+        .set_item(Some(item))
+        .send()
+        .await
+        .expect("put");
+    // THEN it reads back, subscribed at 0
+    assert_eq!(
+        store
+            .membership("old=", &channel("room"))
+            .await
+            .expect("get"),
+        Some(old)
+    );
 }
 
 #[tokio::test]

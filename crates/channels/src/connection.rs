@@ -101,14 +101,21 @@ impl Connection {
         }
     }
 
-    /// The membership of this connection in `channel`.
+    /// The membership of this connection in `channel`, subscribed now.
     pub fn membership(&self, channel: &ChannelName) -> Membership {
+        self.membership_at(channel, crate::now_millis())
+    }
+
+    /// The membership of this connection in `channel`, subscribed at
+    /// `subscribed_at_ms` (epoch milliseconds).
+    pub fn membership_at(&self, channel: &ChannelName, subscribed_at_ms: i64) -> Membership {
         Membership {
             connection_id: self.id.clone(),
             channel: channel.clone(),
             protocol: self.protocol,
             subject: self.subject.clone(),
             expires_at: self.expires_at,
+            subscribed_at_ms,
         }
     }
 
@@ -128,6 +135,10 @@ pub struct Membership {
     pub protocol: Protocol,
     pub subject: Option<String>,
     pub expires_at: i64,
+    /// When it was stored, epoch milliseconds: which of a subject's
+    /// memberships came first, for its join event. 0 for an item stored
+    /// before memberships carried it.
+    pub subscribed_at_ms: i64,
 }
 
 #[cfg(test)]

@@ -283,6 +283,30 @@ impl Store for MemoryStore {
             .cloned())
     }
 
+    async fn membership(
+        &self,
+        connection_id: &str,
+        channel: &ChannelName,
+    ) -> Result<Option<Membership>, StoreError> {
+        let now = now_secs();
+        let shard = self.shards.of(connection_id);
+        let (live, expired) = {
+            let mut tables = lock(&self.inner);
+            match tables
+                .memberships
+                .get(connection_id)
+                .and_then(|m| m.get(channel))
+            {
+                None => (None, Vec::new()),
+                Some(m) if m.expires_at > now => (Some(m.clone()), Vec::new()),
+                // Expired: forgotten, as on a member read.
+                Some(_) => (None, tables.forget(connection_id, shard)),
+            }
+        };
+        self.report(removed(expired, true));
+        Ok(live)
+    }
+
     async fn subscribe(
         &self,
         connection: &Connection,

@@ -8,7 +8,7 @@
 //! | item             | `pk`            | `sk`               | other attributes                                                                 | TTL |
 //! |------------------|-----------------|--------------------|----------------------------------------------------------------------------------|-----|
 //! | connection       | `conn#{id}`     | `conn`             | `protocol`, `grants`, `publish`, `subject`, `issuer`, `tokenExpiresAt`, `subscriptions`, `connectedAt` | yes |
-//! | membership       | `conn#{id}`     | `sub#{channel}`    | `channel`, `shard`, `channelShard`, `connectionId`, `protocol`, `subject`          | yes |
+//! | membership       | `conn#{id}`     | `sub#{channel}`    | `channel`, `shard`, `channelShard`, `connectionId`, `protocol`, `subject`, `subscribedAt` | yes |
 //! | channel counter  | `chan#{channel}`| `offset`           | `offset`, `epoch`                                                                | no  |
 //! | history message  | `chan#{channel}`| `msg#{offset:020}` | `offset`, `kind`, `body`, `from`                                                 | yes |
 //! | publish key      | `chan#{channel}`| `key#{key}`        | `offset` (once the publish has one)                                              | yes |
@@ -76,6 +76,9 @@ pub const TOKEN_EXPIRES_AT: &str = "tokenExpiresAt";
 pub const SUBSCRIPTIONS: &str = "subscriptions";
 /// When the connection was accepted, epoch milliseconds.
 pub const CONNECTED_AT: &str = "connectedAt";
+/// When a membership was stored, epoch milliseconds (not projected into
+/// the index: presence reads it from the table and the stream).
+pub const SUBSCRIBED_AT: &str = "subscribedAt";
 /// A channel's last offset (counter), or a message's offset (history, key).
 pub const OFFSET: &str = "offset";
 /// When a publish key was claimed, Unix seconds.

@@ -97,6 +97,15 @@ pub trait Store: Send + Sync {
         connection_id: &str,
     ) -> impl Future<Output = Result<Option<Connection>, StoreError>> + Send;
 
+    /// The connection's membership in `channel`, read strongly consistent
+    /// from the table (not the channel index, which may lag); `None` when it
+    /// is not stored or has expired.
+    fn membership(
+        &self,
+        connection_id: &str,
+        channel: &ChannelName,
+    ) -> impl Future<Output = Result<Option<Membership>, StoreError>> + Send;
+
     /// Adds `connection` to `channel`, unless it is a member already or
     /// holds [`crate::MAX_SUBSCRIPTIONS`] (one conditional counter, no count
     /// query).
@@ -258,6 +267,13 @@ macro_rules! delegate_store {
                 connection_id: &str,
             ) -> impl Future<Output = Result<Option<Connection>, StoreError>> + Send {
                 (**self).connection(connection_id)
+            }
+            fn membership(
+                &self,
+                connection_id: &str,
+                channel: &ChannelName,
+            ) -> impl Future<Output = Result<Option<Membership>, StoreError>> + Send {
+                (**self).membership(connection_id, channel)
             }
             fn subscribe(
                 &self,

@@ -12,8 +12,8 @@ use std::time::Duration;
 use crate::memory::lock;
 use crate::message::{Position, StoredMessage};
 use crate::{
-    ChannelName, Connection, ConnectionNotifier, Grants, KeyClaim, Membership, NotifyError, Page,
-    Shards, Store, StoreError, Subscribed,
+    ChannelName, Connection, ConnectionNotifier, Grants, KeyClaim, Member, Membership, NotifyError,
+    Page, Shards, Store, StoreError, Subscribed,
 };
 
 /// A notifier that records every delivered message, and can be told to fail.
@@ -182,6 +182,9 @@ impl Store for FailingStore {
     async fn connection(&self, _: &str) -> Result<Option<Connection>, StoreError> {
         down("GetItem")
     }
+    async fn membership(&self, _: &str, _: &ChannelName) -> Result<Option<Membership>, StoreError> {
+        down("GetItem")
+    }
     async fn subscribe(&self, _: &Connection, _: &ChannelName) -> Result<Subscribed, StoreError> {
         down("TransactWriteItems")
     }
@@ -237,9 +240,10 @@ impl Store for FailingStore {
 /// A store that misbehaves as a real one can, around an inner store:
 ///
 /// - its channel index may lag ([`Tamper::lag`]): a membership added
-///   through it stays out of member reads until [`Tamper::catch_up`], as a
-///   global secondary index (eventually consistent) may leave it out for a
-///   while;
+///   through it stays out of member reads, and one removed through it stays
+///   in them, until [`Tamper::catch_up`], as a global secondary index
+///   (eventually consistent) may for a while; a consistent read of one
+///   membership ([`Store::membership`], the table itself) never lags;
 /// - member reads of one channel may fail ([`Tamper::breaking`]), as under
 ///   throttling;
 /// - any method may be made to fail until mended ([`Tamper::fail`],
@@ -252,6 +256,8 @@ impl Store for FailingStore {
 pub struct Tamper<S> {
     inner: S,
     hidden: Mutex<HashSet<(String, ChannelName)>>,
+    /// Members removed while lagging, still listed: (channel, shard, member).
+    lingering: Mutex<Vec<(ChannelName, u16, Member)>>,
     stale: std::sync::atomic::AtomicBool,
     broken: Option<String>,
     calls: Mutex<Vec<&'static str>>,
@@ -263,6 +269,7 @@ impl<S> Tamper<S> {
         Self {
             inner,
             hidden: Mutex::new(HashSet::new()),
+            lingering: Mutex::new(Vec::new()),
             stale: std::sync::atomic::AtomicBool::new(false),
             broken: None,
             calls: Mutex::new(Vec::new()),
@@ -320,15 +327,17 @@ impl<S> Tamper<S> {
         Ok(())
     }
 
-    /// From now on, new memberships are hidden from member reads.
+    /// From now on, new memberships are hidden from member reads, and
+    /// removed ones still listed.
     pub fn lag(&self) {
         self.stale.store(true, Ordering::SeqCst);
     }
 
-    /// Every hidden membership shows; new ones are no longer hidden.
+    /// Member reads list what is stored again; the index no longer lags.
     pub fn catch_up(&self) {
         self.stale.store(false, Ordering::SeqCst);
         lock(&self.hidden).clear();
+        lock(&self.lingering).clear();
     }
 
     pub fn inner(&self) -> &S {
@@ -338,6 +347,28 @@ impl<S> Tamper<S> {
     fn hide(&self, connection_id: &str, channel: &ChannelName) {
         if self.stale.load(Ordering::SeqCst) {
             lock(&self.hidden).insert((connection_id.to_owned(), channel.clone()));
+        }
+    }
+}
+
+impl<S: Store> Tamper<S> {
+    /// Keeps `removed` listed in member reads while the index lags.
+    fn linger(&self, removed: &[Membership]) {
+        if !self.stale.load(Ordering::SeqCst) {
+            return;
+        }
+        let shards = self.inner.shards();
+        let mut lingering = lock(&self.lingering);
+        for m in removed {
+            lingering.push((
+                m.channel.clone(),
+                shards.of(&m.connection_id),
+                Member {
+                    connection_id: m.connection_id.clone(),
+                    protocol: m.protocol,
+                    subject: m.subject.clone(),
+                },
+            ));
         }
     }
 }
@@ -357,6 +388,14 @@ impl<S: Store> Store for Tamper<S> {
         self.call("connection")?;
         self.inner.connection(id).await
     }
+    async fn membership(
+        &self,
+        id: &str,
+        channel: &ChannelName,
+    ) -> Result<Option<Membership>, StoreError> {
+        self.call("membership")?;
+        self.inner.membership(id, channel).await
+    }
     async fn subscribe(
         &self,
         c: &Connection,
@@ -368,7 +407,15 @@ impl<S: Store> Store for Tamper<S> {
     }
     async fn unsubscribe(&self, id: &str, channel: &ChannelName) -> Result<bool, StoreError> {
         self.call("unsubscribe")?;
-        self.inner.unsubscribe(id, channel).await
+        let held = match self.stale.load(Ordering::SeqCst) {
+            true => self.inner.membership(id, channel).await?,
+            false => None,
+        };
+        let was = self.inner.unsubscribe(id, channel).await?;
+        if was {
+            self.linger(held.as_slice());
+        }
+        Ok(was)
     }
     async fn add_grants(&self, id: &str, grants: &Grants, exp: i64) -> Result<(), StoreError> {
         self.call("add_grants")?;
@@ -376,7 +423,9 @@ impl<S: Store> Store for Tamper<S> {
     }
     async fn disconnect(&self, id: &str) -> Result<Vec<Membership>, StoreError> {
         self.call("disconnect")?;
-        self.inner.disconnect(id).await
+        let removed = self.inner.disconnect(id).await?;
+        self.linger(&removed);
+        Ok(removed)
     }
     async fn members(
         &self,
@@ -391,6 +440,19 @@ impl<S: Store> Store for Tamper<S> {
         let hidden = lock(&self.hidden);
         page.members
             .retain(|m| !hidden.contains(&(m.connection_id.clone(), channel.clone())));
+        if page.next.is_none() {
+            for (c, s, member) in lock(&self.lingering).iter() {
+                if c == channel
+                    && *s == shard
+                    && !page
+                        .members
+                        .iter()
+                        .any(|m| m.connection_id == member.connection_id)
+                {
+                    page.members.push(member.clone());
+                }
+            }
+        }
         Ok(page)
     }
     async fn count(&self, channel: &ChannelName, shard: u16) -> Result<u64, StoreError> {

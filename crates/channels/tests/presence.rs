@@ -93,6 +93,7 @@ fn change(kind: ChangeKind, id: &str, name: &str, subject: Option<&str>) -> Memb
             protocol: Protocol::V1,
             subject: subject.map(str::to_owned),
             expires_at: channels::now_millis() / 1000 + 600,
+            subscribed_at_ms: 0,
         },
         expired: false,
     }

@@ -19,7 +19,7 @@ use channels::message::{presence_event, Framed};
 use channels::presence::{join_leave, ChangeKind, MembershipChange};
 use channels::schema::{
     connection_pk, membership_sk, partition, ItemType, CHANNEL, INDEX_HASH_KEY, INDEX_RANGE_KEY,
-    MEMBERSHIP_SK_PREFIX, PK, PROTOCOL, SHARD, SK, SUBJECT, TTL_ATTRIBUTE, TYPE,
+    MEMBERSHIP_SK_PREFIX, PK, PROTOCOL, SHARD, SK, SUBJECT, SUBSCRIBED_AT, TTL_ATTRIBUTE, TYPE,
 };
 use channels::{
     ChannelName, ConnectionNotifier, Fanout, Membership, Pattern, Protocol, Shards, Store,
@@ -112,6 +112,7 @@ pub fn membership_change(record: &StreamRecord) -> Option<MembershipChange> {
         protocol: Protocol::parse(string(image, PROTOCOL).unwrap_or_default()),
         subject: string(image, SUBJECT).map(str::to_owned),
         expires_at: number(image, TTL_ATTRIBUTE).unwrap_or(0),
+        subscribed_at_ms: number(image, SUBSCRIBED_AT).unwrap_or(0),
     };
     let expired = record.user_identity.as_ref().is_some_and(|identity| {
         identity.get("type").and_then(Value::as_str) == Some("Service")
@@ -150,6 +151,10 @@ pub fn stream_record(change: &MembershipChange, shards: Shards, sequence: u64) -
         (
             TTL_ATTRIBUTE.to_owned(),
             json!({"N": m.expires_at.to_string()}),
+        ),
+        (
+            SUBSCRIBED_AT.to_owned(),
+            json!({"N": m.subscribed_at_ms.to_string()}),
         ),
     ]);
     if let Some(subject) = &m.subject {

@@ -211,7 +211,7 @@ fn expected(
     name: &str,
     protocol: Protocol,
     subject: Option<&str>,
-    expires_at: i64,
+    (expires_at, subscribed_at_ms): (i64, i64),
     expired: bool,
 ) -> Option<MembershipChange> {
     Some(MembershipChange {
@@ -222,6 +222,7 @@ fn expected(
             protocol,
             subject: subject.map(str::to_owned),
             expires_at,
+            subscribed_at_ms,
         },
         expired,
     })
@@ -245,27 +246,43 @@ fn membership_change_reads_the_fixture_records() {
                 "lobby",
                 Protocol::V1,
                 Some("alice"),
-                EXP,
+                (EXP, 1_707_502_303_871),
                 false
             ),
-            expected(Insert, BOB, "lobby", Protocol::V1, Some("bob"), EXP, false),
+            expected(
+                Insert,
+                BOB,
+                "lobby",
+                Protocol::V1,
+                Some("bob"),
+                (EXP, 1_707_502_304_950),
+                false
+            ),
             expected(
                 Insert,
                 ALICE_2,
                 "lobby",
                 Protocol::V1,
                 Some("alice"),
-                EXP,
+                (EXP, 1_707_502_305_433),
                 false
             ),
-            expected(Insert, ANONYMOUS, "lobby", Protocol::Raw, None, EXP, false),
+            expected(
+                Insert,
+                ANONYMOUS,
+                "lobby",
+                Protocol::Raw,
+                None,
+                (EXP, 1_707_502_305_702),
+                false
+            ),
             expected(
                 Insert,
                 CAROL,
                 "quiet",
                 Protocol::V1,
                 Some("carol"),
-                EXP,
+                (EXP, 1_707_502_306_288),
                 false
             ),
         ]
@@ -284,7 +301,7 @@ fn membership_change_reads_the_fixture_records() {
                 "lobby",
                 Protocol::V1,
                 Some("dave"),
-                EXP,
+                (EXP, 1_707_502_303_640),
                 false
             ),
             expected(
@@ -293,7 +310,7 @@ fn membership_change_reads_the_fixture_records() {
                 "lobby",
                 Protocol::V1,
                 Some("erin"),
-                1_707_502_900,
+                (1_707_502_900, 0),
                 true
             ),
             expected(
@@ -302,7 +319,7 @@ fn membership_change_reads_the_fixture_records() {
                 "lobby",
                 Protocol::V1,
                 Some("frank"),
-                EXP,
+                (EXP, 1_707_502_304_105),
                 false
             ),
         ]
@@ -335,7 +352,7 @@ fn stream_record_round_trips_through_membership_change() {
             "lobby",
             Protocol::V1,
             Some("alice"),
-            1_707_510_103,
+            (1_707_510_103, 1_707_502_303_871),
             false,
         ),
         expected(
@@ -344,7 +361,7 @@ fn stream_record_round_trips_through_membership_change() {
             "room-7",
             Protocol::Raw,
             None,
-            1_707_510_200,
+            (1_707_510_200, 1_707_502_400_000),
             false,
         ),
         expected(
@@ -353,7 +370,7 @@ fn stream_record_round_trips_through_membership_change() {
             "user:42:inbox",
             Protocol::V1,
             Some("user \"42\""),
-            1_707_500_000,
+            (1_707_500_000, 0),
             true,
         ),
     ];
@@ -388,6 +405,10 @@ fn stream_record_round_trips_through_membership_change() {
         );
         assert_eq!(image["connectionId"], json!({"S": m.connection_id}));
         assert_eq!(image["expiresAt"], json!({"N": m.expires_at.to_string()}));
+        assert_eq!(
+            image["subscribedAt"],
+            json!({"N": m.subscribed_at_ms.to_string()})
+        );
         assert_eq!(json["dynamodb"]["Keys"]["pk"], image["pk"]);
         assert_eq!(json["dynamodb"]["Keys"]["sk"], image["sk"]);
         assert_eq!(json.get("userIdentity").is_some(), change.expired, "{json}");
@@ -432,3 +453,4 @@ async fn a_channel_past_the_synchronous_size_gets_no_events() {
     assert!(response.batch_item_failures.is_empty());
     assert!(deps.fanout.notifier.recipients().is_empty());
 }
+

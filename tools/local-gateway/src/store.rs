@@ -117,6 +117,22 @@ fn report(changes: &Changes, kind: channels::presence::ChangeKind, memberships: 
     }
 }
 
+/// The membership just stored for `connection` in `channel`, read back so
+/// that its report carries the subscribe time the item has (the stream's
+/// new image would); the connection's own, subscribed now, if it is gone
+/// again already.
+#[cfg(feature = "aws")]
+async fn stored(
+    store: &channels_aws::dynamo::DynamoStore,
+    connection: &Connection,
+    channel: &ChannelName,
+) -> Result<Membership, StoreError> {
+    Ok(store
+        .membership(&connection.id, channel)
+        .await?
+        .unwrap_or_else(|| connection.membership(channel)))
+}
+
 /// Runs `$call` on whichever store this is.
 macro_rules! each {
     ($self:ident, $store:ident => $call:expr) => {
@@ -141,11 +157,14 @@ impl Store for LocalStore {
         #[cfg(feature = "aws")]
         if let Self::Dynamo(store, changes) = self {
             store.connect(connection, first).await?;
-            let inserted = first
-                .map(|c| connection.membership(c))
-                .into_iter()
-                .collect();
-            report(changes, channels::presence::ChangeKind::Insert, inserted);
+            if let (Some(channel), Some(_)) = (first, changes) {
+                let inserted = stored(store, connection, channel).await?;
+                report(
+                    changes,
+                    channels::presence::ChangeKind::Insert,
+                    vec![inserted],
+                );
+            }
             return Ok(());
         }
         each!(self, store => store.connect(connection, first).await)
@@ -153,6 +172,14 @@ impl Store for LocalStore {
 
     async fn connection(&self, connection_id: &str) -> Result<Option<Connection>, StoreError> {
         each!(self, store => store.connection(connection_id).await)
+    }
+
+    async fn membership(
+        &self,
+        connection_id: &str,
+        channel: &ChannelName,
+    ) -> Result<Option<Membership>, StoreError> {
+        each!(self, store => store.membership(connection_id, channel).await)
     }
 
     async fn subscribe(
@@ -163,9 +190,13 @@ impl Store for LocalStore {
         #[cfg(feature = "aws")]
         if let Self::Dynamo(store, changes) = self {
             let subscribed = store.subscribe(connection, channel).await?;
-            if subscribed == Subscribed::Added {
-                let inserted = vec![connection.membership(channel)];
-                report(changes, channels::presence::ChangeKind::Insert, inserted);
+            if let (Subscribed::Added, Some(_)) = (subscribed, changes) {
+                let inserted = stored(store, connection, channel).await?;
+                report(
+                    changes,
+                    channels::presence::ChangeKind::Insert,
+                    vec![inserted],
+                );
             }
             return Ok(subscribed);
         }
@@ -179,14 +210,15 @@ impl Store for LocalStore {
     ) -> Result<bool, StoreError> {
         #[cfg(feature = "aws")]
         if let Self::Dynamo(store, changes) = self {
-            let connection = match changes {
-                Some(_) => store.connection(connection_id).await?,
+            // The item as stored (its subscribe time included), read
+            // before it goes, is what the stream's old image would carry.
+            let held = match changes {
+                Some(_) => store.membership(connection_id, channel).await?,
                 None => None,
             };
             let was = store.unsubscribe(connection_id, channel).await?;
-            if let (true, Some(connection)) = (was, connection) {
-                let removed = vec![connection.membership(channel)];
-                report(changes, channels::presence::ChangeKind::Remove, removed);
+            if let (true, Some(held)) = (was, held) {
+                report(changes, channels::presence::ChangeKind::Remove, vec![held]);
             }
             return Ok(was);
         }
