@@ -1,7 +1,8 @@
 //! Presence: who is in a channel (`Presence::of`), the join and leave
-//! events a batch of membership changes makes (`join_leave`), and the
-//! changes the in-memory store reports (`MemoryStore::with_changes`), as
-//! the table's stream does on AWS.
+//! events a batch of membership changes makes (`join_leave`, and `events`
+//! with the consistent reads of the memberships that exist now, against a
+//! channel index that lags either way), and the changes the in-memory store
+//! reports (`MemoryStore::with_changes`), as the table's stream does on AWS.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
@@ -10,8 +11,11 @@ use std::collections::BTreeSet;
 use channels::memory::MemoryStore;
 use channels::message::PresenceChange;
 use channels::presence::{
-    join_leave, ChangeKind, MembershipChange, Presence, PresenceEvent, MAX_PRESENCE_SUBJECTS,
+    events, join_leave, ChangeKind, MembershipChange, Presence, PresenceEvent,
+    MAX_PRESENCE_SUBJECTS,
 };
+use channels::store::all_members;
+use channels::testing::Tamper;
 use channels::{ChannelName, Connection, Member, Membership, Protocol, Store};
 use tokio::sync::mpsc;
 
@@ -84,17 +88,30 @@ fn presence_lists_at_most_100_subjects_the_first_in_order() {
     assert_eq!(presence.subjects, expected);
 }
 
+/// When the memberships of these tests were subscribed, unless they say:
+/// the same time, so that the connection id orders them.
+const AT: i64 = 1_707_502_903_000;
+
+fn membership(id: &str, name: &str, subject: Option<&str>, at: i64) -> Membership {
+    Membership {
+        connection_id: id.to_owned(),
+        channel: channel(name),
+        protocol: Protocol::V1,
+        subject: subject.map(str::to_owned),
+        expires_at: channels::now_millis() / 1000 + 600,
+        subscribed_at_ms: at,
+    }
+}
+
+/// A membership of lobby that exists now, subscribed at [`AT`].
+fn held(id: &str, subject: &str) -> Membership {
+    membership(id, "lobby", Some(subject), AT)
+}
+
 fn change(kind: ChangeKind, id: &str, name: &str, subject: Option<&str>) -> MembershipChange {
     MembershipChange {
         kind,
-        membership: Membership {
-            connection_id: id.to_owned(),
-            channel: channel(name),
-            protocol: Protocol::V1,
-            subject: subject.map(str::to_owned),
-            expires_at: channels::now_millis() / 1000 + 600,
-            subscribed_at_ms: 0,
-        },
+        membership: membership(id, name, subject, AT),
         expired: false,
     }
 }
@@ -127,7 +144,7 @@ fn leave(subject: &str) -> PresenceEvent {
 fn a_subject_joining_on_two_connections_joins_once() {
     // GIVEN alice's two connections inserted in one batch
     let changes = [insert("a1=", "alice"), insert("a2=", "alice")];
-    let now = [m("a1=", Some("alice")), m("a2=", Some("alice"))];
+    let now = [held("a1=", "alice"), held("a2=", "alice")];
     // THEN she joins once
     assert_eq!(join_leave(&lobby(), &changes, &now), [join("alice")]);
     // AND a second connection of a subject already there makes no event
@@ -138,7 +155,7 @@ fn a_subject_joining_on_two_connections_joins_once() {
 #[test]
 fn a_subject_leaves_only_when_its_last_membership_goes() {
     // GIVEN alice on a1 and a2: a1 goes
-    let after_first = [m("a2=", Some("alice"))];
+    let after_first = [held("a2=", "alice")];
     assert_eq!(
         join_leave(&lobby(), &[remove("a1=", "alice")], &after_first),
         []
@@ -172,7 +189,7 @@ fn a_subject_inserted_and_removed_in_one_batch_joins_then_leaves() {
         insert("b1=", "bob"),
         remove("a1=", "alice"),
     ];
-    let events: BTreeSet<(String, &str)> = join_leave(&lobby(), &changes, &[m("b1=", Some("bob"))])
+    let events: BTreeSet<(String, &str)> = join_leave(&lobby(), &changes, &[held("b1=", "bob")])
         .into_iter()
         .map(|e| (e.subject, e.kind.as_str()))
         .collect();
@@ -208,7 +225,7 @@ fn records_out_of_order_across_connections_keep_presence_consistent() {
     // the removal of a1 before the insert of a2 (records of different
     // items have no order between them)
     let changes = [remove("a1=", "alice"), insert("a2=", "alice")];
-    let now = [m("a2=", Some("alice"))];
+    let now = [held("a2=", "alice")];
     // WHEN the batch is turned into events
     let events = join_leave(&lobby(), &changes, &now);
     // THEN applied to "alice was there", they leave her there, and never
@@ -242,7 +259,7 @@ fn records_out_of_order_across_connections_make_no_spurious_leave() {
     // GIVEN alice on a1; she opened a2, then closed a1, and the stream lists
     // the removal of a1 first: she never left the channel
     let changes = [remove("a1=", "alice"), insert("a2=", "alice")];
-    let now = [m("a2=", Some("alice"))];
+    let now = [held("a2=", "alice")];
     // THEN no event: she was there before the batch and is there after it
     assert_eq!(join_leave(&lobby(), &changes, &now), []);
 }
@@ -261,7 +278,8 @@ fn changes_without_a_subject_or_of_another_channel_make_no_event() {
         change(ChangeKind::Insert, "x1=", "lobby", None),
         change(ChangeKind::Remove, "x2=", "lobby", None),
     ];
-    assert_eq!(join_leave(&lobby(), &anonymous, &[m("x1=", None)]), []);
+    let x1 = membership("x1=", "lobby", None, AT);
+    assert_eq!(join_leave(&lobby(), &anonymous, &[x1]), []);
     // Another channel's changes are not this channel's.
     let elsewhere = [
         change(ChangeKind::Insert, "a1=", "other", Some("alice")),
@@ -274,7 +292,7 @@ fn changes_without_a_subject_or_of_another_channel_make_no_event() {
         insert("a2=", "alice"),
     ];
     assert_eq!(
-        join_leave(&lobby(), &mixed, &[m("a2=", Some("alice"))]),
+        join_leave(&lobby(), &mixed, &[held("a2=", "alice")]),
         [join("alice")]
     );
 }
@@ -392,8 +410,9 @@ async fn an_expired_membership_met_by_a_member_read_is_reported_as_expired() {
             .collect::<Vec<_>>(),
         ["new="]
     );
+    let reported = drain(&mut changes);
     assert_eq!(
-        summary(&drain(&mut changes)),
+        summary(&reported),
         [(
             ChangeKind::Remove,
             "old=".to_owned(),
@@ -402,15 +421,253 @@ async fn an_expired_membership_met_by_a_member_read_is_reported_as_expired() {
             true
         )]
     );
-    // AND join_leave turns it into alice's leave
-    let events = join_leave(
-        &lobby(),
-        &[MembershipChange {
-            kind: ChangeKind::Remove,
-            membership: stale.membership(&lobby()),
-            expired: true,
-        }],
-        &page.members,
+    // AND that batch is alice's leave
+    assert_eq!(
+        events(&store, &lobby(), &reported, &page.members)
+            .await
+            .unwrap(),
+        [leave("alice")]
     );
-    assert_eq!(events, [leave("alice")]);
+}
+
+#[test]
+fn a_membership_subscribed_after_the_batch_belongs_to_its_own_batch() {
+    // GIVEN alice's a2 in a batch, and a1 existing outside it
+    let a1_earlier = membership("a1=", "lobby", Some("alice"), AT - 5);
+    let a1_later = membership("a1=", "lobby", Some("alice"), AT + 5);
+    let a2 = held("a2=", "alice");
+    let changes = [insert("a2=", "alice")];
+    // THEN a1 subscribed before a2 was there before: no join
+    assert_eq!(
+        join_leave(&lobby(), &changes, &[a1_earlier, a2.clone()]),
+        []
+    );
+    // AND a1 subscribed after a2 was not (its own batch decides): a2 joins
+    assert_eq!(
+        join_leave(&lobby(), &changes, &[a1_later, a2.clone()]),
+        [join("alice")]
+    );
+    // AND at the same millisecond the connection id decides, alike in every batch
+    let a3 = held("a3=", "alice");
+    let in_a2s_batch = join_leave(&lobby(), &changes, &[a2.clone(), a3.clone()]);
+    let in_a3s_batch = join_leave(&lobby(), &[insert("a3=", "alice")], &[a2, a3]);
+    assert_eq!((in_a2s_batch, in_a3s_batch), (vec![join("alice")], vec![]));
+}
+
+#[test]
+fn an_insert_gone_by_the_time_its_batch_runs_joins_and_leaves_the_leave_to_its_removal() {
+    // GIVEN alice's a1 inserted, and removed before the batch runs (its
+    // removal is in the next batch)
+    let joined = join_leave(&lobby(), &[insert("a1=", "alice")], &[]);
+    let left = join_leave(&lobby(), &[remove("a1=", "alice")], &[]);
+    // THEN one join, then one leave
+    assert_eq!((joined, left), (vec![join("alice")], vec![leave("alice")]));
+    // AND a connection subscribed again since its removal in the batch is
+    // the next batch's: the removal is a leave
+    let again = membership("a1=", "lobby", Some("alice"), AT + 60_000);
+    assert_eq!(
+        join_leave(
+            &lobby(),
+            &[remove("a1=", "alice")],
+            std::slice::from_ref(&again)
+        ),
+        [leave("alice")]
+    );
+    assert_eq!(
+        join_leave(&lobby(), &[insert("a1=", "alice")], &[again]),
+        [join("alice")]
+    );
+}
+
+/// A store reporting its membership changes, as the table's stream does,
+/// behind a channel index that can lag ([`Tamper::lag`]).
+fn streamed() -> (
+    Tamper<MemoryStore>,
+    mpsc::UnboundedReceiver<MembershipChange>,
+) {
+    let (sink, changes) = mpsc::unbounded_channel();
+    (Tamper::new(MemoryStore::new().with_changes(sink)), changes)
+}
+
+/// The events of one batch of lobby, as the presence function decides
+/// them when it runs: the index read then, and the consistent reads.
+async fn handle<S: Store>(store: &S, batch: &[MembershipChange]) -> Vec<PresenceEvent> {
+    let members = all_members(store, &lobby()).await.unwrap();
+    events(store, &lobby(), batch, &members).await.unwrap()
+}
+
+/// Connects `id` of `subject` to lobby and returns the batch that reports it.
+async fn open<S: Store>(
+    store: &S,
+    changes: &mut mpsc::UnboundedReceiver<MembershipChange>,
+    id: &str,
+    subject: &str,
+) -> Vec<MembershipChange> {
+    store
+        .connect(&v1(id, subject), Some(&lobby()))
+        .await
+        .unwrap();
+    drain(changes)
+}
+
+/// Disconnects `id` and returns the batch that reports it.
+async fn close<S: Store>(
+    store: &S,
+    changes: &mut mpsc::UnboundedReceiver<MembershipChange>,
+    id: &str,
+) -> Vec<MembershipChange> {
+    store.disconnect(id).await.unwrap();
+    drain(changes)
+}
+
+#[tokio::test]
+async fn two_tabs_whose_inserts_land_in_two_batches_join_once_whichever_runs_first() {
+    for (reversed, lagging) in [(false, false), (true, false), (false, true), (true, true)] {
+        // GIVEN alice opening two tabs, their inserts in two batches (two
+        // shards, or batches handled in parallel); the index lagging behind
+        // the second, or not
+        let (store, mut changes) = streamed();
+        open(&store, &mut changes, "w=", "watcher").await;
+        let first = open(&store, &mut changes, "a1=", "alice").await;
+        if lagging {
+            store.lag();
+        }
+        let second = open(&store, &mut changes, "a2=", "alice").await;
+        // WHEN both batches run after both memberships exist, in either order
+        let (x, y) = if reversed {
+            (second, first)
+        } else {
+            (first, second)
+        };
+        let mut sent = handle(&store, &x).await;
+        sent.extend(handle(&store, &y).await);
+        // THEN alice joins exactly once (each batch saw the other tab,
+        // which used to make both think she was there before)
+        assert_eq!(
+            sent,
+            [join("alice")],
+            "reversed {reversed}, lagging {lagging}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_removal_the_index_still_lists_makes_the_leave() {
+    // GIVEN alice and bob in lobby, and an index that lags from now on
+    let (store, mut changes) = streamed();
+    open(&store, &mut changes, "w=", "watcher").await;
+    open(&store, &mut changes, "a1=", "alice").await;
+    open(&store, &mut changes, "b1=", "bob").await;
+    store.lag();
+
+    // WHEN alice disconnects, and bob unsubscribes
+    let alice_gone = close(&store, &mut changes, "a1=").await;
+    store.unsubscribe("b1=", &lobby()).await.unwrap();
+    let bob_gone = drain(&mut changes);
+
+    // THEN the index still lists both
+    let listed: BTreeSet<String> = all_members(&store, &lobby())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.connection_id)
+        .collect();
+    assert!(
+        listed.contains("a1=") && listed.contains("b1="),
+        "{listed:?}"
+    );
+    // AND each batch is a leave all the same: the consistent read finds
+    // nothing left (the index's "after" used to say they were still there)
+    assert_eq!(handle(&store, &alice_gone).await, [leave("alice")]);
+    assert_eq!(handle(&store, &bob_gone).await, [leave("bob")]);
+}
+
+#[tokio::test]
+async fn a_second_tab_opened_after_the_join_makes_no_second_join_and_the_last_tab_leaves() {
+    // GIVEN alice on a1, her join sent
+    let (store, mut changes) = streamed();
+    let batch = open(&store, &mut changes, "a1=", "alice").await;
+    assert_eq!(handle(&store, &batch).await, [join("alice")]);
+    // WHEN she opens a2 later, then a3 while the index lags behind it
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let batch = open(&store, &mut changes, "a2=", "alice").await;
+    // THEN no second join
+    assert_eq!(handle(&store, &batch).await, []);
+    store.lag();
+    let batch = open(&store, &mut changes, "a3=", "alice").await;
+    assert_eq!(handle(&store, &batch).await, []);
+    store.catch_up();
+    // AND closing a1 is no leave; closing a2 and a3 in one batch is one
+    let batch = close(&store, &mut changes, "a1=").await;
+    assert_eq!(handle(&store, &batch).await, []);
+    store.disconnect("a2=").await.unwrap();
+    let batch = close(&store, &mut changes, "a3=").await;
+    assert_eq!(batch.len(), 2);
+    assert_eq!(handle(&store, &batch).await, [leave("alice")]);
+}
+
+#[tokio::test]
+async fn batches_out_of_order_neither_lose_nor_repeat_a_join() {
+    // GIVEN alice opening a1 then a2, each insert in its own batch
+    let (store, mut changes) = streamed();
+    let a1_opened = open(&store, &mut changes, "a1=", "alice").await;
+    let a2_opened = open(&store, &mut changes, "a2=", "alice").await;
+    let mut sent = Vec::new();
+    // WHEN a2's batch runs first (a1 there: no join), a1 closes before its
+    // own insert's batch runs, then that batch and a1's removal run
+    sent.extend(handle(&store, &a2_opened).await);
+    let a1_closed = close(&store, &mut changes, "a1=").await;
+    sent.extend(handle(&store, &a1_opened).await);
+    sent.extend(handle(&store, &a1_closed).await);
+    // THEN alice joined once (the old rule, seeing a2 in "before", lost it)
+    assert_eq!(sent, [join("alice")]);
+    // AND leaves when a2 goes
+    let a2_closed = close(&store, &mut changes, "a2=").await;
+    assert_eq!(handle(&store, &a2_closed).await, [leave("alice")]);
+}
+
+#[tokio::test]
+async fn a_ttl_removal_of_the_last_membership_is_a_leave() {
+    // GIVEN alice on a connection whose $disconnect was lost, and bob
+    let (store, mut changes) = streamed();
+    let mut lost = v1("a1=", "alice");
+    lost.expires_at = channels::now_millis() / 1000 - 1;
+    store.connect(&lost, Some(&lobby())).await.unwrap();
+    open(&store, &mut changes, "b1=", "bob").await;
+    drain(&mut changes);
+    // WHEN a read meets the expired membership (DynamoDB's TTL deletes it
+    // on AWS) THEN its removal is a TTL one, and alice leaves
+    assert_eq!(store.membership("a1=", &lobby()).await.unwrap(), None);
+    let expired = drain(&mut changes);
+    assert!(summary(&expired)[0].4, "a TTL removal");
+    assert_eq!(handle(&store, &expired).await, [leave("alice")]);
+}
+
+#[tokio::test]
+async fn a_membership_is_read_from_the_table_not_the_lagging_index() {
+    // GIVEN an index that lags, and alice subscribing to lobby
+    let (store, _changes) = streamed();
+    store.lag();
+    let before = channels::now_millis();
+    store
+        .connect(&v1("a1=", "alice"), Some(&lobby()))
+        .await
+        .unwrap();
+    // THEN the index does not list her yet, a consistent read finds her,
+    // with when she subscribed
+    assert!(all_members(&store, &lobby()).await.unwrap().is_empty());
+    let read = store.membership("a1=", &lobby()).await.unwrap().unwrap();
+    assert_eq!(read.subject.as_deref(), Some("alice"));
+    assert!(read.subscribed_at_ms >= before, "{read:?}");
+    assert!(read.subscribed_at_ms <= channels::now_millis(), "{read:?}");
+    // AND gone, while the index still lists her, the read does not find her
+    store.catch_up();
+    store.lag();
+    store.disconnect("a1=").await.unwrap();
+    assert_eq!(all_members(&store, &lobby()).await.unwrap().len(), 1);
+    assert_eq!(store.membership("a1=", &lobby()).await.unwrap(), None);
+    assert_eq!(
+        store.membership("a1=", &channel("other")).await.unwrap(),
+        None
+    );
 }

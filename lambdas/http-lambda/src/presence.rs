@@ -4,9 +4,12 @@
 //! names, for channels up to the synchronous size.
 //!
 //! Which change is a subject's first join or last leave is decided from the
-//! memberships that exist when the batch is handled (read once per
-//! channel, the same read that finds whom to tell), never from counters:
-//! a subject with several connections joins once and leaves once. A channel
+//! memberships that exist when the batch is handled, never from counters:
+//! the channel index (read once per channel, the same read that finds whom
+//! to tell) names the candidates, and each candidate of a subject in the
+//! batch is read strongly consistent from the table, with its subscribe
+//! time ([`channels::presence::events`]): a subject with several
+//! connections joins once and leaves when its last membership goes. A channel
 //! past `sync_max` members gets no events: each event costs one post per
 //! member. The stream event is parsed with plain types (what the stream
 //! handler needs of it, no more); the answer reports the records to retry
@@ -16,7 +19,7 @@ use std::collections::HashMap;
 
 use channels::fanout::{Delivery, Plan};
 use channels::message::{presence_event, Framed};
-use channels::presence::{join_leave, ChangeKind, MembershipChange};
+use channels::presence::{events, ChangeKind, MembershipChange};
 use channels::schema::{
     connection_pk, membership_sk, partition, ItemType, CHANNEL, INDEX_HASH_KEY, INDEX_RANGE_KEY,
     MEMBERSHIP_SK_PREFIX, PK, PROTOCOL, SHARD, SK, SUBJECT, SUBSCRIBED_AT, TTL_ATTRIBUTE, TYPE,
@@ -236,7 +239,9 @@ where
     .await
 }
 
-/// Sends `channel`'s join and leave events to its `lrw.v1` members.
+/// Sends `channel`'s join and leave events to its `lrw.v1` members: the
+/// index names them (and the candidates of each subject in the batch),
+/// consistent reads of those candidates decide the events.
 async fn announce<S, N>(
     deps: &PresenceDeps<S, N>,
     channel: &ChannelName,
@@ -252,7 +257,7 @@ where
         return Ok(());
     };
     let brake = fanout.options.brake();
-    for event in join_leave(channel, changes, &members) {
+    for event in events(&fanout.store, channel, changes, &members).await? {
         let delivery = Delivery {
             channel: channel.clone(),
             framed: Framed::v1_only(presence_event(event.kind, channel, &event.subject)),

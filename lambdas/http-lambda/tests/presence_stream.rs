@@ -1,11 +1,13 @@
 //! The presence function on DynamoDB Stream events as Lambda delivers them
 //! (tests/data/stream_*.json: membership items laid out as
-//! `channels::schema` says, a TTL deletion with its service identity, and
-//! records of other item types and MODIFYs), on the in-memory adapters:
-//! join and leave events reach a channel's `lrw.v1` members only, once per
-//! subject, only for channels `PRESENCE_EVENTS` names; the records parse
-//! into membership changes, and the records the local gateway plays
-//! round-trip.
+//! `channels::schema` says, with their subscribe time but for erin's, an
+//! item stored before memberships carried one; a TTL deletion with its
+//! service identity, and records of other item types and MODIFYs), on the
+//! in-memory adapters: join and leave events reach a channel's `lrw.v1`
+//! members only, once per subject, only for channels `PRESENCE_EVENTS`
+//! names, also when one subject's inserts land in separate batches or the
+//! channel index still lists a removed membership; the records parse into
+//! membership changes, and the records the local gateway plays round-trip.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
@@ -25,6 +27,7 @@ use http_lambda::presence::{
 };
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
+use tokio::sync::mpsc;
 
 fn fixture(name: &str) -> StreamEvent {
     support::fixture(name)
@@ -454,3 +457,115 @@ async fn a_channel_past_the_synchronous_size_gets_no_events() {
     assert!(deps.fanout.notifier.recipients().is_empty());
 }
 
+/// Presence events for lobby on a store whose membership changes are
+/// reported as the stream carries them, behind an index that can lag.
+fn streamed() -> (
+    PresenceDeps<Tamper<MemoryStore>, MemoryNotifier>,
+    mpsc::UnboundedReceiver<MembershipChange>,
+) {
+    let (sink, changes) = mpsc::unbounded_channel();
+    (
+        deps(Tamper::new(MemoryStore::new().with_changes(sink))),
+        changes,
+    )
+}
+
+/// The stream records of everything reported since the last call: one batch.
+fn batch(
+    changes: &mut mpsc::UnboundedReceiver<MembershipChange>,
+    sequence: &mut u64,
+) -> StreamEvent {
+    let mut records = Vec::new();
+    while let Ok(change) = changes.try_recv() {
+        *sequence += 1;
+        records.push(stream_record(&change, Shards::ONE, *sequence));
+    }
+    StreamEvent { records }
+}
+
+#[tokio::test]
+async fn two_tabs_whose_inserts_land_in_two_batches_join_once() {
+    for reversed in [false, true] {
+        // GIVEN a watcher of lobby, and alice opening two tabs whose inserts
+        // land in two batches
+        let (deps, mut changes) = streamed();
+        let store = &deps.fanout.store;
+        let mut sequence = 0;
+        member(store, "watcher=", "lobby", Protocol::V1, Some("watcher")).await;
+        batch(&mut changes, &mut sequence);
+        member(store, ALICE_1, "lobby", Protocol::V1, Some("alice")).await;
+        let first = batch(&mut changes, &mut sequence);
+        member(store, ALICE_2, "lobby", Protocol::V1, Some("alice")).await;
+        let second = batch(&mut changes, &mut sequence);
+        // WHEN both are handled after both memberships exist, in either order
+        let (x, y) = if reversed {
+            (second, first)
+        } else {
+            (first, second)
+        };
+        for event in [x, y] {
+            let response = handle(lambda_event(event), &deps).await;
+            assert_eq!(response, BatchResponse::default());
+        }
+        // THEN the watcher got alice's join once (each batch used to count
+        // the other tab as "before", and neither sent it)
+        assert_eq!(
+            events(&deps.fanout.notifier, "watcher="),
+            [presence_event("join", "lobby", "alice")],
+            "reversed {reversed}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_removal_the_index_still_lists_is_a_leave() {
+    // GIVEN a watcher and alice in lobby, and an index that lags from now on
+    let (deps, mut changes) = streamed();
+    let store = &deps.fanout.store;
+    let mut sequence = 0;
+    member(store, "watcher=", "lobby", Protocol::V1, Some("watcher")).await;
+    member(store, ALICE_1, "lobby", Protocol::V1, Some("alice")).await;
+    batch(&mut changes, &mut sequence);
+    store.lag();
+    // WHEN alice disconnects and the batch is handled while the index
+    // still lists her
+    store.disconnect(ALICE_1).await.unwrap();
+    let removed = batch(&mut changes, &mut sequence);
+    let response = handle(lambda_event(removed), &deps).await;
+    // THEN the watcher got her leave (the index's "after" used to keep her)
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        events(&deps.fanout.notifier, "watcher="),
+        [presence_event("leave", "lobby", "alice")]
+    );
+    // AND the read that decided it was the table's, strongly consistent
+    assert!(store.calls().contains(&"membership"), "{:?}", store.calls());
+}
+
+#[tokio::test]
+async fn a_batch_whose_memberships_cannot_be_read_is_retried_and_tells_nobody() {
+    // GIVEN lobby with a watcher and alice, and consistent reads that fail
+    let (deps, mut changes) = streamed();
+    let store = &deps.fanout.store;
+    let mut sequence = 0;
+    member(store, "watcher=", "lobby", Protocol::V1, Some("watcher")).await;
+    batch(&mut changes, &mut sequence);
+    member(store, ALICE_1, "lobby", Protocol::V1, Some("alice")).await;
+    let inserted = batch(&mut changes, &mut sequence);
+    let first = inserted.records[0]
+        .dynamodb
+        .as_ref()
+        .and_then(|d| d.sequence_number.clone())
+        .unwrap();
+    store.fail("membership");
+    // WHEN the batch is handled
+    let response = handle(lambda_event(inserted), &deps).await;
+    // THEN it is retried from lobby's first record, and nobody was told
+    assert_eq!(
+        response.batch_item_failures,
+        [BatchItemFailure {
+            item_identifier: first
+        }]
+    );
+    assert!(deps.fanout.notifier.recipients().is_empty());
+}
