@@ -385,8 +385,8 @@ variable "presence_events" {
   nullable    = false
 
   validation {
-    condition     = alltrue([for pattern in var.presence_events : can(regex("^([A-Za-z0-9_.:-]{1,128}\\*?|\\*)$", pattern))])
-    error_message = "presence_events must hold channel names (1-128 characters of A-Z a-z 0-9 _ - . :), such names followed by * (a prefix), or * alone."
+    condition     = alltrue([for pattern in var.presence_events : can(regex("^([A-Za-z0-9_.:-]{1,128}|[A-Za-z0-9_.:-]{0,127}\\*)$", pattern))])
+    error_message = "presence_events must hold channel names (1-128 characters of A-Z a-z 0-9 _ - . :), prefixes of up to 127 such characters followed by *, or * alone."
   }
 
   validation {

@@ -96,6 +96,8 @@ const BAD: &[Bad] = &[
     bad("presence_timeout", "901", "presence_timeout must be"),
     bad("presence_reserved_concurrency", "0.5", "presence_reserved_concurrency must be"),
     bad("presence_events", "[\"room*x\"]", "presence_events must hold channel names"),
+    // A prefix and its * fit in a channel name's 128 characters: Pattern::parse refuses more.
+    bad("presence_events", "[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa*\"]", "presence_events must hold channel names"),
     bad("presence_events", "[\"lobby\", \"lobby\"]", "at most 20 patterns, each once"),
     bad("presence_events", "[for i in range(21) : \"c${i}\"]", "at most 20 patterns"),
     bad("presence_batch_size", "0", "presence_batch_size must be"),
@@ -174,6 +176,7 @@ const GOOD: &[(&str, &str, Settings)] = &[
     ("token_issuers", "[for use in [\"id\", \"access\", null] : { issuer = \"https://login.example.com/\", jwks_url = \"http://[::1]:9000/jwks\", client_id = \"c\", token_use = use, publish_claim = \"p\", jwks_min_refresh_seconds = 3600, jwks_timeout_ms = 10000, jwks_max_age_seconds = 86400 }]", &[]),
     ("token_issuers", "[{ issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", audience = \"same\", channels = [\"x\"] }, { issuer = \"https://login.example.com/\", jwks_url = \"https://login.example.com/k\", client_id = \"same\", channels = [\"x\"] }]", &[]),
     ("presence_events", "[\"room-*\", \"lobby\", \"user:42:*\", \"*\"]", &[]),
+    ("presence_events", "[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa*\", \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"]", &[]),
     ("cors_allowed_origins", "[\"https://app.example.com\", \"https://app.example.com:8443\", \"http://localhost:5173\"]", &[]),
     ("publish_authorization", "\"NONE\"", &[]),
     ("publish_authorization", "\"NONE\"", &[("subscriber_auth", "\"none\""), ("token_authorization", "null")]),
@@ -289,6 +292,46 @@ fn real_world_values_pass() {
         if !refused.is_empty() {
             wrong.push(format!(
                 "{var} = {value} (with {with:?}) is refused: {refused:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn presence_events_accepts_what_pattern_parse_accepts() {
+    // The functions parse PRESENCE_EVENTS with channels::Pattern::parse: a
+    // value Terraform lets through must not stop them at start, and the
+    // other way round.
+    let (tf, _) = parsed(&sources());
+    let prefix = |n: usize| format!("{}*", "p".repeat(n));
+    let samples = [
+        "*".to_owned(),
+        "lobby".to_owned(),
+        "room-*".to_owned(),
+        "user:42:*".to_owned(),
+        "a".repeat(128),
+        "a".repeat(129),
+        prefix(126),
+        prefix(127),
+        prefix(128),
+        String::new(),
+        "room*x".to_owned(),
+        "**".to_owned(),
+        "a b".to_owned(),
+        "caf\u{e9}".to_owned(),
+    ];
+    let mut wrong = Vec::new();
+    for sample in samples {
+        let mut scope = Scope::new(&tf).unwrap_or_else(|e| panic!("{e}"));
+        set(&mut scope, "presence_events", &format!("[{sample:?}]"));
+        let refused = scope
+            .refusals("presence_events")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let parsed = channels::Pattern::parse(&sample);
+        if refused.is_empty() != parsed.is_ok() {
+            wrong.push(format!(
+                "{sample:?}: Terraform refuses it: {refused:?}; Pattern::parse: {parsed:?}"
             ));
         }
     }
