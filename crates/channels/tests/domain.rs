@@ -3,27 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use std::time::Duration;
 
 use channels::fanout::{Publish, Published};
 use channels::memory::MemoryStore;
 use channels::message::Publication;
 use channels::testing::MemoryNotifier;
-use channels::{
-    ChannelName, Connection, Fanout, NotifyError, PublishOptions, PublishReport, Store,
-};
-
-fn channel(name: &str) -> ChannelName {
-    ChannelName::parse(name).expect("valid channel name")
-}
-
-fn fast() -> PublishOptions {
-    PublishOptions {
-        backoff_base: Duration::from_millis(1),
-        backoff_cap: Duration::from_millis(5),
-        ..PublishOptions::default()
-    }
-}
+use channels::{Connection, Fanout, NotifyError, PublishOptions, PublishReport, Store};
+use support::{channel, fast, report};
 
 type Memory = Fanout<MemoryStore, MemoryNotifier>;
 
@@ -68,16 +57,6 @@ async fn publish(fanout: &Memory, name: &str, body: &[u8]) -> Option<PublishRepo
     match fanout.publish(publish).await.ok()? {
         Published::Sync { report, .. } => Some(report),
         other => panic!("not synchronous: {other:?}"),
-    }
-}
-
-fn report(name: &str, recipients: u64, delivered: u64, gone: u64, failed: u64) -> PublishReport {
-    PublishReport {
-        channel: name.to_owned(),
-        recipients,
-        delivered,
-        gone,
-        failed,
     }
 }
 

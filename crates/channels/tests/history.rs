@@ -5,20 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
-use std::time::Duration;
+mod support;
 
 use channels::fanout::{Publish, Published};
 use channels::history::{decide, recover, Recovery, Since, MAX_REPLAY_BYTES, MAX_REPLAY_MESSAGES};
 use channels::memory::MemoryStore;
 use channels::message::{Position, Publication, StoredMessage};
 use channels::testing::MemoryNotifier;
-use channels::{ChannelName, Connection, Fanout, History, Protocol, PublishOptions, Store};
+use channels::{Connection, Fanout, History, Protocol, PublishOptions, Store};
+use support::{backing_off_to, lobby};
 
 const EPOCH: &str = "00c0ffee00c0ffee";
-
-fn lobby() -> ChannelName {
-    ChannelName::parse("lobby").unwrap()
-}
 
 fn at(offset: u64, epoch: &str) -> Position {
     Position {
@@ -255,13 +252,6 @@ fn messages_past_the_position_read_after_them_are_not_replayed() {
     assert_eq!(offsets(&recovery), [4, 5, 6]);
 }
 
-fn fast() -> PublishOptions {
-    PublishOptions {
-        backoff_base: Duration::from_millis(1),
-        ..PublishOptions::default()
-    }
-}
-
 async fn publish(fanout: &Fanout<MemoryStore, MemoryNotifier>, body: &str) -> Position {
     let publish = Publish {
         publication: Publication::http(lobby(), body.as_bytes().to_vec(), false),
@@ -278,7 +268,11 @@ async fn publish(fanout: &Fanout<MemoryStore, MemoryNotifier>, body: &str) -> Po
 #[tokio::test]
 async fn recover_replays_exactly_the_missed_offsets_after_real_publishes() {
     // GIVEN a v1 member that stays, and five publishes
-    let fanout = Fanout::new(MemoryStore::new(), MemoryNotifier::new(), fast());
+    let fanout = Fanout::new(
+        MemoryStore::new(),
+        MemoryNotifier::new(),
+        backing_off_to(PublishOptions::default().backoff_cap),
+    );
     let mut watcher = Connection::new("watcher=", channels::now_millis());
     watcher.protocol = Protocol::V1;
     fanout

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -14,22 +16,9 @@ use channels::job::{JobFailure, MemoryQueue, ShardJob};
 use channels::memory::MemoryStore;
 use channels::message::{Position, Publication};
 use channels::testing::{FailingStore, MemoryNotifier, ThrottledEndpoint};
-use channels::{
-    ChannelName, Connection, ConnectionNotifier, Fanout, PublishOptions, Shards, Store,
-};
+use channels::{Connection, ConnectionNotifier, Fanout, PublishOptions, Shards, Store};
+use support::{channel, fast};
 use tokio::time::Instant;
-
-fn channel(name: &str) -> ChannelName {
-    ChannelName::parse(name).unwrap()
-}
-
-fn fast() -> PublishOptions {
-    PublishOptions {
-        backoff_base: Duration::from_millis(1),
-        backoff_cap: Duration::from_millis(5),
-        ..PublishOptions::default()
-    }
-}
 
 /// A store of `members` connections of `room`, over `shards`, in pages of
 /// `page` items.

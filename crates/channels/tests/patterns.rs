@@ -6,19 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use channels::token::{mint, LocalSigner, MintRequest, Minter, TokenError, TokenSigner, Verifier};
-use channels::{ChannelError, ChannelName, Grants, Pattern, PatternError};
+mod support;
+
+use channels::token::{mint, LocalSigner, MintRequest, TokenError};
+use channels::{ChannelError, Grants, Pattern, PatternError};
 use serde_json::{json, Value};
-
-const AUD: &str = "wss://abc.execute-api.eu-west-1.amazonaws.com/staging";
-const ISS: &str = "https://xyz.execute-api.eu-west-1.amazonaws.com/staging";
-const NOW: i64 = 1_800_000_000;
-
-fn name(text: &str) -> ChannelName {
-    ChannelName::parse(text).unwrap_or_else(|e| panic!("{text:?} is a valid name: {e}"))
-}
+use support::{channel as name, hand_signed, minter, verifier, AUD, ISS, NOW};
 
 fn pattern(text: &str) -> Pattern {
     Pattern::parse(text).unwrap_or_else(|e| panic!("{text:?} is a valid pattern: {e}"))
@@ -195,37 +188,12 @@ fn extending_grants_adds_each_pattern_once_in_order() {
     assert!(!grants.can_publish(&name("lobby")));
 }
 
-fn minter(signer: &LocalSigner) -> Minter {
-    Minter {
-        key: signer.public_key().clone(),
-        audience: AUD.to_owned(),
-        issuer: ISS.to_owned(),
-        max_ttl_secs: 86_400,
-    }
-}
-
-fn verifier(signer: &LocalSigner) -> Verifier {
-    Verifier::new(vec![signer.public_key().clone()], AUD, ISS)
-}
-
 async fn minted(signer: &LocalSigner, request: Value) -> String {
     let request = MintRequest::parse(request.to_string().as_bytes(), 86_400).unwrap();
     mint(signer, &minter(signer), request, NOW)
         .await
         .unwrap()
         .token
-}
-
-fn b64(value: &Value) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
-}
-
-/// A token signed by `signer` over exactly these claims.
-async fn hand_signed(signer: &LocalSigner, claims: &Value) -> String {
-    let header = json!({ "alg": "ES256", "typ": "JWT", "kid": signer.public_key().kid() });
-    let input = format!("{}.{}", b64(&header), b64(claims));
-    let signature = signer.sign(input.as_bytes()).await.unwrap();
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
 #[tokio::test]

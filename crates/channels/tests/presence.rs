@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use std::collections::BTreeSet;
 
 use channels::memory::MemoryStore;
@@ -16,16 +18,9 @@ use channels::presence::{
 };
 use channels::store::all_members;
 use channels::testing::Tamper;
-use channels::{ChannelName, Connection, Member, Membership, Protocol, Store};
+use channels::{Connection, Member, Membership, Protocol, Store};
+use support::{channel, lobby};
 use tokio::sync::mpsc;
-
-fn channel(name: &str) -> ChannelName {
-    ChannelName::parse(name).unwrap()
-}
-
-fn lobby() -> ChannelName {
-    channel("lobby")
-}
 
 fn m(id: &str, subject: Option<&str>) -> Member {
     Member {

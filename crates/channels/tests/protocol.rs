@@ -6,18 +6,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use channels::fanout::{PublishReport, Published};
 use channels::history::Since;
 use channels::message::Position;
 use channels::presence::Presence;
 use channels::protocol::{self, parse, Action, Command, CommandBody, ErrorFrame};
-use channels::ChannelName;
 use proptest::prelude::*;
 use serde_json::{json, Value};
-
-fn name(text: &str) -> ChannelName {
-    ChannelName::parse(text).unwrap()
-}
+use support::{channel as name, lobby};
 
 /// The command in `frame`, which must be one.
 fn command(frame: &str) -> Command {
@@ -409,10 +407,6 @@ fn what_is_not_a_command_is_left_to_be_echoed() {
         // WHEN it arrives THEN the parser says it is not a command
         assert!(parse(frame).is_none(), "{frame:?}: {:?}", parse(frame));
     }
-}
-
-fn lobby() -> ChannelName {
-    name("lobby")
 }
 
 fn at(offset: u64) -> Position {

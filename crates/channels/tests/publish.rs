@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use std::time::Duration;
 
 use channels::fanout::{Publish, PublishError, Published};
@@ -12,35 +14,27 @@ use channels::memory::MemoryStore;
 use channels::message::{Position, Publication};
 use channels::testing::{MemoryNotifier, Tamper};
 use channels::{
-    ChannelName, Connection, Fanout, History, NotifyError, Protocol, PublishOptions, PublishReport,
-    Store,
+    ChannelName, Connection, Fanout, History, NotifyError, Protocol, PublishReport, Store,
 };
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-
-fn channel(name: &str) -> ChannelName {
-    ChannelName::parse(name).unwrap()
-}
-
-fn fast() -> PublishOptions {
-    PublishOptions {
-        backoff_base: Duration::from_millis(1),
-        backoff_cap: Duration::from_millis(2),
-        ..PublishOptions::default()
-    }
-}
+use support::{backing_off_to, channel, report};
 
 type Memory = Fanout<MemoryStore, MemoryNotifier>;
 
 fn fanout() -> Memory {
-    Fanout::new(MemoryStore::new(), MemoryNotifier::new(), fast())
+    Fanout::new(
+        MemoryStore::new(),
+        MemoryNotifier::new(),
+        backing_off_to(Duration::from_millis(2)),
+    )
 }
 
 fn tampered() -> Fanout<Tamper<MemoryStore>, MemoryNotifier> {
     Fanout::new(
         Tamper::new(MemoryStore::new()),
         MemoryNotifier::new(),
-        fast(),
+        backing_off_to(Duration::from_millis(2)),
     )
 }
 
@@ -96,16 +90,6 @@ fn sync(result: Result<Published, PublishError>) -> (Position, PublishReport) {
     match result {
         Ok(Published::Sync { position, report }) => (position, report),
         other => panic!("expected a synchronous publish, got {other:?}"),
-    }
-}
-
-fn report(name: &str, recipients: u64, delivered: u64, gone: u64, failed: u64) -> PublishReport {
-    PublishReport {
-        channel: name.to_owned(),
-        recipients,
-        delivered,
-        gone,
-        failed,
     }
 }
 

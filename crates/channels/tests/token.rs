@@ -3,23 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use channels::token::{
-    mint, LocalSigner, MintError, MintRequest, Minter, TokenError, TokenSigner, Verifier,
-    MAX_TOKEN_CHANNELS,
+    mint, LocalSigner, MintError, MintRequest, TokenError, Verifier, MAX_TOKEN_CHANNELS,
 };
 use channels::ChannelName;
 use proptest::prelude::*;
 use serde_json::{json, Value};
-
-const AUD: &str = "wss://abc.execute-api.eu-west-1.amazonaws.com/staging";
-const ISS: &str = "https://xyz.execute-api.eu-west-1.amazonaws.com/staging";
-const NOW: i64 = 1_800_000_000;
-
-fn b64(value: &Value) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
-}
+use support::{b64, header, lobby, minter, sign, verifier, AUD, ISS, NOW};
 
 fn claims() -> Value {
     json!({
@@ -30,25 +24,6 @@ fn claims() -> Value {
         "iss": ISS,
         "sub": "user-42",
     })
-}
-
-fn header(signer: &LocalSigner) -> Value {
-    json!({ "alg": "ES256", "typ": "JWT", "kid": signer.public_key().kid() })
-}
-
-/// `header.claims.signature`, signed by `signer` over what is sent.
-async fn sign(signer: &LocalSigner, header: &Value, claims: &Value) -> String {
-    let input = format!("{}.{}", b64(header), b64(claims));
-    let signature = signer.sign(input.as_bytes()).await.unwrap();
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
-fn verifier(signer: &LocalSigner) -> Verifier {
-    Verifier::new(vec![signer.public_key().clone()], AUD, ISS)
-}
-
-fn lobby() -> ChannelName {
-    ChannelName::parse("lobby").unwrap()
 }
 
 fn with(mut claims: Value, key: &str, value: Value) -> Value {
@@ -295,15 +270,6 @@ async fn a_key_set_verifies_tokens_of_each_key_by_kid() {
     // AND with a single key, a token without kid is fine
     let single = Verifier::new(vec![new.public_key().clone()], AUD, ISS);
     assert!(single.verify(&no_kid, NOW).is_ok());
-}
-
-fn minter(signer: &LocalSigner) -> Minter {
-    Minter {
-        key: signer.public_key().clone(),
-        audience: AUD.to_owned(),
-        issuer: ISS.to_owned(),
-        max_ttl_secs: 86_400,
-    }
 }
 
 #[tokio::test]
