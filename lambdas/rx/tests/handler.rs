@@ -11,6 +11,7 @@ use channels::memory::MemoryStore;
 use channels::testing::FailingStore;
 use channels::ChannelName;
 use lambda_runtime::LambdaEvent;
+use support::{channel, open};
 
 fn fixture(name: &str) -> ApiGatewayWebsocketProxyRequest {
     support::request(name)
@@ -18,14 +19,6 @@ fn fixture(name: &str) -> ApiGatewayWebsocketProxyRequest {
 
 fn event(request: ApiGatewayWebsocketProxyRequest) -> LambdaEvent<ApiGatewayWebsocketProxyRequest> {
     support::lambda_event(request)
-}
-
-/// The handler's dependencies with subscriber tokens off (the open mode).
-fn open<S>(store: S) -> rx::Deps<S> {
-    rx::Deps {
-        store,
-        auth: rx::SubscriberAuth::None.into(),
-    }
 }
 
 fn body_text(response: &ApiGatewayProxyResponse) -> &str {
@@ -39,10 +32,6 @@ fn message_of(response: &ApiGatewayProxyResponse) -> String {
     let json: serde_json::Value =
         serde_json::from_str(body_text(response)).expect("JSON error body");
     json["message"].as_str().expect("message field").to_owned()
-}
-
-fn channel(name: &str) -> ChannelName {
-    ChannelName::parse(name).expect("a valid channel")
 }
 
 #[tokio::test]

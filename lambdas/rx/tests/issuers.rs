@@ -14,8 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
-use aws_lambda_events::encodings::Body;
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use channels::memory::MemoryStore;
@@ -27,7 +26,7 @@ use channels::{Pattern, Protocol};
 use ring::rand::SystemRandom;
 use ring::signature::{RsaKeyPair, RsaPublicKeyComponents, RSA_PKCS1_SHA256};
 use serde_json::{json, Value};
-use support::{fixture, lambda_event, AUD, CONNECTION_ID, ISS};
+use support::{fixture, lambda_event, message, AUD, CONNECTION_ID, ISS};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 
@@ -163,13 +162,6 @@ fn connect(channel: &str, token: &str) -> ApiGatewayWebsocketProxyRequest {
     event["headers"]["Sec-WebSocket-Protocol"] = json!(protocols);
     event["multiValueHeaders"]["Sec-WebSocket-Protocol"] = json!([protocols]);
     serde_json::from_value(event).unwrap()
-}
-
-fn message(response: &ApiGatewayProxyResponse) -> Value {
-    match &response.body {
-        Some(Body::Text(text)) => serde_json::from_str(text).unwrap(),
-        other => panic!("expected a JSON body, got {other:?}"),
-    }
 }
 
 fn patterns(texts: &[&str]) -> Vec<Pattern> {

@@ -14,12 +14,11 @@
 mod support;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
-use aws_lambda_events::encodings::Body;
 use channels::memory::MemoryStore;
-use channels::token::{mint, LocalSigner, MintRequest, Minter, Verifier};
-use channels::{ChannelName, Grants, Pattern, Protocol, Store};
-use serde_json::{json, Value};
-use support::{fixture, lambda_event, Capture, AUD, ISS};
+use channels::token::LocalSigner;
+use channels::{Grants, Pattern, Protocol, Store};
+use serde_json::json;
+use support::{channel, fixture, lambda_event, message, minted, open, with_tokens, Capture};
 
 /// The fixture's connection id.
 const ID: &str = "TWf1XcC5IAMCJ0g=";
@@ -53,54 +52,12 @@ fn fixture_now() -> ApiGatewayWebsocketProxyRequest {
     serde_json::from_value(event).unwrap()
 }
 
-fn open() -> rx::Deps<MemoryStore> {
-    rx::Deps {
-        store: MemoryStore::new(),
-        auth: rx::SubscriberAuth::None.into(),
-    }
-}
-
-fn with_tokens(signer: &LocalSigner) -> rx::Deps<MemoryStore> {
-    let verifier = Verifier::new(vec![signer.public_key().clone()], AUD, ISS);
-    rx::Deps {
-        store: MemoryStore::new(),
-        auth: rx::SubscriberAuth::Token(verifier).into(),
-    }
-}
-
-/// A token for `channels` and `publish`, held by user-42, for 10 minutes
-/// from `now`; and its `exp`.
-async fn minted(
-    signer: &LocalSigner,
-    channels: &[&str],
-    publish: &[&str],
-    now: i64,
-) -> (String, i64) {
-    let minter = Minter {
-        key: signer.public_key().clone(),
-        audience: AUD.into(),
-        issuer: ISS.into(),
-        max_ttl_secs: 3600,
-    };
-    let body = json!({ "channels": channels, "publish": publish, "ttlSeconds": 600, "subject": "user-42" });
-    let request = MintRequest::parse(body.to_string().as_bytes(), 3600).unwrap();
-    let minted = mint(signer, &minter, request, now).await.unwrap();
-    (minted.token, minted.expires_at)
-}
-
 /// The answer's `Sec-WebSocket-Protocol`, if any.
 fn selected(response: &ApiGatewayProxyResponse) -> Option<String> {
     response
         .headers
         .get(http::header::SEC_WEBSOCKET_PROTOCOL)
         .map(|v| v.to_str().unwrap().to_owned())
-}
-
-fn message(response: &ApiGatewayProxyResponse) -> Value {
-    match &response.body {
-        Some(Body::Text(text)) => serde_json::from_str(text).unwrap(),
-        other => panic!("expected a JSON body, got {other:?}"),
-    }
 }
 
 /// Neither the answer (headers, body) nor the log carries `token`, nor its
@@ -138,15 +95,11 @@ fn assert_token_kept_secret(token: &str, response: &ApiGatewayProxyResponse, log
     }
 }
 
-fn channel(name: &str) -> ChannelName {
-    ChannelName::parse(name).unwrap()
-}
-
 #[tokio::test]
 async fn lrw_v1_without_a_channel_is_selected_and_subscribes_to_nothing() {
     let (capture, _guard) = Capture::start();
     // GIVEN the open mode, and the browser's handshake as API Gateway sent it
-    let deps = open();
+    let deps = open(MemoryStore::new());
     let request = fixture_now();
     let offered = request
         .headers
@@ -186,7 +139,7 @@ async fn lrw_v1_without_a_channel_is_selected_and_subscribes_to_nothing() {
 #[tokio::test]
 async fn lrw_v1_with_a_channel_subscribes_to_it_as_v1() {
     let (_capture, _guard) = Capture::start();
-    let deps = open();
+    let deps = open(MemoryStore::new());
     // WHEN lrw.v1 is offered with ?channel=lobby
     let response = rx::handle(
         lambda_event(connect_v1(Some("lrw.v1"), Some("lobby"))),
@@ -212,7 +165,7 @@ async fn lrw_v1_with_a_channel_subscribes_to_it_as_v1() {
 async fn lrw_v1_is_found_among_other_offers_in_any_order() {
     let (_capture, _guard) = Capture::start();
     for offered in ["chat, lrw.v1", "lrw.v1,chat", "token.abc.def.ghi, lrw.v1"] {
-        let deps = open();
+        let deps = open(MemoryStore::new());
         let response = rx::handle(lambda_event(connect_v1(Some(offered), None)), &deps).await;
         assert_eq!(response.status_code, 200, "{offered}");
         assert_eq!(selected(&response).as_deref(), Some("lrw.v1"), "{offered}");
@@ -356,7 +309,7 @@ async fn a_token_subprotocol_without_lrw_v1_is_refused_with_400() {
     let signer = LocalSigner::generate().unwrap();
     let now = channels::now_millis() / 1000;
     let (token, _) = minted(&signer, &["lobby"], &[], now).await;
-    for deps in [open(), with_tokens(&signer)] {
+    for deps in [open(MemoryStore::new()), with_tokens(&signer)] {
         for offered in [
             format!("token.{token}"),
             format!("chat, token.{token}"),
@@ -389,7 +342,7 @@ async fn a_raw_connection_still_joins_default_and_selects_no_subprotocol() {
     let (_capture, _guard) = Capture::start();
     for offered in [None, Some("chat"), Some("lrw.v2, lrw")] {
         // GIVEN the open mode, and a handshake without lrw.v1 nor ?channel
-        let deps = open();
+        let deps = open(MemoryStore::new());
         // WHEN rx handles it
         let response = rx::handle(lambda_event(connect_v1(offered, None)), &deps).await;
         // THEN it is accepted as raw, selecting nothing, and joins default
@@ -405,7 +358,7 @@ async fn a_raw_connection_still_joins_default_and_selects_no_subprotocol() {
 #[tokio::test]
 async fn a_bad_channel_is_refused_with_400_for_lrw_v1_too() {
     let (_capture, _guard) = Capture::start();
-    let deps = open();
+    let deps = open(MemoryStore::new());
     for bad in ["", "a b", "room-*"] {
         let response = rx::handle(lambda_event(connect_v1(Some("lrw.v1"), Some(bad))), &deps).await;
         assert_eq!(response.status_code, 400, "{bad:?}");

@@ -11,40 +11,22 @@
 
 mod support;
 
-use aws_lambda_events::encodings::Body;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use channels::token::{mint, LocalSigner, MintRequest, Minter, TokenSigner};
-use serde_json::{json, Value};
-use support::{connect_with, lambda_event, setup, Capture, Setup, AUD, CONNECTION_ID, ISS};
-
-async fn minted(signer: &LocalSigner, channels: &[&str], now: i64) -> String {
-    let minter = Minter {
-        key: signer.public_key().clone(),
-        audience: AUD.into(),
-        issuer: ISS.into(),
-        max_ttl_secs: 3600,
-    };
-    let body = json!({ "channels": channels, "ttlSeconds": 600, "subject": "user-42" });
-    let request = MintRequest::parse(body.to_string().as_bytes(), 3600).unwrap();
-    mint(signer, &minter, request, now).await.unwrap().token
-}
-
-fn body(response: &aws_lambda_events::apigw::ApiGatewayProxyResponse) -> Value {
-    match &response.body {
-        Some(Body::Text(text)) => serde_json::from_str(text).unwrap(),
-        other => panic!("expected a JSON body, got {other:?}"),
-    }
-}
+use channels::token::{LocalSigner, TokenSigner};
+use serde_json::json;
+use support::{connect_with, lambda_event, minted, setup, Capture, Setup, CONNECTION_ID};
 
 #[tokio::test]
 async fn each_token_case_answers_exactly_stores_only_on_success_and_never_logs_the_token() {
     let Setup { signer, deps } = setup();
     let now = channels::now_millis() / 1000;
-    let good = minted(&signer, &["lobby"], now).await;
-    let other_channel = minted(&signer, &["room-1"], now).await;
-    let expired = minted(&signer, &["lobby"], now - 4000).await;
-    let stranger = minted(&LocalSigner::generate().unwrap(), &["lobby"], now).await;
+    let good = minted(&signer, &["lobby"], &[], now).await.0;
+    let other_channel = minted(&signer, &["room-1"], &[], now).await.0;
+    let expired = minted(&signer, &["lobby"], &[], now - 4000).await.0;
+    let stranger = minted(&LocalSigner::generate().unwrap(), &["lobby"], &[], now)
+        .await
+        .0;
     let (head, _) = good.rsplit_once('.').unwrap();
     let none_alg = format!(
         "{}.{}.",
@@ -96,7 +78,11 @@ async fn each_token_case_answers_exactly_stores_only_on_success_and_never_logs_t
             rx::handle(lambda_event(connect_with(*token, header.as_deref())), &deps).await;
         // THEN it is refused with the category only, and nothing is stored
         assert_eq!(response.status_code, *status, "{name}");
-        assert_eq!(body(&response), json!({ "message": message }), "{name}");
+        assert_eq!(
+            support::message(&response),
+            json!({ "message": message }),
+            "{name}"
+        );
         assert!(deps.store.is_empty(), "{name}: nothing stored");
     }
 

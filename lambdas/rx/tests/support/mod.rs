@@ -1,14 +1,18 @@
-//! What the token tests share: the `$connect` fixture with a token added
-//! the way a client sends it, and the handler's dependencies with tokens on.
+//! What the handler tests share: fixtures, the `$connect` fixture with a
+//! token added the way a client sends it, the handler's dependencies with
+//! tokens off or on, minted tokens, channel names, an answer's JSON body,
+//! captured log lines.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::encodings::Body;
 use channels::memory::MemoryStore;
-use channels::token::{LocalSigner, Verifier};
+use channels::token::{mint, LocalSigner, MintRequest, Minter, Verifier};
+use channels::ChannelName;
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -50,13 +54,60 @@ pub struct Setup {
 
 pub fn setup() -> Setup {
     let signer = LocalSigner::generate().unwrap();
-    let verifier = Verifier::new(vec![signer.public_key().clone()], AUD, ISS);
     Setup {
+        deps: with_tokens(&signer),
         signer,
-        deps: rx::Deps {
-            store: MemoryStore::new(),
-            auth: rx::SubscriberAuth::Token(verifier).into(),
-        },
+    }
+}
+
+/// The handler's dependencies with subscriber tokens off (the open mode).
+pub fn open<S>(store: S) -> rx::Deps<S> {
+    rx::Deps {
+        store,
+        auth: rx::SubscriberAuth::None.into(),
+    }
+}
+
+/// The handler's dependencies with subscriber tokens on, verified with
+/// `signer`'s key.
+pub fn with_tokens(signer: &LocalSigner) -> rx::Deps<MemoryStore> {
+    let verifier = Verifier::new(vec![signer.public_key().clone()], AUD, ISS);
+    rx::Deps {
+        store: MemoryStore::new(),
+        auth: rx::SubscriberAuth::Token(verifier).into(),
+    }
+}
+
+/// A token for `channels` and `publish`, held by user-42, for 10 minutes
+/// from `now`; and its `exp`.
+pub async fn minted(
+    signer: &LocalSigner,
+    channels: &[&str],
+    publish: &[&str],
+    now: i64,
+) -> (String, i64) {
+    let minter = Minter {
+        key: signer.public_key().clone(),
+        audience: AUD.into(),
+        issuer: ISS.into(),
+        max_ttl_secs: 3600,
+    };
+    let body = json!({ "channels": channels, "publish": publish, "ttlSeconds": 600, "subject": "user-42" });
+    let request = MintRequest::parse(body.to_string().as_bytes(), 3600).unwrap();
+    let minted = mint(signer, &minter, request, now).await.unwrap();
+    (minted.token, minted.expires_at)
+}
+
+/// The channel `name`, which must be valid.
+pub fn channel(name: &str) -> ChannelName {
+    ChannelName::parse(name).unwrap_or_else(|e| panic!("{name:?} is a valid channel: {e}"))
+}
+
+/// An answer's JSON body.
+pub fn message(response: &ApiGatewayProxyResponse) -> Value {
+    match &response.body {
+        Some(Body::Text(text)) => serde_json::from_str(text).unwrap(),
+        other => panic!("expected a JSON body, got {other:?}"),
     }
 }
 
