@@ -8,7 +8,7 @@
 
 mod support;
 
-use support::{AUD, ISS};
+use support::{channel, fast, minter, verifier, AUD, ISS};
 
 use std::time::Duration;
 
@@ -19,10 +19,10 @@ use channels::fanout::{Publish, Published};
 use channels::memory::MemoryStore;
 use channels::message::{Position, Publication};
 use channels::testing::{FailingStore, MemoryNotifier, Tamper};
-use channels::token::{mint, LocalSigner, MintRequest, Minter, Verifier};
+use channels::token::{mint, LocalSigner, MintRequest, Minter};
 use channels::{
-    ChannelName, Connection, Fanout, Grants, Pattern, Protocol, PublishOptions, Store,
-    MAX_MESSAGE_BYTES, MAX_SUBSCRIPTIONS,
+    Connection, Fanout, Grants, Pattern, Protocol, PublishOptions, Store, MAX_MESSAGE_BYTES,
+    MAX_SUBSCRIPTIONS,
 };
 use http_lambda::commands::{handle, CommandsDeps};
 use lambda_runtime::LambdaEvent;
@@ -50,19 +50,18 @@ fn lambda_event(
     support::event(request)
 }
 
-fn fast() -> PublishOptions {
-    PublishOptions {
-        backoff_base: Duration::from_millis(1),
-        backoff_cap: Duration::from_millis(2),
-        ..PublishOptions::default()
-    }
-}
-
 type Deps<S = MemoryStore> = CommandsDeps<S, MemoryNotifier>;
 
 fn deps_on<S>(store: S, auth: SubscriberAuth) -> Deps<S> {
     CommandsDeps {
-        fanout: Fanout::new(store, MemoryNotifier::new(), fast()),
+        fanout: Fanout::new(
+            store,
+            MemoryNotifier::new(),
+            PublishOptions {
+                backoff_cap: Duration::from_millis(2),
+                ..fast()
+            },
+        ),
         auth: auth.into(),
         metrics: false,
     }
@@ -72,20 +71,12 @@ fn open() -> Deps {
     deps_on(MemoryStore::new(), SubscriberAuth::None)
 }
 
-fn verifier(signer: &LocalSigner) -> Verifier {
-    Verifier::new(vec![signer.public_key().clone()], AUD, ISS)
-}
-
 fn with_tokens(signer: &LocalSigner) -> Deps {
     deps_on(MemoryStore::new(), SubscriberAuth::Token(verifier(signer)))
 }
 
 fn now() -> i64 {
     channels::now_millis() / 1000
-}
-
-fn channel(name: &str) -> ChannelName {
-    ChannelName::parse(name).unwrap()
 }
 
 fn patterns(texts: &[&str]) -> Vec<Pattern> {
@@ -144,15 +135,9 @@ async fn http_publish<S: Store>(deps: &Deps<S>, name: &str, body: &str) -> Posit
 
 /// A token minted now for `channels`, held by `subject`; and its `exp`.
 async fn token(signer: &LocalSigner, channels: &[&str], subject: &str, ttl: u64) -> (String, i64) {
-    let minter = Minter {
-        key: signer.public_key().clone(),
-        audience: AUD.into(),
-        issuer: ISS.into(),
-        max_ttl_secs: 7200,
-    };
     let body = json!({ "channels": channels, "ttlSeconds": ttl, "subject": subject });
     let request = MintRequest::parse(body.to_string().as_bytes(), 7200).unwrap();
-    let minted = mint(signer, &minter, request, now()).await.unwrap();
+    let minted = mint(signer, &minter(signer), request, now()).await.unwrap();
     (minted.token, minted.expires_at)
 }
 

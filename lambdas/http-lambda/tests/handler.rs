@@ -5,43 +5,28 @@
 
 mod support;
 
-use std::time::Duration;
-
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::encodings::Body;
 use channels::memory::MemoryStore;
 use channels::testing::FailingStore;
 use channels::testing::MemoryNotifier;
-use channels::token::{LocalSigner, Minter, Verifier};
+use channels::token::LocalSigner;
 use channels::{ChannelName, Connection, Fanout, PublishOptions, Store};
 use http::Method;
 use http_lambda::{handle, Deps, Tokens, ROUTES};
 use serde_json::json;
-use support::{event, json_of, AUD, ISS};
-
-/// The fixture `name` as the HTTP API event.
-fn http_event(name: &str) -> ApiGatewayV2httpRequest {
-    support::fixture(name)
-}
+use support::{event, fast, http_event, json_of, minter, verifier};
 
 fn deps() -> Deps<MemoryStore, MemoryNotifier, LocalSigner> {
     let signer = LocalSigner::generate().expect("a key");
-    let verifier = Verifier::new(vec![signer.public_key().clone()], AUD, ISS);
-    let minter = Minter {
-        key: signer.public_key().clone(),
-        audience: AUD.into(),
-        issuer: ISS.into(),
-        max_ttl_secs: 7200,
-    };
+    let verifier = verifier(&signer);
+    let minter = minter(&signer);
     Deps {
         tokens: Some(Tokens::new(signer, minter, &verifier)),
         ..Deps::new(Fanout::new(
             MemoryStore::new(),
             MemoryNotifier::new(),
-            PublishOptions {
-                backoff_base: Duration::from_millis(1),
-                ..PublishOptions::default()
-            },
+            fast(),
         ))
     }
 }

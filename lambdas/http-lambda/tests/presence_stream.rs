@@ -13,20 +13,17 @@
 
 mod support;
 
-use std::time::Duration;
-
 use channels::memory::MemoryStore;
 use channels::presence::{ChangeKind, MembershipChange};
 use channels::testing::{MemoryNotifier, Tamper};
-use channels::{
-    ChannelName, Connection, Fanout, Membership, Pattern, Protocol, PublishOptions, Shards, Store,
-};
+use channels::{Connection, Fanout, Membership, Pattern, Protocol, Shards, Store};
 use http_lambda::presence::{
     handle, membership_change, stream_record, BatchItemFailure, BatchResponse, PresenceDeps,
     StreamEvent,
 };
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
+use support::{channel, fast};
 use tokio::sync::mpsc;
 
 fn fixture(name: &str) -> StreamEvent {
@@ -39,17 +36,6 @@ fn raw_fixture(name: &str) -> Value {
 
 fn lambda_event(event: StreamEvent) -> LambdaEvent<StreamEvent> {
     support::event(event)
-}
-
-fn channel(name: &str) -> ChannelName {
-    ChannelName::parse(name).unwrap()
-}
-
-fn fast() -> PublishOptions {
-    PublishOptions {
-        backoff_base: Duration::from_millis(1),
-        ..PublishOptions::default()
-    }
 }
 
 /// Presence events for lobby and room-* (not for quiet).

@@ -14,21 +14,7 @@ use channels::token::{LocalSigner, Minter, SignError, TokenSigner, Verifier, SIG
 use channels::{ChannelName, Fanout, PublishOptions};
 use http_lambda::{handle, Deps, Tokens};
 use serde_json::json;
-use support::{event, json_of, AUD, ISS};
-
-/// The fixture `name` as the HTTP API event.
-fn http_event(name: &str) -> ApiGatewayV2httpRequest {
-    support::fixture(name)
-}
-
-fn minter(key: &LocalSigner) -> Minter {
-    Minter {
-        key: key.public_key().clone(),
-        audience: AUD.into(),
-        issuer: ISS.into(),
-        max_ttl_secs: 7200,
-    }
-}
+use support::{event, http_event, json_of, minter, AUD, ISS};
 
 fn deps<K>(signer: K, minter: Minter, verifier: &Verifier) -> Deps<MemoryStore, MemoryNotifier, K> {
     Deps {

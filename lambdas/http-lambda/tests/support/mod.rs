@@ -1,11 +1,16 @@
 //! What the handler tests share: fixtures (real event JSON in tests/data),
 //! the Lambda event around them, the JSON of an answer, the deployment's
-//! audience and issuer.
+//! audience and issuer with its minter and verifier, channel names, publish
+//! options whose retries do not wait.
 
 #![allow(dead_code)]
 
-use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use std::time::Duration;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
+use channels::token::{LocalSigner, Minter, Verifier};
+use channels::{ChannelName, PublishOptions};
 use lambda_runtime::{Context, LambdaEvent};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -48,5 +53,38 @@ pub fn json_of(response: &ApiGatewayV2httpResponse) -> Value {
     match &response.body {
         Some(Body::Text(text)) => serde_json::from_str(text).expect("JSON body"),
         other => panic!("expected a text body, got {other:?}"),
+    }
+}
+
+/// The fixture `name` as the HTTP API event.
+pub fn http_event(name: &str) -> ApiGatewayV2httpRequest {
+    fixture(name)
+}
+
+/// The deployment's minter, with `key`: tokens of two hours at most.
+pub fn minter(key: &LocalSigner) -> Minter {
+    Minter {
+        key: key.public_key().clone(),
+        audience: AUD.into(),
+        issuer: ISS.into(),
+        max_ttl_secs: 7200,
+    }
+}
+
+/// The deployment's verifier, with `signer`'s key.
+pub fn verifier(signer: &LocalSigner) -> Verifier {
+    Verifier::new(vec![signer.public_key().clone()], AUD, ISS)
+}
+
+/// The channel `name`, which must be valid.
+pub fn channel(name: &str) -> ChannelName {
+    ChannelName::parse(name).unwrap_or_else(|e| panic!("{name:?} is a valid channel: {e}"))
+}
+
+/// Publish options whose retries start after 1 ms.
+pub fn fast() -> PublishOptions {
+    PublishOptions {
+        backoff_base: Duration::from_millis(1),
+        ..PublishOptions::default()
     }
 }
