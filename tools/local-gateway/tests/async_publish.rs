@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use futures::{SinkExt as _, StreamExt as _};
-use local_gateway::{NotifierMode, QueueConfig};
+use local_gateway::QueueConfig;
 use serde_json::json;
 use support::{start, Backend, Client, Env};
 use tokio_tungstenite::tungstenite::Message;
@@ -117,7 +117,7 @@ async fn moto_sqs_the_async_path_delivers_to_every_member_once() {
     let endpoint = moto.endpoint();
     let env = start(Backend::Memory, |b| {
         b.sync_max(10)
-            .notifier(NotifierMode::Sdk)
+            .notifier(local_gateway::NotifierMode::Sdk)
             .channel_shards(channels::Shards::new(4).unwrap())
             .queue(QueueConfig::Sqs {
                 endpoint,
