@@ -24,30 +24,7 @@ use support::{
 };
 use tokio_tungstenite::tungstenite::Message;
 
-macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Memory).await;
-                }
-            )*
-        }
-        #[cfg(feature = "aws")]
-        mod moto {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "needs moto_server; `make test` runs it"]
-                async fn $name() {
-                    super::$name(super::Backend::Moto).await;
-                }
-            )*
-        }
-    };
-}
-
-scenarios!(
+support::scenarios!(
     echo_goes_to_the_sender_only,
     publish_reaches_exactly_the_channel_members,
     get_counts_the_members_of_each_channel,

@@ -7,23 +7,14 @@
 
 mod support;
 
-use local_gateway::{Gateway, GatewayError, SubscriberAuthMode};
+use local_gateway::{Gateway, GatewayError};
 use serde_json::Value;
 use support::{
-    first_status, json, read_until_closed, recv_text, start, ws_handshake, ws_request, Backend, Env,
+    first_status, json, read_until_closed, recv_text, with_tokens, ws_handshake, ws_request, Env,
 };
 use tokio::io::AsyncWriteExt as _;
 
 const EVIL: &str = "http://evil.example";
-
-async fn with_tokens(
-    configure: impl FnOnce(local_gateway::GatewayBuilder) -> local_gateway::GatewayBuilder,
-) -> Env {
-    start(Backend::Memory, |b| {
-        configure(b.subscriber_auth(SubscriberAuthMode::Token))
-    })
-    .await
-}
 
 /// A request to `path` on the gateway (stage not included) with extra
 /// headers; status, headers and JSON.

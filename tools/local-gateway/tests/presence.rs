@@ -11,45 +11,9 @@ mod support;
 use channels::Pattern;
 use local_gateway::SubscriberAuthMode;
 use serde_json::{json, Value};
-use support::{start, Backend, Env};
+use support::{start, token, Backend, Env};
 
-macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Memory).await;
-                }
-            )*
-        }
-        #[cfg(feature = "aws")]
-        mod moto {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "needs moto_server; `make test` runs it"]
-                async fn $name() {
-                    super::$name(super::Backend::Moto).await;
-                }
-            )*
-        }
-    };
-}
-
-scenarios!(presence_lists_subjects_and_joins_and_leaves_are_announced_once_per_subject);
-
-async fn token(env: &Env, channels: &[&str], subject: &str) -> String {
-    let response = env
-        .http
-        .post(env.url("/tokens"))
-        .json(&json!({"channels": channels, "subject": subject}))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = support::json(response).await;
-    assert_eq!(status, 200, "{body}");
-    body["token"].as_str().unwrap().to_owned()
-}
+support::scenarios!(presence_lists_subjects_and_joins_and_leaves_are_announced_once_per_subject);
 
 async fn http_presence(env: &Env, channel: &str) -> Value {
     let response = env
@@ -72,8 +36,8 @@ async fn presence_lists_subjects_and_joins_and_leaves_are_announced_once_per_sub
             .presence_events(vec![Pattern::parse("room-*").unwrap()])
     })
     .await;
-    let alice = token(&env, &["room-1", "lobby"], "u-alice").await;
-    let bob = token(&env, &["room-1", "lobby"], "u-bob").await;
+    let alice = token(&env, &["room-1", "lobby"], &[], "u-alice").await;
+    let bob = token(&env, &["room-1", "lobby"], &[], "u-bob").await;
 
     // WHEN alice joins room-1, then bob
     let mut alice_1 = env.connect_v1(Some("room-1"), Some(&alice)).await;

@@ -10,32 +10,9 @@ mod support;
 
 use channels::History;
 use serde_json::{json, Value};
-use support::{expect_close, recv_text, send, start, Backend, Env, V1};
+use support::{expect_close, recv_text, send, start, token, Backend, V1};
 
-macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Memory).await;
-                }
-            )*
-        }
-        #[cfg(feature = "aws")]
-        mod moto {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "needs moto_server; `make test` runs it"]
-                async fn $name() {
-                    super::$name(super::Backend::Moto).await;
-                }
-            )*
-        }
-    };
-}
-
-scenarios!(
+support::scenarios!(
     one_connection_follows_three_channels_and_a_raw_one_gets_the_raw_body,
     unsubscribe_stops_delivery_and_disconnect_leaves_every_count_at_zero,
     the_101st_subscription_is_refused_with_429_and_the_socket_stays,
@@ -48,19 +25,6 @@ scenarios!(
 );
 
 /// A token minted by the gateway for these patterns, with a subject.
-async fn token(env: &Env, channels: &[&str], publish: &[&str], subject: &str) -> String {
-    let response = env
-        .http
-        .post(env.url("/tokens"))
-        .json(&json!({"channels": channels, "publish": publish, "subject": subject}))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = support::json(response).await;
-    assert_eq!(status, 200, "{body}");
-    body["token"].as_str().unwrap().to_owned()
-}
-
 async fn subscribe(client: &mut V1, channel: &str) -> Value {
     let reply = client
         .call(json!({"action": "subscribe", "channel": channel}))

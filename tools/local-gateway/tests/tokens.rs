@@ -7,18 +7,9 @@
 
 mod support;
 
-use local_gateway::{GatewayEvent, SubscriberAuthMode};
+use local_gateway::GatewayEvent;
 use serde_json::{json, Value};
-use support::{json, recv_text, start, Backend, Env, WAIT};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Error as WsError;
-
-async fn with_tokens() -> Env {
-    start(Backend::Memory, |b| {
-        b.subscriber_auth(SubscriberAuthMode::Token)
-    })
-    .await
-}
+use support::{json, recv_text, start, with_tokens, ws_handshake, ws_request, Backend, Env};
 
 /// `POST /tokens` with `body` (sent as `curl -d` sends it: a form content
 /// type, whatever the body is); status and JSON.
@@ -41,35 +32,18 @@ async fn handshake(
     query: &str,
     authorization: Option<&str>,
 ) -> (u16, Option<support::Client>, String) {
-    let mut request = format!("{}?{query}", env.gateway.ws_url())
-        .into_client_request()
-        .unwrap();
-    if let Some(value) = authorization {
-        request
-            .headers_mut()
-            .insert("authorization", value.parse().unwrap());
-    }
-    match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
-        .await
-        .expect("the handshake ends in time")
-    {
-        Ok((client, response)) => (response.status().as_u16(), Some(client), String::new()),
-        Err(WsError::Http(response)) => {
-            let body = response
-                .body()
-                .as_ref()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default();
-            (response.status().as_u16(), None, body)
-        }
-        Err(other) => panic!("handshake failed: {other}"),
-    }
+    let url = format!("{}?{query}", env.gateway.ws_url());
+    let headers: Vec<(&'static str, &str)> = authorization
+        .map(|value| ("authorization", value))
+        .into_iter()
+        .collect();
+    ws_handshake(ws_request(&url, &headers)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_minted_token_opens_its_channel_and_no_other() {
     // GIVEN a gateway with subscriber tokens on, and a token for lobby
-    let mut env = with_tokens().await;
+    let mut env = with_tokens(|b| b).await;
     let (status, body) = mint(&env, r#"{"channels":["lobby"],"ttlSeconds":600}"#).await;
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().unwrap().to_owned();
@@ -113,7 +87,7 @@ async fn a_minted_token_opens_its_channel_and_no_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_minted_from_forms_and_bad_requests_are_400() {
-    let env = with_tokens().await;
+    let env = with_tokens(|b| b).await;
     let (status, body) = mint(&env, "channels=a,b&ttlSeconds=60&subject=user-1").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["channels"], json!(["a", "b"]));
@@ -185,7 +159,7 @@ fn pyjwt(jwks: &Value, token: &str, aud: &str, iss: &str) -> (i32, String) {
 #[ignore = "needs PyJWT from the project venv; `make test` runs it"]
 async fn the_jwks_verifies_minted_tokens_with_an_independent_implementation() {
     // GIVEN a token minted by the gateway and the JWKS it publishes
-    let env = with_tokens().await;
+    let env = with_tokens(|b| b).await;
     let (status, body) = mint(&env, "channels=lobby&subject=user-42").await;
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().unwrap().to_owned();

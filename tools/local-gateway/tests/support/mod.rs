@@ -13,8 +13,9 @@ use channels_aws::testing::MotoServer;
 use futures::{SinkExt as _, StreamExt as _};
 use local_gateway::{
     Gateway, GatewayBuilder, GatewayEvent, NotifierMode, RunningGateway, StoreConfig,
+    SubscriberAuthMode,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::broadcast;
@@ -587,3 +588,59 @@ impl Env {
         }
     }
 }
+
+/// A gateway on the in-memory store with subscriber tokens on; `configure`
+/// adjusts the builder further.
+pub async fn with_tokens(
+    configure: impl FnOnce(local_gateway::GatewayBuilder) -> local_gateway::GatewayBuilder,
+) -> Env {
+    start(Backend::Memory, |b| {
+        configure(b.subscriber_auth(SubscriberAuthMode::Token))
+    })
+    .await
+}
+
+/// A token from `POST /tokens` for `channels`, publishing to `publish`,
+/// held by `subject`.
+pub async fn token(env: &Env, channels: &[&str], publish: &[&str], subject: &str) -> String {
+    let response = env
+        .http
+        .post(env.url("/tokens"))
+        .json(&json!({"channels": channels, "publish": publish, "subject": subject}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(response).await;
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+/// `scenarios!(a, b)` runs each `async fn a(backend: Backend)` of the test
+/// file twice: on the in-memory store (`memory::a`) and, with feature `aws`,
+/// on DynamoDB at a moto_server (`moto::a`, ignored by plain `cargo test`;
+/// `make test` runs it).
+#[allow(unused_macros)]
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Memory).await;
+                }
+            )*
+        }
+        #[cfg(feature = "aws")]
+        mod moto {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs moto_server; `make test` runs it"]
+                async fn $name() {
+                    super::$name(super::Backend::Moto).await;
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use scenarios;
