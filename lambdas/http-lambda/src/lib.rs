@@ -19,6 +19,7 @@ pub mod presence;
 mod request;
 mod respond;
 pub mod routes;
+pub mod sqs;
 pub mod tokens;
 pub mod worker;
 

@@ -13,7 +13,6 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use channels::brake::Brake;
 use channels::job::{retry_delay, JobError, JobFailure, PublishQueue, ShardJob};
 use channels::{ConnectionNotifier, Fanout, Store};
@@ -21,6 +20,8 @@ use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use tokio::time::Instant;
 use tracing::{error, info, warn, Instrument};
+
+use crate::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
 /// What the worker needs, built once per execution environment.
 #[derive(Debug)]
@@ -63,17 +64,13 @@ where
     }))
     .instrument(span)
     .await;
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failures
-        .into_iter()
-        .flatten()
-        .map(|id| {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failure
-        })
-        .collect();
-    response
+    SqsBatchResponse {
+        batch_item_failures: failures
+            .into_iter()
+            .flatten()
+            .map(|item_identifier| BatchItemFailure { item_identifier })
+            .collect(),
+    }
 }
 
 /// A failed record comes back after [`retry_delay`] of its receive count

@@ -11,11 +11,11 @@ mod support;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_lambda_events::sqs::SqsEvent;
 use channels::job::{retry_delay, PublishQueue, QueueError, ShardJob};
 use channels::memory::MemoryStore;
 use channels::testing::{MemoryNotifier, Tamper};
 use channels::{ChannelName, Connection, Fanout, PublishOptions, Store};
+use http_lambda::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use http_lambda::worker::{handle, worker_brake, WorkerDeps};
 use lambda_runtime::{Context, LambdaEvent};
 
@@ -120,4 +120,42 @@ fn retries_back_off_from_ten_seconds_to_five_minutes() {
     let delays: Vec<u64> = (1..=8).map(|n| retry_delay(n).as_secs()).collect();
     assert_eq!(delays, [10, 20, 40, 80, 160, 300, 300, 300]);
     assert_eq!(retry_delay(0).as_secs(), 10);
+}
+
+#[test]
+fn the_event_and_answer_read_as_aws_lambda_events_reads_them() {
+    // GIVEN the fixture read with these types and with aws_lambda_events's
+    let ours = batch();
+    let theirs: aws_lambda_events::sqs::SqsEvent = support::fixture("sqs_batch.json");
+
+    // THEN every field the worker uses is the same
+    assert_eq!(ours.records.len(), theirs.records.len());
+    for (a, b) in ours.records.iter().zip(&theirs.records) {
+        assert_eq!(a.message_id, b.message_id);
+        assert_eq!(a.receipt_handle, b.receipt_handle);
+        assert_eq!(a.body, b.body);
+        assert_eq!(a.event_source, b.event_source);
+        assert_eq!(a.attributes, b.attributes);
+    }
+    assert_eq!(
+        ours.records[1].attributes.get("ApproximateReceiveCount"),
+        Some(&"3".to_owned())
+    );
+
+    // AND the answer reads back as theirs, failures in order
+    let answer = SqsBatchResponse {
+        batch_item_failures: ["x", "y"]
+            .map(|id| BatchItemFailure {
+                item_identifier: id.to_owned(),
+            })
+            .to_vec(),
+    };
+    let read: aws_lambda_events::sqs::SqsBatchResponse =
+        serde_json::from_value(serde_json::to_value(&answer).unwrap()).unwrap();
+    let ids: Vec<_> = read
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(ids, ["x", "y"]);
 }

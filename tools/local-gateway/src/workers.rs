@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use http_lambda::sqs::{SqsEvent, SqsMessage};
 use lambda_runtime::LambdaEvent;
 use tokio::sync::{watch, Mutex};
 use tracing::error;
@@ -60,8 +60,7 @@ pub(crate) fn start_workers(
 /// Runs `records` through the worker handler as one SQS event; the message
 /// ids it asks to retry.
 async fn invoke(shared: &Shared, records: Vec<SqsMessage>) -> Vec<String> {
-    let mut event = SqsEvent::default();
-    event.records = records;
+    let event = SqsEvent { records };
     let request_id = new_id();
     let response = http_lambda::worker::handle(
         LambdaEvent::new(event, lambda_context(&request_id)),
@@ -76,11 +75,12 @@ async fn invoke(shared: &Shared, records: Vec<SqsMessage>) -> Vec<String> {
 }
 
 fn record(id: String, body: String) -> SqsMessage {
-    let mut message = SqsMessage::default();
-    message.message_id = Some(id);
-    message.body = Some(body);
-    message.event_source = Some("aws:sqs".to_owned());
-    message
+    SqsMessage {
+        message_id: Some(id),
+        body: Some(body),
+        event_source: Some("aws:sqs".to_owned()),
+        ..SqsMessage::default()
+    }
 }
 
 async fn memory_worker(
