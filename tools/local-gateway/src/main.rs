@@ -115,7 +115,7 @@ const DEMO_TOKEN_TTL_SECS: u64 = 3600;
 async fn main() -> ExitCode {
     let args = Args::parse();
     // Logs go to stderr: stdout carries only the three lines above.
-    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    init_logs();
     let store = match args.dynamodb_endpoint.filter(|e| !e.trim().is_empty()) {
         Some(endpoint) => StoreConfig::Dynamo {
             endpoint,
@@ -254,4 +254,28 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Logs on stderr at `RUST_LOG`'s level (`info` by default), as a Lambda
+/// function prints them: no time, no target. `RUST_LOG` takes a level or
+/// `target=level` directives (`warn,local_gateway=debug`); one it cannot
+/// read leaves `info`. Lambda's own subscriber would also take span filters,
+/// at the price of a regex engine in every first build.
+fn init_logs() {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .without_time(),
+        )
+        .with(filter)
+        .init();
 }
