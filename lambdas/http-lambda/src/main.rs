@@ -2,7 +2,9 @@
 //! `_HANDLER` (the function's `handler` setting) `commands`, `worker` or
 //! `presence`, another function's. One binary, four functions, each with
 //! its own role. Here the AWS adapters are wired in; each function builds
-//! the clients every invocation needs at init and the others on first use.
+//! the clients every invocation needs at init and the others on first use
+//! (`@connections` for http and commands, whose reads, tokens, subscribes
+//! and pings do not post; SQS; KMS).
 
 use channels::config::{CommandsConfig, FanoutConfig, HttpConfig, PresenceConfig, WorkerConfig};
 use channels::token::auth::Auth;
@@ -31,14 +33,15 @@ async fn main() -> Result<(), Error> {
     }
 }
 
-/// The fan-out of a function that publishes: DynamoDB and `@connections`
-/// at init (every publish needs them), SQS on the first big publish.
-fn fanout(
+/// The fan-out of a function that publishes: DynamoDB at init (every
+/// invocation but a few reads it), `notifier` as the function needs it, SQS
+/// on the first big publish.
+fn fanout<N>(
     sdk: &aws_types::SdkConfig,
     config: FanoutConfig,
-) -> Fanout<DynamoStore, ApiGatewayNotifier, Lazy<SqsQueue>> {
+    notifier: N,
+) -> Fanout<DynamoStore, N, Lazy<SqsQueue>> {
     let store = DynamoStore::from_conf(sdk, config.table).with_shards(config.shards);
-    let notifier = ApiGatewayNotifier::from_conf(sdk, &config.management_endpoint);
     let mut fanout = Fanout::new(store, notifier, config.publish);
     fanout.queue = config.queue_url.map(|url| {
         let sdk = sdk.clone();
@@ -49,11 +52,21 @@ fn fanout(
     fanout
 }
 
+/// The `@connections` client, built on the first post.
+fn lazy_notifier(sdk: &aws_types::SdkConfig, config: &FanoutConfig) -> Lazy<ApiGatewayNotifier> {
+    let sdk = sdk.clone();
+    let endpoint = config.management_endpoint.clone();
+    Lazy::new(move || ApiGatewayNotifier::from_conf(&sdk, &endpoint))
+}
+
 async fn http() -> Result<(), Error> {
     let config = log_and_read_config(HttpConfig::from_env)?;
     let sdk = read_config(channels_aws::sdk::from_env)?;
+    // `@connections` on the first publish: reads, tokens and key sets
+    // never post.
+    let notifier = lazy_notifier(&sdk, &config.fanout);
     let deps = Deps {
-        fanout: fanout(&sdk, config.fanout),
+        fanout: fanout(&sdk, config.fanout, notifier),
         tokens: config.tokens.map(|tokens| {
             let sdk = sdk.clone();
             let key = tokens.signing_key;
@@ -81,8 +94,11 @@ async fn commands() -> Result<(), Error> {
         HttpsJwksFetcher::new(),
         config.max_token_ttl_secs,
     );
+    // `@connections` on the first publish or replay: a subscribe without
+    // `since`, an unsubscribe or a ping never posts.
+    let notifier = lazy_notifier(&sdk, &config.fanout);
     let deps = CommandsDeps {
-        fanout: fanout(&sdk, config.fanout),
+        fanout: fanout(&sdk, config.fanout, notifier),
         auth: Auth::new(config.auth, issuers),
         metrics: true,
     };

@@ -88,3 +88,15 @@ fn the_local_gateway_links_the_sdk_only_with_its_aws_feature() {
     );
     assert_eq!(crates_in(&aws, "aws-config"), ["aws-config"]);
 }
+
+/// The crates the first `make local` no longer compiles
+/// (docs/performance.md#the-first-make-local): `serde_with` and `darling`
+/// came with `aws_lambda_events`'s SQS types, the regex engine with
+/// `tracing-subscriber`'s env-filter.
+#[test]
+fn the_local_gateway_builds_no_serde_with_and_no_regex_engine() {
+    let default = tree("local-gateway", &[]);
+    for heavy in ["serde_with", "darling", "regex"] {
+        assert!(crates_in(&default, heavy).is_empty(), "{heavy}: {default}");
+    }
+}
