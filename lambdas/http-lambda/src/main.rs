@@ -4,7 +4,7 @@
 //! its own role. Here the AWS adapters are wired in; each function builds
 //! the clients every invocation needs at init and the others on first use
 //! (`@connections` for http and commands, whose reads, tokens, subscribes
-//! and pings do not post; SQS; KMS).
+//! without `since`, unsubscribes and pings do not post; SQS; KMS).
 
 use channels::config::{CommandsConfig, FanoutConfig, HttpConfig, PresenceConfig, WorkerConfig};
 use channels::token::auth::Auth;
@@ -33,8 +33,8 @@ async fn main() -> Result<(), Error> {
     }
 }
 
-/// The fan-out of a function that publishes: DynamoDB at init (every
-/// invocation but a few reads it), `notifier` as the function needs it, SQS
+/// The fan-out of a function that publishes: DynamoDB at init (all but a
+/// few invocations read it: not tokens, key sets, 404s), `notifier` as the function needs it, SQS
 /// on the first big publish.
 fn fanout<N>(
     sdk: &aws_types::SdkConfig,

@@ -1,7 +1,8 @@
 //! Which binary links which AWS SDK client, from `cargo tree` on the
 //! workspace's lock file: rx links no `@connections`, SQS or KMS client; the
 //! handler libraries and the local gateway's default build link no AWS SDK
-//! at all; the domain crate never does.
+//! at all; the domain crate never does; the gateway's default build, what
+//! the first `make local` compiles, has no `serde_with` or regex engine.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 

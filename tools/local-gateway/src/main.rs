@@ -258,17 +258,12 @@ async fn wait_for_signal() {
 
 /// Logs on stderr at `RUST_LOG`'s level (`info` by default), as a Lambda
 /// function prints them: no time, no target. `RUST_LOG` takes a level or
-/// `target=level` directives (`warn,local_gateway=debug`); one it cannot
-/// read leaves `info`. Lambda's own subscriber would also take span filters,
-/// at the price of a regex engine in every first build.
+/// `target=level` directives (`warn,local_gateway=debug`); when it is unset,
+/// empty or cannot be read, `info`. Lambda's own subscriber would also take
+/// span filters, at the price of a regex engine in every first build.
 fn init_logs() {
-    use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
 
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|directives| directives.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
@@ -276,6 +271,49 @@ fn init_logs() {
                 .with_target(false)
                 .without_time(),
         )
-        .with(filter)
+        .with(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
         .init();
+}
+
+/// `RUST_LOG` read as directives, empty ones (`info,`) skipped; `info` when
+/// there is none or one cannot be read.
+fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+
+    let directives: Vec<&str> = rust_log
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    let info = || Targets::new().with_default(LevelFilter::INFO);
+    if directives.is_empty() {
+        return info();
+    }
+    directives.join(",").parse().unwrap_or_else(|_| info())
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::log_filter;
+
+    #[test]
+    fn rust_log_reads_as_levels_and_directives_with_info_otherwise() {
+        let info = |f: &tracing_subscriber::filter::Targets| {
+            (
+                f.would_enable("local_gateway", &Level::INFO),
+                f.would_enable("local_gateway", &Level::DEBUG),
+            )
+        };
+        assert_eq!(info(&log_filter(None)), (true, false));
+        assert_eq!(info(&log_filter(Some(""))), (true, false));
+        assert_eq!(info(&log_filter(Some("info,"))), (true, false));
+        assert_eq!(info(&log_filter(Some("warn"))), (false, false));
+        assert_eq!(info(&log_filter(Some("=="))), (true, false));
+        let f = log_filter(Some("warn, local_gateway=debug"));
+        assert_eq!(info(&f), (true, true));
+        assert!(!f.would_enable("hyper", &Level::INFO));
+    }
 }
