@@ -34,8 +34,8 @@ async fn main() -> Result<(), Error> {
 }
 
 /// The fan-out of a function that publishes: DynamoDB at init (all but a
-/// few invocations read it: not tokens, key sets, 404s), `notifier` as the function needs it, SQS
-/// on the first big publish.
+/// few invocations read it: not tokens, key sets, 404s), `notifier` as the
+/// function needs it, SQS on the first big publish.
 fn fanout<N>(
     sdk: &aws_types::SdkConfig,
     config: FanoutConfig,
