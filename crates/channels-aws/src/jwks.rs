@@ -161,9 +161,10 @@ impl JwksFetcher for HttpsJwksFetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use channels::testing::issuer::read_request_head;
     use std::net::SocketAddr;
     use std::sync::Arc;
-    use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+    use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
     use tokio::net::TcpListener;
 
     const CA: &str = include_str!("../tests/data/test-only-jwks-ca.pem");
@@ -182,14 +183,9 @@ mod tests {
     /// Answers by path: `/jwks` the document, `/big` an oversized one
     /// (chunked when `/big-chunked`), anything else 404.
     async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
-        let mut request = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => request.extend_from_slice(&buf[..n]),
-            }
-        }
+        let Some(request) = read_request_head(&mut stream).await else {
+            return;
+        };
         let text = String::from_utf8_lossy(&request).into_owned();
         let path = text.split(' ').nth(1).unwrap_or("");
         let answer = match path {

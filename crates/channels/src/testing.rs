@@ -1,13 +1,16 @@
 //! Test support (feature `testing`), for this crate's tests and every other
 //! crate's: a notifier that records and can be scripted to fail, a store
 //! whose every call fails, a store that lags or fails as real ones do, a throttled
-//! endpoint, and a runner for built binaries.
+//! endpoint, a runner for built binaries, and another token issuer
+//! ([`issuer`]).
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
+
+pub mod issuer;
 
 use crate::memory::lock;
 use crate::message::{Position, StoredMessage};

@@ -15,19 +15,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use channels::memory::MemoryStore;
+use channels::testing::issuer::{
+    cognito_access_claims, read_request_head, RsaSigner, COGNITO_ACCESS_KEY,
+};
 use channels::token::auth::Auth;
 use channels::token::issuers::{parse_issuers, Issuers};
 use channels::token::loopback::LoopbackFetcher;
 use channels::token::{LocalSigner, Verifier};
 use channels::{Pattern, Protocol};
-use ring::rand::SystemRandom;
-use ring::signature::{RsaKeyPair, RsaPublicKeyComponents, RSA_PKCS1_SHA256};
 use serde_json::{json, Value};
 use support::{fixture, lambda_event, message, AUD, CONNECTION_ID, ISS};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpListener;
 
 const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_RxTest1";
@@ -35,41 +34,14 @@ const CLIENT_ID: &str = "4example5client6id7";
 const SUB: &str = "0f1e2d3c-4444-5555-6666-777788889999";
 const KID: &str = "rx-test-key-1";
 
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// The committed test-only RSA key of the domain's issuer tests.
-fn key() -> RsaKeyPair {
-    let path = format!(
-        "{}/../../crates/channels/tests/data/test-only-rsa2048-cognito-access.pk8.der",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    RsaKeyPair::from_pkcs8(&std::fs::read(path).unwrap()).unwrap()
+fn key() -> RsaSigner {
+    RsaSigner::load(COGNITO_ACCESS_KEY, KID)
 }
 
-/// A Cognito access token's claims, as a user pool writes them, signed RS256.
-fn access_token(key: &RsaKeyPair) -> String {
-    let now = channels::now_millis() / 1000;
-    let claims = json!({
-        "sub": SUB, "iss": ISSUER, "client_id": CLIENT_ID, "origin_jti": "o-1",
-        "event_id": "e-1", "token_use": "access", "scope": "aws.cognito.signin.user.admin",
-        "auth_time": now, "exp": now + 3600, "iat": now, "jti": "j-1", "username": "alice"
-    });
-    let input = format!(
-        "{}.{}",
-        b64(&serde_json::to_vec(&json!({"kid": KID, "alg": "RS256"})).unwrap()),
-        b64(&serde_json::to_vec(&claims).unwrap())
-    );
-    let mut signature = vec![0; key.public().modulus_len()];
-    key.sign(
-        &RSA_PKCS1_SHA256,
-        &SystemRandom::new(),
-        input.as_bytes(),
-        &mut signature,
-    )
-    .unwrap();
-    format!("{input}.{}", b64(&signature))
+/// A Cognito access token of the pool, signed RS256.
+fn access_token(key: &RsaSigner) -> String {
+    key.token(&cognito_access_claims(ISSUER, CLIENT_ID, SUB))
 }
 
 /// A JWKS server on 127.0.0.1: `/jwks.json` serves `key`, `/silent`
@@ -80,12 +52,8 @@ struct JwksServer {
 }
 
 impl JwksServer {
-    async fn start(key: &RsaKeyPair) -> Self {
-        let public: RsaPublicKeyComponents<Vec<u8>> = key.public().into();
-        let body = serde_json::to_vec(&json!({"keys": [{
-            "alg": "RS256", "e": b64(&public.e), "kid": KID, "kty": "RSA", "n": b64(&public.n), "use": "sig"
-        }]}))
-        .unwrap();
+    async fn start(key: &RsaSigner) -> Self {
+        let body = serde_json::to_vec(&key.jwks()).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let hits = Arc::new(AtomicU64::new(0));
@@ -95,14 +63,9 @@ impl JwksServer {
                 let body = body.clone();
                 let hits = counted.clone();
                 tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buf[..n]),
-                        }
-                    }
+                    let Some(request) = read_request_head(&mut stream).await else {
+                        return;
+                    };
                     hits.fetch_add(1, Ordering::SeqCst);
                     if String::from_utf8_lossy(&request).starts_with("GET /silent ") {
                         std::future::pending::<()>().await;

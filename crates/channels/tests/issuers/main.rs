@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use channels::testing::issuer::{read_request_head, RsaSigner as Rsa};
 use channels::token::issuers::{
     parse_issuers, unverified_issuer, IssuerConfig, IssuerError, IssuerGrants, Issuers,
     IssuersError,
@@ -25,11 +26,10 @@ use channels::token::loopback::LoopbackFetcher;
 use proptest::prelude::*;
 use ring::rand::SystemRandom;
 use ring::signature::{
-    EcdsaKeyPair, KeyPair as _, RsaKeyPair, RsaPublicKeyComponents,
-    ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256,
+    EcdsaKeyPair, KeyPair as _, RsaPublicKeyComponents, ECDSA_P256_SHA256_FIXED_SIGNING,
 };
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 
 const NOW: i64 = 1_800_000_000;
@@ -50,47 +50,6 @@ fn b64_json(value: &Value) -> String {
 }
 
 // --- signers ---------------------------------------------------------------
-
-/// An RS256 signer from a committed test-only key.
-struct Rsa {
-    pair: RsaKeyPair,
-    kid: String,
-}
-
-impl Rsa {
-    fn load(file: &str, kid: &str) -> Self {
-        let path = format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"));
-        let der = std::fs::read(&path).unwrap();
-        Self {
-            pair: RsaKeyPair::from_pkcs8(&der).unwrap(),
-            kid: kid.to_owned(),
-        }
-    }
-
-    /// The public key as an issuer publishes it.
-    fn jwk(&self) -> Value {
-        let public: RsaPublicKeyComponents<Vec<u8>> = self.pair.public().into();
-        json!({"alg":"RS256","e":b64(&public.e),"kid":self.kid,"kty":"RSA","n":b64(&public.n),"use":"sig"})
-    }
-
-    fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!("{}.{}", b64_json(header), b64_json(claims));
-        let mut signature = vec![0; self.pair.public().modulus_len()];
-        self.pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                input.as_bytes(),
-                &mut signature,
-            )
-            .unwrap();
-        format!("{input}.{}", b64(&signature))
-    }
-
-    fn token(&self, claims: &Value) -> String {
-        self.sign(&json!({"kid": self.kid, "alg": "RS256"}), claims)
-    }
-}
 
 /// An ES256 signer with a fresh P-256 key.
 struct Ec {
@@ -203,14 +162,9 @@ async fn serve(
     docs: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     hits: Arc<Mutex<HashMap<String, u64>>>,
 ) {
-    let mut request = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&buf[..n]),
-        }
-    }
+    let Some(request) = read_request_head(&mut stream).await else {
+        return;
+    };
     let text = String::from_utf8_lossy(&request);
     let path = text.split(' ').nth(1).unwrap_or("").to_owned();
     *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
