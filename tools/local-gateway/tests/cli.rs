@@ -14,7 +14,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use support::issuer::{access_token, jwks_server, key, token_issuers, KID, SUB};
 use support::{ws_handshake, ws_request, WAIT};
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
 /// The binary with `args` on a free port; the environment is cleared, so
@@ -32,6 +32,20 @@ fn gateway(args: &[&str]) -> Command {
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     command
+}
+
+/// Runs it with `args`, which it must refuse: it exits, unsuccessfully, in
+/// time; what it printed on stdout and on stderr.
+async fn refused_at_start(args: &[&str]) -> (String, String) {
+    let output = tokio::time::timeout(WAIT, gateway(args).output())
+        .await
+        .expect("it exits in time")
+        .expect("the binary starts");
+    assert!(!output.status.success());
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// Starts it and reads its printed lines up to `management_endpoint`.
@@ -156,22 +170,7 @@ async fn allowed_origin_flags_let_those_pages_in_and_no_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_allowed_origin_that_is_not_one_is_refused_at_start() {
-    let mut child = gateway(&["--allowed-origin", "localhost:5173"])
-        .spawn()
-        .expect("the binary starts");
-    let status = tokio::time::timeout(WAIT, child.wait())
-        .await
-        .expect("it exits in time")
-        .unwrap();
-    assert!(!status.success());
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .await
-        .unwrap();
+    let (_, stderr) = refused_at_start(&["--allowed-origin", "localhost:5173"]).await;
     assert!(stderr.contains("scheme://host[:port]"), "{stderr}");
 }
 
@@ -240,30 +239,7 @@ async fn the_token_issuers_variable_lets_an_issuers_tokens_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_issuers_mistake_stops_the_binary_naming_the_field() {
     let issuers = r#"[{"issuer":"https://login.example.com/","jwks_url":"http://127.0.0.1:9/jwks","audience":"a","client_id":"c","channels":["x"]}]"#;
-    let mut child = gateway(&["--auth", "token", "--token-issuers", issuers])
-        .spawn()
-        .expect("the binary starts");
-    let status = tokio::time::timeout(WAIT, child.wait())
-        .await
-        .expect("it exits in time")
-        .unwrap();
-    assert!(!status.success());
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .await
-        .unwrap();
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .await
-        .unwrap();
+    let (stdout, stderr) = refused_at_start(&["--auth", "token", "--token-issuers", issuers]).await;
     let said = format!("{stdout}{stderr}");
     assert!(
         said.contains("--token-issuers") && said.contains("client_id"),
